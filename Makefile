@@ -1,0 +1,38 @@
+# qusi_lab — make demo | make test | make lab
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test lint typecheck lab benchmark clean
+
+# Create the environment from nothing: torch (the pinned CPU wheel) first, then the project.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/qusi-lab demo --out demo_output
+
+lint: $(STAMP)
+	$(BIN)/ruff check qusi_lab tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy qusi_lab
+
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest tests
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab tutorials
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo_output

@@ -1,0 +1,56 @@
+"""Exceptions raised by qusi_lab.
+
+Every error about a file names the file, so a user scanning a traceback or a
+dataset's problem report knows which file to look at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class QusiLabError(Exception):
+    """Base class of every error qusi_lab raises on purpose."""
+
+
+class LightCurveError(QusiLabError, ValueError):
+    """A light curve is unusable: empty, all NaN, mismatched lengths, unordered times.
+
+    Parameters
+    ----------
+    message:
+        What is wrong.
+    path:
+        The file the light curve came from, when there is one. It is put at the
+        front of the message.
+
+    Example
+    -------
+    >>> err = LightCurveError("all fluxes are NaN", path="star.fits")
+    >>> str(err)
+    'star.fits: all fluxes are NaN'
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        self.reason = message
+        super().__init__(message if path is None else f"{path}: {message}")
+
+    def __reduce__(self):  # keep path/reason through pickling (DataLoader workers)
+        return (type(self), (self.reason, self.path))
+
+
+class LightCurveReadError(LightCurveError, OSError):
+    """A file could not be read as a light curve (truncated, missing column, unknown format)."""
+
+
+class LabelError(QusiLabError, ValueError):
+    """A label is unknown or of the wrong kind for the dataset's task."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        self.reason = message
+        super().__init__(message if path is None else f"{path}: {message}")
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.path))
