@@ -34,6 +34,13 @@ def _as_array(values: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
     extra: dict[str, Any] = {}
     if values is None:
         raise LightCurveError(f"{name} is None")
+    # astropy Masked arrays/quantities (lightkurve uses them): masked values become NaN.
+    if hasattr(values, "unmasked") and hasattr(values, "mask"):
+        mask = np.asarray(values.mask)
+        values = values.unmasked
+        if mask.any():
+            values = values.copy()
+            values[mask] = np.nan
     # astropy Time: keep the value in its own format (btjd/bkjd/jd ...).
     if hasattr(values, "jd") and hasattr(values, "format"):
         extra["time_format"] = str(values.format)
@@ -384,7 +391,7 @@ class LightCurve:
         flux_err = getattr(lc, "flux_err", None) if flux_column is None else None
         lk_meta = dict(getattr(lc, "meta", {}) or {})
         meta: dict[str, Any] = {}
-        target = lk_meta.get("TICID") or lk_meta.get("KEPLERID") or lk_meta.get("TARGETID") or lk_meta.get("OBJECT")
+        target = lk_meta.get("TARGET_ID") or lk_meta.get("TICID") or lk_meta.get("KEPLERID") or lk_meta.get("TARGETID") or lk_meta.get("OBJECT")
         if target is not None:
             mission = str(lk_meta.get("MISSION") or lk_meta.get("TELESCOP") or "")
             prefix = "TIC" if "TESS" in mission.upper() or lk_meta.get("TICID") else "KIC"
