@@ -196,8 +196,8 @@ class LightCurve:
         if steps.size and not (steps > 0).all():
             where = int(np.argmin(steps > 0))
             raise LightCurveError(
-                f"times do not increase (cadence {where + 1}: {finite_times[where]!r} -> "
-                f"{finite_times[where + 1]!r}); sort the light curve or check the file",
+                f"times do not increase (cadence {where + 1}: {float(finite_times[where])!r} -> "
+                f"{float(finite_times[where + 1])!r}); sort the light curve or check the file",
                 path,
             )
         return self
@@ -393,8 +393,8 @@ class LightCurve:
         meta: dict[str, Any] = {}
         target = lk_meta.get("TARGET_ID") or lk_meta.get("TICID") or lk_meta.get("KEPLERID") or lk_meta.get("TARGETID") or lk_meta.get("OBJECT")
         if target is not None:
-            mission = str(lk_meta.get("MISSION") or lk_meta.get("TELESCOP") or "")
-            prefix = "TIC" if "TESS" in mission.upper() or lk_meta.get("TICID") else "KIC"
+            mission = str(lk_meta.get("MISSION") or lk_meta.get("TELESCOP") or "").upper()
+            prefix = "TIC" if "TESS" in mission or lk_meta.get("TICID") else "EPIC" if mission == "K2" else "KIC"
             meta["target_id"] = target if isinstance(target, str) else f"{prefix} {int(target)}"
         mission = lk_meta.get("MISSION") or lk_meta.get("TELESCOP")
         if mission:

@@ -1,0 +1,102 @@
+"""Column-name resolution and metadata (de)serialisation shared by the CSV and NPZ readers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qusi_lab.errors import LightCurveReadError
+from qusi_lab.io.quality import resolve_quality_bitmask
+
+DEFAULT_FLUX_COLUMN = "pdcsap_flux"
+#: Accepted names of the time column (case-insensitive), in order of preference.
+TIME_ALIASES = ("time", "btjd", "bkjd", "bjd", "bjd_tdb", "jd", "mjd", "t")
+#: Tried when the default flux column (pdcsap_flux) is absent.
+FLUX_ALIASES = ("flux", "pdcsap_flux", "kspsap_flux", "det_flux", "sap_flux", "relative_flux", "normalized_flux")
+QUALITY_ALIASES = ("quality", "sap_quality")
+_TIME_FORMAT_OF_COLUMN = {"btjd": "btjd", "bkjd": "bkjd", "jd": "jd", "mjd": "mjd"}
+
+
+def _find(names: Mapping[str, str], candidates: Iterable[str]) -> str | None:
+    for candidate in candidates:
+        if candidate in names:
+            return names[candidate]
+    return None
+
+
+def resolve_columns(
+    available: Iterable[str], flux_column: str, path: Path
+) -> tuple[str, str, str | None, str | None]:
+    """Pick the (time, flux, flux_err, quality) column names among ``available``, case-insensitively.
+
+    The requested ``flux_column`` wins; with the default (``"pdcsap_flux"``) the
+    aliases ``flux``, ``kspsap_flux``, ``det_flux``, ``sap_flux`` ... are tried.
+    Missing time or flux raises :class:`LightCurveReadError` listing the columns.
+    """
+    available = list(available)
+    lowered = {str(name).strip().lower(): str(name) for name in available}
+    listing = ", ".join(str(name) for name in available) or "(none)"
+    time_name = _find(lowered, TIME_ALIASES)
+    if time_name is None:
+        raise LightCurveReadError(
+            f"no time column (looked for {', '.join(TIME_ALIASES)}); the columns are: {listing}", path
+        )
+    candidates = [flux_column.lower()]
+    if flux_column.lower() == DEFAULT_FLUX_COLUMN:
+        candidates += [alias for alias in FLUX_ALIASES if alias not in candidates]
+    flux_name = _find(lowered, candidates)
+    if flux_name is None:
+        raise LightCurveReadError(
+            f"no flux column (looked for {', '.join(candidates)}); the columns are: {listing}", path
+        )
+    error_name = _find(lowered, (f"{flux_name.strip().lower()}_err", "flux_err"))
+    quality_name = _find(lowered, QUALITY_ALIASES)
+    return time_name, flux_name, error_name, quality_name
+
+
+def time_format_of(column_name: str) -> str | None:
+    """``'btjd'`` for a column called BTJD, etc.; None for a plain ``time``."""
+    return _TIME_FORMAT_OF_COLUMN.get(column_name.strip().lower())
+
+
+def quality_mask(quality: np.ndarray, quality_bitmask: str | int, mission: str | None) -> np.ndarray:
+    """True for cadences to keep."""
+    bitmask = resolve_quality_bitmask(quality_bitmask, mission)
+    return (quality.astype(np.int64) & bitmask) == 0
+
+
+def jsonable(value: Any) -> Any:
+    """Metadata value -> JSON-compatible value (numpy scalars and arrays, paths, nested dicts)."""
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def meta_to_json(meta: Mapping[str, Any]) -> str:
+    """The metadata as a JSON object string."""
+    return json.dumps(jsonable(dict(meta)), sort_keys=True)
+
+
+def meta_from_json(text: str, path: Path) -> dict[str, Any]:
+    """Parse a JSON metadata object; a malformed one raises :class:`LightCurveReadError`."""
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LightCurveReadError(f"the stored metadata is not valid JSON ({error})", path) from None
+    if not isinstance(meta, dict):
+        raise LightCurveReadError("the stored metadata is not a JSON object", path)
+    return meta

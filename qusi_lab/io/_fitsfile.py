@@ -1,0 +1,529 @@
+"""A minimal FITS reader and writer for light-curve binary tables.
+
+Why not ``astropy.io.fits`` on the hot path: building an ``HDUList``, parsing
+every header card into ``Card`` objects and wrapping the table in ``FITS_rec``
+and ``Column`` objects costs ~5 ms per 20,000-cadence file, which is most of
+the time a training epoch spends reading. This module parses headers as plain
+strings (values are parsed only when asked for), computes the row layout from
+the ``TFORMn`` keywords and reads just the wanted columns as numpy views of the
+raw big-endian records. It supports what light-curve files use: uncompressed
+(or gzip-compressed) FITS with image and binary-table HDUs. Anything else is
+reported as a :class:`LightCurveReadError` naming the file.
+
+The writer builds the same structures (80-character cards in 2,880-byte blocks,
+big-endian packed records), so writing a SPOC-format file takes ~2 ms.
+astropy and lightkurve open what it writes (the tests check both).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from qusi_lab.errors import LightCurveReadError
+
+BLOCK_SIZE = 2880
+CARD_SIZE = 80
+
+# Bytes per element and big-endian numpy type of each binary-table TFORM code.
+_TFORM_BYTES = {"L": 1, "X": 0, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16,
+                "P": 8, "Q": 16}
+_TFORM_DTYPES = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
+_TFORM_PATTERN = re.compile(r"^\s*(\d*)\s*([LXBIJKAEDCMPQ])")
+
+
+# --------------------------------------------------------------------------- headers
+def parse_value(field: str) -> Any:
+    """Parse the value part of a card (the text after ``'= '``).
+
+    Strings lose their quotes (``''`` becomes ``'``) and trailing blanks; ``T``/``F``
+    become booleans; numbers become int or float (Fortran ``D`` exponents too);
+    an empty value (FITS "undefined") becomes None.
+
+    Example
+    -------
+    >>> parse_value("'TIC 25155310'       / string version of target id")
+    'TIC 25155310'
+    >>> parse_value("   1.5D-03 / x"), parse_value("                    T"), parse_value("     / undefined")
+    (0.0015, True, None)
+    """
+    text = field.lstrip()
+    if text.startswith("'"):
+        parts = []
+        start = 1
+        while True:
+            end = text.find("'", start)
+            if end == -1:  # unterminated string: keep what is there
+                parts.append(text[start:])
+                break
+            if text[end + 1 : end + 2] == "'":  # escaped quote
+                parts.append(text[start : end + 1])
+                start = end + 2
+                continue
+            parts.append(text[start:end])
+            break
+        return "".join(parts).rstrip()
+    token = text.split("/", 1)[0].strip()
+    if not token:
+        return None
+    if token == "T":
+        return True
+    if token == "F":
+        return False
+    try:
+        return int(token)
+    except ValueError:
+        pass
+    try:
+        return float(token.replace("D", "E"))
+    except ValueError:
+        return token
+
+
+class FitsHeader:
+    """The cards of one header, parsed lazily: ``header.get("TICID")``.
+
+    Only the first card of each keyword is kept (as astropy does on lookup);
+    commentary cards (COMMENT, HISTORY, CONTINUE) are skipped.
+    """
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self._fields = fields
+
+    def __contains__(self, keyword: object) -> bool:
+        return keyword in self._fields
+
+    def keys(self) -> list[str]:
+        """The keywords, in file order."""
+        return list(self._fields)
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        """The parsed value of ``keyword``; ``default`` when absent or undefined."""
+        field = self._fields.get(keyword)
+        if field is None:
+            return default
+        value = parse_value(field)
+        return default if value is None else value
+
+
+@dataclass
+class HDUInfo:
+    """Where one HDU's header and data sit in the file."""
+
+    index: int
+    header: FitsHeader
+    data_offset: int
+    data_size: int
+
+    @property
+    def kind(self) -> str:
+        """``'PRIMARY'``, ``'BINTABLE'``, ``'IMAGE'``, ``'TABLE'`` ..."""
+        if self.index == 0:
+            return "PRIMARY"
+        return str(self.header.get("XTENSION", "?")).strip().upper()
+
+    @property
+    def name(self) -> str:
+        return str(self.header.get("EXTNAME", "PRIMARY" if self.index == 0 else f"HDU{self.index}")).upper()
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.kind.lower()})"
+
+
+def _read_header(stream: IO[bytes], offset: int, index: int, path: Path) -> tuple[FitsHeader, int] | None:
+    """Parse the header starting at ``offset``; return it and the data offset (None at end of file)."""
+    stream.seek(offset)
+    fields: dict[str, str] = {}
+    position = offset
+    while True:
+        block = stream.read(BLOCK_SIZE)
+        if not block:
+            if position == offset and index > 0:
+                return None  # clean end of file after the previous HDU
+            raise LightCurveReadError(
+                f"truncated FITS file: the header of HDU {index} has no END card (the file ends at byte "
+                f"{position})",
+                path,
+            )
+        text = block.decode("latin-1")
+        for start in range(0, len(text) - CARD_SIZE + 1, CARD_SIZE):
+            card = text[start : start + CARD_SIZE]
+            keyword = card[:8].rstrip()
+            if keyword == "END":
+                return FitsHeader(fields), position + BLOCK_SIZE
+            if card[8:10] == "= " and keyword not in fields:
+                fields[keyword] = card[10:]
+        if len(block) < BLOCK_SIZE:
+            raise LightCurveReadError(
+                f"truncated FITS file: the header of HDU {index} has no END card (the file ends at byte "
+                f"{position + len(block)})",
+                path,
+            )
+        position += BLOCK_SIZE
+
+
+def _data_size(header: FitsHeader, index: int, path: Path) -> int:
+    """Bytes of data (without padding) after a header, from BITPIX/NAXISn/PCOUNT/GCOUNT."""
+    try:
+        naxis = int(header.get("NAXIS"))
+        bitpix = int(header.get("BITPIX"))
+    except (TypeError, ValueError):
+        raise LightCurveReadError(f"HDU {index} has no valid BITPIX/NAXIS keywords", path) from None
+    if naxis == 0:
+        return 0
+    elements = 1
+    for axis in range(1, naxis + 1):
+        elements *= int(header.get(f"NAXIS{axis}", 0))
+    pcount = int(header.get("PCOUNT", 0))
+    gcount = int(header.get("GCOUNT", 1))
+    return abs(bitpix) // 8 * gcount * (pcount + elements)
+
+
+def padded(size: int) -> int:
+    """``size`` rounded up to whole 2,880-byte blocks."""
+    return -(-size // BLOCK_SIZE) * BLOCK_SIZE
+
+
+def iter_hdus(stream: IO[bytes], path: Path, file_size: int) -> Iterator[HDUInfo]:
+    """Yield the HDUs of a FITS stream in order, parsing only headers.
+
+    An HDU whose data run past the end of the file raises (as truncated) when the
+    iteration moves past it, so a caller that stops at the HDU it wants can
+    report the truncation of that HDU more precisely.
+    """
+    stream.seek(0)
+    first = stream.read(10)
+    if not first.startswith(b"SIMPLE  ="):
+        raise LightCurveReadError("not a FITS file (it does not start with a SIMPLE card)", path)
+    offset = 0
+    index = 0
+    while offset < file_size:
+        parsed = _read_header(stream, offset, index, path)
+        if parsed is None:
+            return
+        header, data_offset = parsed
+        size = _data_size(header, index, path)
+        hdu = HDUInfo(index, header, data_offset, size)
+        yield hdu
+        if data_offset + size > file_size:
+            raise LightCurveReadError(
+                f"truncated FITS file: HDU {index} ({hdu.name}) needs {size} bytes of data but the file "
+                f"holds only {max(file_size - data_offset, 0)} of them (interrupted download?)",
+                path,
+            )
+        offset = data_offset + padded(size)
+        index += 1
+
+
+# --------------------------------------------------------------------------- binary tables
+@dataclass
+class Column:
+    """One binary-table column: name, byte offset in the row, TFORM code, repeat count, scaling."""
+
+    name: str
+    offset: int
+    code: str
+    repeat: int
+    scale: float
+    zero: float
+
+
+@dataclass
+class TableLayout:
+    """The columns of a binary table and the size of its rows."""
+
+    columns: dict[str, Column]  # by upper-case name
+    row_bytes: int
+    rows: int
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+
+def table_layout(hdu: HDUInfo, path: Path) -> TableLayout:
+    """Column offsets of a BINTABLE HDU, checked against NAXIS1."""
+    header = hdu.header
+    fields = int(header.get("TFIELDS", 0))
+    columns: dict[str, Column] = {}
+    offset = 0
+    for number in range(1, fields + 1):
+        tform = str(header.get(f"TFORM{number}", ""))
+        match = _TFORM_PATTERN.match(tform)
+        if match is None:
+            raise LightCurveReadError(f"column {number} of {hdu.name} has an invalid TFORM {tform!r}", path)
+        repeat = int(match.group(1)) if match.group(1) else 1
+        code = match.group(2)
+        size = (repeat + 7) // 8 if code == "X" else repeat * _TFORM_BYTES[code]
+        name = str(header.get(f"TTYPE{number}", f"COL{number}")).strip().upper()
+        columns.setdefault(
+            name,
+            Column(name, offset, code, repeat, float(header.get(f"TSCAL{number}", 1.0)),
+                   float(header.get(f"TZERO{number}", 0.0))),
+        )
+        offset += size
+    row_bytes = int(header.get("NAXIS1", 0))
+    if offset != row_bytes:
+        raise LightCurveReadError(
+            f"the {hdu.name} table is corrupt: its columns take {offset} bytes per row but NAXIS1 says "
+            f"{row_bytes}",
+            path,
+        )
+    return TableLayout(columns, row_bytes, int(header.get("NAXIS2", 0)))
+
+
+def read_table_columns(
+    stream: IO[bytes], file_size: int, hdu: HDUInfo, layout: TableLayout, names: Sequence[str], path: Path
+) -> dict[str, np.ndarray]:
+    """Read the scalar numeric columns ``names`` as native-endian arrays (float64, or int64 for integers).
+
+    Only the table's rows are read (not the heap). A file cut short inside the
+    table raises :class:`LightCurveReadError` saying how many bytes are missing.
+    """
+    needed = layout.rows * layout.row_bytes
+    available = file_size - hdu.data_offset
+    if available < needed:
+        raise LightCurveReadError(
+            f"truncated FITS file: the {hdu.name} table needs {needed} bytes ({layout.rows} rows) but the "
+            f"file holds only {max(available, 0)} of them (interrupted download?)",
+            path,
+        )
+    formats = []
+    for name in names:
+        column = layout.columns[name]
+        if column.code not in _TFORM_DTYPES or column.repeat != 1:
+            raise LightCurveReadError(
+                f"column {name} has format {column.repeat}{column.code}; a light-curve column must hold one "
+                "number per row",
+                path,
+            )
+        formats.append(_TFORM_DTYPES[column.code])
+    dtype = np.dtype(
+        {
+            "names": list(names),
+            "formats": formats,
+            "offsets": [layout.columns[name].offset for name in names],
+            "itemsize": layout.row_bytes,
+        }
+    )
+    stream.seek(hdu.data_offset)
+    raw = stream.read(needed)
+    records = np.frombuffer(raw, dtype=dtype, count=layout.rows)
+    arrays: dict[str, np.ndarray] = {}
+    for name in names:
+        column = layout.columns[name]
+        if column.code in "ED":
+            values = records[name].astype(np.float64)
+        else:
+            values = records[name].astype(np.int64)
+        if column.scale != 1.0 or column.zero != 0.0:
+            values = values * column.scale + column.zero
+            if column.code not in "ED" and float(column.scale).is_integer() and float(column.zero).is_integer():
+                values = values.astype(np.int64)  # e.g. unsigned integers stored with TZERO
+        arrays[name] = values
+    return arrays
+
+
+class OpenedFits:
+    """An open FITS file (plain or gzip-compressed) and its size: ``with OpenedFits(path) as fits: ...``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        handle: IO[bytes] = open(path, "rb")  # closed in __exit__
+        magic = handle.read(2)
+        if magic == b"\x1f\x8b":
+            handle.seek(0)
+            try:
+                with gzip.GzipFile(fileobj=handle) as compressed:
+                    content = compressed.read()
+            except (OSError, EOFError) as error:
+                handle.close()
+                raise LightCurveReadError(f"corrupt gzip-compressed FITS file ({error})", path) from None
+            handle.close()
+            self.stream: IO[bytes] = io.BytesIO(content)
+            self.size = len(content)
+        else:
+            handle.seek(0)
+            self.stream = handle
+            self.size = os.fstat(handle.fileno()).st_size
+
+    def __enter__(self) -> OpenedFits:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stream.close()
+
+
+# --------------------------------------------------------------------------- writing
+Card = tuple[str, Any, str]  # keyword, value (None = undefined), comment
+
+_KEYWORD_PATTERN = re.compile(r"^[A-Z0-9_-]{1,8}$")
+
+
+def _format_float(value: float) -> str:
+    """A FITS float value of at most 20 characters (upper-case exponent, always a decimal point)."""
+    text = repr(float(value))
+    if len(text) > 20:
+        text = f"{value:.15G}"
+    mantissa, _, exponent = text.upper().partition("E")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return f"{mantissa}E{exponent}" if exponent else mantissa
+
+
+def format_card(keyword: str, value: Any, comment: str = "") -> str:
+    """One 80-character header card in FITS fixed format.
+
+    ``value`` None (or a non-finite float, which FITS cannot store) writes an
+    undefined value. Raises ValueError for an invalid keyword or a string too long
+    for one card.
+
+    Example
+    -------
+    >>> format_card("TICID", 25155310, "unique tess target identifier").rstrip()
+    'TICID   =             25155310 / unique tess target identifier'
+    >>> format_card("OBJECT", "TIC 1").rstrip()
+    "OBJECT  = 'TIC 1   '"
+    """
+    keyword = keyword.upper()
+    if not _KEYWORD_PATTERN.match(keyword):
+        raise ValueError(f"invalid FITS keyword {keyword!r}: use 1-8 characters A-Z, 0-9, '-', '_'")
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        text = ""
+    elif isinstance(value, (bool, np.bool_)):
+        text = f"{'T' if value else 'F':>20}"
+    elif isinstance(value, (int, np.integer)):
+        text = f"{int(value):>20}"
+    elif isinstance(value, (float, np.floating)):
+        text = f"{_format_float(float(value)):>20}"
+    elif isinstance(value, str):
+        if not value.isascii():
+            raise ValueError(f"FITS header value for {keyword} must be ASCII: {value!r}")
+        quoted = "'" + value.replace("'", "''").ljust(8) + "'"
+        if len(quoted) > 70:
+            raise ValueError(f"FITS header value for {keyword} is too long for one card ({len(value)} chars)")
+        text = f"{quoted:<20}"
+    else:
+        raise ValueError(f"cannot write a {type(value).__name__} as the FITS header value of {keyword}")
+    card = f"{keyword:<8}= {text:<20}"
+    if comment:
+        card += f" / {comment}"
+    return card[:CARD_SIZE].ljust(CARD_SIZE)
+
+
+def header_bytes(cards: Sequence[Card]) -> bytes:
+    """Cards plus END, padded with blanks to whole blocks."""
+    text = "".join(format_card(*card) for card in cards) + "END".ljust(CARD_SIZE)
+    return text.ljust(padded(len(text))).encode("ascii")
+
+
+def data_chunks(data: bytes) -> list[bytes]:
+    """Data and the zeros that pad it to whole blocks (kept apart to avoid copying the data)."""
+    return [data, b"\0" * (padded(len(data)) - len(data))]
+
+
+@dataclass
+class TableColumn:
+    """A column to write: name, TFORM code (E, D, J, I, B, K), unit, display format, comment, values."""
+
+    name: str
+    code: str
+    values: Any
+    unit: str | None = None
+    display: str | None = None
+    comment: str = ""
+
+
+def bintable_hdu(columns: Sequence[TableColumn], rows: int, cards: Sequence[Card]) -> list[bytes]:
+    """The bytes of a BINTABLE extension: structural cards, column cards, ``cards``, packed records."""
+    dtype = np.dtype([(column.name, _TFORM_DTYPES[column.code]) for column in columns])
+    records = np.zeros(rows, dtype=dtype)
+    for column in columns:
+        records[column.name] = column.values
+    structure: list[Card] = [
+        ("XTENSION", "BINTABLE", "marks the beginning of a new HDU"),
+        ("BITPIX", 8, "array data type"),
+        ("NAXIS", 2, "number of array dimensions"),
+        ("NAXIS1", dtype.itemsize, "length of first array dimension"),
+        ("NAXIS2", rows, "length of second array dimension"),
+        ("PCOUNT", 0, "group parameter count (not used)"),
+        ("GCOUNT", 1, "group count (not used)"),
+        ("TFIELDS", len(columns), "number of table fields"),
+    ]
+    for number, column in enumerate(columns, start=1):
+        structure.append((f"TTYPE{number}", column.name, f"column title: {column.comment}"))
+        structure.append((f"TFORM{number}", column.code, "column format"))
+        if column.unit:
+            structure.append((f"TUNIT{number}", column.unit, "column units"))
+        if column.display:
+            structure.append((f"TDISP{number}", column.display, "column display format"))
+    return [header_bytes([*structure, *cards]), *data_chunks(records.tobytes())]
+
+
+def image_hdu(image: np.ndarray, cards: Sequence[Card]) -> list[bytes]:
+    """The bytes of a 2-D int32 IMAGE extension."""
+    image = np.asarray(image, dtype=">i4")
+    structure: list[Card] = [
+        ("XTENSION", "IMAGE", "marks the beginning of a new HDU"),
+        ("BITPIX", 32, "array data type"),
+        ("NAXIS", 2, "number of array dimensions"),
+        ("NAXIS1", image.shape[1], "length of first array dimension"),
+        ("NAXIS2", image.shape[0], "length of second array dimension"),
+        ("PCOUNT", 0, "group parameter count (not used)"),
+        ("GCOUNT", 1, "group count (not used)"),
+    ]
+    return [header_bytes([*structure, *cards]), *data_chunks(image.tobytes())]
+
+
+def primary_hdu(cards: Sequence[Card], extensions: int) -> list[bytes]:
+    """The bytes of a data-less primary HDU."""
+    structure: list[Card] = [
+        ("SIMPLE", True, "conforms to FITS standards"),
+        ("BITPIX", 8, "array data type"),
+        ("NAXIS", 0, "number of array dimensions"),
+        ("EXTEND", True, "file contains extensions"),
+        ("NEXTEND", extensions, "number of standard extensions"),
+    ]
+    return [header_bytes([*structure, *cards])]
+
+
+def merge_cards(card_lists: Sequence[list[Card]], updates: dict[str, Any] | None) -> list[Card]:
+    """Set the keywords in ``updates`` where they already are in ``card_lists``; return the others as cards.
+
+    A value may be given as ``(value, comment)``. The lists are changed in place.
+    """
+    extra: list[Card] = []
+    for keyword, given in (updates or {}).items():
+        value, comment = given if isinstance(given, tuple) else (given, None)
+        keyword = keyword.upper()
+        for cards in card_lists:
+            found = [index for index, card in enumerate(cards) if card[0] == keyword]
+            if found:
+                old = cards[found[0]]
+                cards[found[0]] = (keyword, value, old[2] if comment is None else comment)
+                break
+        else:
+            extra.append((keyword, value, comment or ""))
+    return extra
+
+
+def write_file(path: str | os.PathLike[str], hdus: Sequence[list[bytes]]) -> Path:
+    """Write HDUs (each a list of byte strings) to ``path`` (creating parent folders); return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as handle:
+        for hdu in hdus:
+            for chunk in hdu:
+                handle.write(chunk)
+    return target

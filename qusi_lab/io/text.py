@@ -1,0 +1,182 @@
+"""CSV light curves: columns ``time``, ``flux`` and optionally ``flux_err``, ``quality``.
+
+Column names are matched case-insensitively, with aliases (``TIME``/``BJD``/``BTJD``
+for time; ``flux``/``pdcsap_flux``/``sap_flux``/``kspsap_flux`` for flux; see
+:data:`qusi_lab.io._columns.FLUX_ALIASES`). Metadata may precede the table as
+comment lines ``# key: value`` whose values are JSON (a plain string that is not
+JSON is kept as a string)::
+
+    # mission: "TESS"
+    # sector: 1
+    # target_id: "TIC 25155310"
+    time,flux,flux_err
+    1325.30,1.0002,0.0004
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qusi_lab.errors import LightCurveReadError
+from qusi_lab.io._columns import (
+    DEFAULT_FLUX_COLUMN,
+    jsonable,
+    quality_mask,
+    resolve_columns,
+    time_format_of,
+)
+from qusi_lab.lightcurve import LightCurve
+
+__all__ = ["read_csv_light_curve", "write_csv"]
+
+
+def _split_comments(text: str) -> tuple[dict[str, Any], list[str], int]:
+    """Metadata from the leading ``# key: value`` lines, the remaining lines, and how many lines were skipped."""
+    lines = text.splitlines()
+    meta: dict[str, Any] = {}
+    skipped = 0
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            skipped += 1
+            continue
+        if not stripped.startswith("#"):
+            break
+        skipped += 1
+        key, separator, value = stripped.lstrip("#").partition(":")
+        if not separator or not key.strip():
+            continue  # a free-text comment
+        try:
+            meta[key.strip()] = json.loads(value.strip())
+        except json.JSONDecodeError:
+            meta[key.strip()] = value.strip()
+    return meta, lines[skipped:], skipped
+
+
+def _check_field_counts(lines: list[str], first_line_number: int, path: Path) -> None:
+    """Every row must have as many fields as the header (quoted fields are left to pandas)."""
+    if not lines or any('"' in line for line in lines[:2]):
+        return
+    expected = lines[0].count(",")
+    counts = np.fromiter((line.count(",") for line in lines), dtype=np.int64, count=len(lines))
+    blank = np.fromiter((not line.strip() for line in lines), dtype=bool, count=len(lines))
+    wrong = np.flatnonzero((counts != expected) & ~blank)
+    if wrong.size:
+        row = int(wrong[0])
+        raise LightCurveReadError(
+            f"mismatched column lengths: line {first_line_number + row} has {counts[row] + 1} fields but the "
+            f"header has {expected + 1} ({wrong.size} row(s) with a wrong field count)",
+            path,
+        )
+
+
+def _numeric(frame: Any, column: str, first_data_line: int, path: Path) -> np.ndarray:
+    """A column as float64; a non-numeric entry raises naming its line and value."""
+    import pandas as pd
+
+    values = frame[column]
+    if values.dtype.kind in "fiub":
+        return values.to_numpy(dtype=np.float64)
+    converted = pd.to_numeric(values, errors="coerce")
+    bad = converted.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise LightCurveReadError(
+            f"column {column!r} has a non-numeric value {values.iloc[row]!r} on line {first_data_line + row} "
+            f"({int(bad.sum())} non-numeric values in that column)",
+            path,
+        )
+    return converted.to_numpy(dtype=np.float64)
+
+
+def read_csv_light_curve(
+    path: Path, *, flux_column: str = DEFAULT_FLUX_COLUMN, quality_bitmask: str | int = "default"
+) -> LightCurve:
+    """Read a CSV light curve (see the module docstring); the curve is not yet validated.
+
+    Rows with NaN times are removed; a ``quality`` column, when present, is masked
+    with the mission's bitmask (TESS unless the metadata says Kepler or K2).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "star.csv"
+    >>> _ = path.write_text("# mission: TESS\\nTIME,PDCSAP_FLUX\\n1.0,10.0\\n2.0,11.0\\n")
+    >>> lc = read_csv_light_curve(path)
+    >>> lc.meta["mission"], lc.flux.tolist(), lc.meta["flux_column"]
+    ('TESS', [10.0, 11.0], 'pdcsap_flux')
+    """
+    import pandas as pd
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise LightCurveReadError("not a text (UTF-8) CSV file", path) from None
+    meta, lines, skipped = _split_comments(text)
+    if not lines:
+        raise LightCurveReadError("the CSV file has no header row or data (only comments)", path)
+    _check_field_counts(lines, skipped + 1, path)
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), skipinitialspace=True, float_precision="round_trip")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise LightCurveReadError(f"cannot parse the CSV table ({str(error).strip()})", path) from None
+    frame.columns = [str(name).strip() for name in frame.columns]
+    time_name, flux_name, error_name, quality_name = resolve_columns(frame.columns, flux_column, path)
+    first_data_line = skipped + 2
+    time = _numeric(frame, time_name, first_data_line, path)
+    flux = _numeric(frame, flux_name, first_data_line, path)
+    flux_err = None if error_name is None else _numeric(frame, error_name, first_data_line, path)
+    keep = np.isfinite(time)
+    if quality_name is not None:
+        quality = np.nan_to_num(_numeric(frame, quality_name, first_data_line, path)).astype(np.int64)
+        keep &= quality_mask(quality, quality_bitmask, meta.get("mission"))
+    if not keep.all():
+        time, flux = time[keep], flux[keep]
+        flux_err = None if flux_err is None else flux_err[keep]
+    meta["path"] = str(path)
+    if flux_name.lower() != "flux" or "flux_column" not in meta:
+        meta["flux_column"] = flux_name.lower()
+    time_format = time_format_of(time_name)
+    if time_format is not None:
+        meta["time_format"] = time_format
+    return LightCurve(time, flux, flux_err, meta, validate=False)
+
+
+def write_csv(lc: LightCurve, path: str | os.PathLike[str]) -> Path:
+    """Write ``lc`` as CSV (``time,flux[,flux_err]``) with its metadata as ``# key: json`` comment lines.
+
+    Values are written at full precision (``read_light_curve`` gives back the
+    same floats); NaN is written as ``nan``. ``meta["path"]`` is not written
+    (reading sets it to the file read).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> lc = LightCurve([1.0, 2.0], [10.0, 11.0], mission="TESS", sector=3)
+    >>> path = write_csv(lc, Path(tempfile.mkdtemp()) / "star.csv")
+    >>> print(path.read_text())
+    # mission: "TESS"
+    # sector: 3
+    time,flux
+    1.0,10.0
+    2.0,11.0
+    <BLANKLINE>
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    header = "".join(
+        f"# {key}: {json.dumps(jsonable(value), sort_keys=True)}\n"
+        for key, value in lc.meta.items()
+        if key != "path" and "\n" not in str(key) and ":" not in str(key)
+    )
+    frame = lc.to_pandas()
+    with open(target, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(header)
+        frame.to_csv(handle, index=False, na_rep="nan", lineterminator="\n")
+    return target
