@@ -53,7 +53,7 @@ def _as_array(values: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
             extra[f"{name}_unit"] = str(unit)
         values = values.value
     if isinstance(values, np.ma.MaskedArray):
-        values = values.astype(float).filled(np.nan)
+        values = np.ma.filled(values.astype(float), np.nan)
     array = np.asarray(values)
     if array.dtype.kind not in "fiub":
         try:
@@ -391,14 +391,17 @@ class LightCurve:
         flux_err = getattr(lc, "flux_err", None) if flux_column is None else None
         lk_meta = dict(getattr(lc, "meta", {}) or {})
         meta: dict[str, Any] = {}
-        target = lk_meta.get("TARGET_ID") or lk_meta.get("TICID") or lk_meta.get("KEPLERID") or lk_meta.get("TARGETID") or lk_meta.get("OBJECT")
+        target = next(
+            (lk_meta[key] for key in ("TARGET_ID", "TICID", "KEPLERID", "TARGETID", "OBJECT") if lk_meta.get(key)),
+            None,
+        )
+        mission_name = str(lk_meta.get("MISSION") or lk_meta.get("TELESCOP") or "")
         if target is not None:
-            mission = str(lk_meta.get("MISSION") or lk_meta.get("TELESCOP") or "").upper()
-            prefix = "TIC" if "TESS" in mission or lk_meta.get("TICID") else "EPIC" if mission == "K2" else "KIC"
+            upper = mission_name.upper()
+            prefix = "TIC" if "TESS" in upper or lk_meta.get("TICID") else "EPIC" if upper == "K2" else "KIC"
             meta["target_id"] = target if isinstance(target, str) else f"{prefix} {int(target)}"
-        mission = lk_meta.get("MISSION") or lk_meta.get("TELESCOP")
-        if mission:
-            meta["mission"] = str(mission)
+        if mission_name:
+            meta["mission"] = mission_name
         for source, dest in (("SECTOR", "sector"), ("QUARTER", "quarter"), ("CAMPAIGN", "campaign")):
             if lk_meta.get(source) is not None:
                 meta[dest] = int(lk_meta[source])
