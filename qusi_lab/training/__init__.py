@@ -1,0 +1,83 @@
+"""Training, evaluation and saved models.
+
+- :func:`train` — a plain PyTorch training loop over a :class:`~qusi_lab.data.LightCurveDataset`:
+  balanced/augmented streams, validation, early stopping, best/last checkpoints, exact resume.
+- :func:`evaluate` — metrics, per-curve scores and plots on a labelled dataset.
+- :func:`save_bundle` / :func:`load` — a model folder with weights, preprocessing and class names.
+- :mod:`~qusi_lab.training.metrics` — AUC ROC/PR, recall among the top-scored fraction, ... in numpy.
+
+Example
+-------
+>>> from qusi_lab.training import train, evaluate, load   # doctest: +SKIP
+>>> result = train(model, train_set, validation_set, checkpoint_dir="runs/transits")   # doctest: +SKIP
+>>> evaluate(result.model, test_set)                                                 # doctest: +SKIP
+>>> result.save("models/transits"); model = load("models/transits")                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from qusi_lab.training.bundle import (
+    BUNDLE_FORMAT_VERSION,
+    BundleError,
+    BundleInfo,
+    bundle_of,
+    load,
+    load_bundle_info,
+    save_bundle,
+    scores_from_outputs,
+    versions_compatible,
+)
+from qusi_lab.training.evaluate import EvaluationResult, evaluate, predict_outputs
+from qusi_lab.training.loop import TrainingResult, train
+from qusi_lab.training.metrics import (
+    accuracy,
+    auc_pr,
+    auc_roc,
+    average_precision,
+    binary_metrics,
+    confusion_matrix,
+    f1_score,
+    multiclass_metrics,
+    precision,
+    precision_recall_curve,
+    recall,
+    recall_at_top_fraction,
+    regression_metrics,
+    roc_curve,
+)
+from qusi_lab.training.progress import CSVLogger, MetricLogger, TensorBoardLogger, WandbLogger
+
+__all__ = [
+    "train",
+    "TrainingResult",
+    "evaluate",
+    "EvaluationResult",
+    "predict_outputs",
+    "save_bundle",
+    "load",
+    "load_bundle_info",
+    "BundleInfo",
+    "bundle_of",
+    "BundleError",
+    "BUNDLE_FORMAT_VERSION",
+    "versions_compatible",
+    "scores_from_outputs",
+    "auc_roc",
+    "auc_pr",
+    "average_precision",
+    "roc_curve",
+    "precision_recall_curve",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1_score",
+    "confusion_matrix",
+    "recall_at_top_fraction",
+    "binary_metrics",
+    "multiclass_metrics",
+    "regression_metrics",
+    "MetricLogger",
+    "CSVLogger",
+    "TensorBoardLogger",
+    "WandbLogger",
+]
