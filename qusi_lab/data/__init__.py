@@ -16,8 +16,6 @@ Example
 
 from __future__ import annotations
 
-import importlib.util
-
 from qusi_lab.data.balancing import class_probabilities, class_weights
 from qusi_lab.data.dataset import EXPECTED_LAYOUT, LightCurveDataset, as_light_curve, target_id_from_filename
 from qusi_lab.data.labels import encode_labels, infer_task
@@ -45,10 +43,7 @@ __all__ = [
     "EXPECTED_LAYOUT",
 ]
 
-# Injection datasets (qusi_lab/data/injection.py) are written by another part of the project; import them
-# when present. find_spec, not try/except ImportError, so a real error inside that module still surfaces.
-if importlib.util.find_spec("qusi_lab.data.injection") is not None:
-    from qusi_lab.data import injection
-    from qusi_lab.data.injection import *  # noqa: F403
+from qusi_lab.data import injection  # noqa: E402
+from qusi_lab.data.injection import *  # noqa: E402,F403
 
-    __all__ += [name for name in getattr(injection, "__all__", ()) if name not in __all__]
+__all__ += [name for name in injection.__all__ if name not in __all__]
