@@ -2,27 +2,39 @@
 
 Examples
 --------
-Build the embedded synthetic sector, lay it out as a transit experiment and
-summarise the datasets made from it::
+Train, evaluate and rank a sector, end to end::
 
-    qusi-lab demo --out demo_output --stars 300
+    qusi-lab synthetic --out data --stars 1000 --experiment
+    qusi-lab train --data data/spoc_transit_experiment --out runs/transits --max-time 600
+    qusi-lab evaluate --model runs/transits --data data/spoc_transit_experiment/test
+    qusi-lab infer --model runs/transits --data data/spoc_transit_experiment --out candidates.csv
 
-Make a synthetic sector only::
+Or all of it on the embedded synthetic sector, with an HTML summary::
 
-    qusi-lab synthetic --out data/sector1 --stars 1000 --experiment
+    qusi-lab demo --out demo_output
+
+Every command prints examples with ``--help``. Problems the user can fix (a missing folder,
+a folder not laid out as expected, a corrupt model bundle) end with a one-line
+``qusi-lab: error: ...`` and exit code 2, not a traceback; set ``QUSI_LAB_DEBUG=1`` to
+see the traceback anyway.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 EXAMPLES_DEMO = """examples:
-  qusi-lab demo                       # 300 synthetic stars into ./demo_output
-  qusi-lab demo --out /tmp/demo --stars 1000 --seed 3
+  qusi-lab demo                       # 400 synthetic stars into ./demo_output: train, evaluate, rank, report
+  qusi-lab demo --out /tmp/demo --stars 600 --seed 3 --max-time 240
+  qusi-lab demo --quick               # a tiny run (seconds), to check an installation
+
+writes OUT/candidates.csv (every star ranked) and OUT/summary.html (metrics and plots of the top candidates)
 """
 
 EXAMPLES_SYNTHETIC = """examples:
@@ -31,35 +43,109 @@ EXAMPLES_SYNTHETIC = """examples:
   qusi-lab synthetic --out data --experiment --positive-kind heartbeat
 """
 
+EXAMPLES_TRAIN = """examples:
+  qusi-lab train --data data/spoc_transit_experiment --out runs/transits
+  qusi-lab train --data data/spoc_transit_experiment --out runs/transits --max-steps 5000 --num-workers 2
+  qusi-lab train --data data/heartbeats --out runs/heartbeats --positive-class heartbeat --max-time 1800
+
+DATA holds train/ and validation/ (and optionally test/), each with one sub-folder per class:
+  DATA/train/positive/*.fits   DATA/train/negative/*.fits   DATA/validation/...   DATA/test/...
+RUN becomes a model bundle (model.pt, bundle.json) for `qusi-lab evaluate` and `qusi-lab infer`, with
+RUN/checkpoints/ (an interrupted run continues where it stopped when started again) and RUN/history.csv.
+"""
+
+EXAMPLES_EVALUATE = """examples:
+  qusi-lab evaluate --model runs/transits --data data/spoc_transit_experiment/test
+  qusi-lab evaluate --model runs/transits --data data/spoc_transit_experiment/test --scores test_scores.csv
+
+DATA has one sub-folder per class (class names as in training), e.g. DATA/positive/, DATA/negative/.
+"""
+
+EXAMPLES_INFER = """examples:
+  qusi-lab infer --model runs/transits --data data/sector_01 --out candidates.csv
+  qusi-lab infer --model runs/transits --data /archive/tess/s0042 --out s42.parquet --num-workers 2
+  qusi-lab infer --model runs/transits --data data/sector_01 --out top.csv --top 200 --period-search-top 200
+
+FOLDER is searched recursively for .fits, .fits.gz, .csv and .npz light curves; every one is scored once.
+The output (.csv or .parquet) is ranked highest score first; files that could not be read are listed in the
+metadata (OUT.meta.json for CSV) and printed.
+"""
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as ``qusi-lab: error: ...`` with exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _add_common_run_options(parser: argparse.ArgumentParser, *, batch_size: int) -> None:
+    parser.add_argument("--batch-size", type=_positive_int, default=batch_size, metavar="N",
+                        help="light curves per batch (default: %(default)s)")
+    parser.add_argument("--num-workers", type=_non_negative_int, default=None, metavar="N",
+                        help="DataLoader worker processes reading files (default: 2, or fewer CPUs)")
+    parser.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                        help="torch threads for the network (default: %(default)s; more rarely helps when "
+                             "workers share the cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qusi-lab",
         description="Neural networks that sift photometric surveys for transits, heartbeat stars and more.",
+        epilog="run `qusi-lab COMMAND --help` for the options and examples of each command",
     )
     from qusi_lab import __version__
 
     parser.add_argument("--version", action="version", version=f"qusi_lab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser(
-        "demo",
-        help="run the main job end to end on the embedded synthetic sector",
-        epilog=EXAMPLES_DEMO,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: %(default)s)")
-    demo.add_argument("--stars", type=int, default=300, help="number of synthetic stars (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    def command(name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                                   epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    synthetic = commands.add_parser(
-        "synthetic",
-        help="write a synthetic TESS sector as SPOC-format FITS files",
-        epilog=EXAMPLES_SYNTHETIC,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    demo = command("demo", "run the main job end to end on the embedded synthetic sector", EXAMPLES_DEMO)
+    demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: %(default)s)")
+    demo.add_argument("--stars", type=_positive_int, default=None, help="number of synthetic stars (default: 400; 40 with --quick)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    demo.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
+                      help="training steps (default: 1500; 20 with --quick)")
+    demo.add_argument("--max-time", type=_positive_float, default=None, metavar="SECONDS",
+                      help="stop training after this long (default: 100; 20 with --quick)")
+    demo.add_argument("--quick", action="store_true", help="tiny sizes: checks the installation in seconds")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    synthetic = command("synthetic", "write a synthetic TESS sector as SPOC-format FITS files", EXAMPLES_SYNTHETIC)
     synthetic.add_argument("--out", type=Path, required=True, help="output folder")
-    synthetic.add_argument("--stars", type=int, default=1000, help="number of stars (default: %(default)s)")
+    synthetic.add_argument("--stars", type=_positive_int, default=1000, help="number of stars (default: %(default)s)")
     synthetic.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     synthetic.add_argument("--sector", type=int, default=1, help="TESS sector number (default: %(default)s)")
     synthetic.add_argument(
@@ -70,7 +156,96 @@ def _build_parser() -> argparse.ArgumentParser:
         default="planet",
         help="which kind of star is the positive class in an experiment layout (default: %(default)s)",
     )
+
+    train = command("train", "train a network on a folder of labelled light curves", EXAMPLES_TRAIN)
+    train.add_argument("--data", type=Path, required=True, metavar="DIR",
+                       help="folder with train/, validation/ (and optionally test/), one sub-folder per class")
+    train.add_argument("--out", type=Path, required=True, metavar="RUN", help="folder for the trained model")
+    train.add_argument("--architecture", default="hadryss",
+                       help="network: hadryss, resnet1d, astronet or transformer (default: %(default)s)")
+    train.add_argument("--max-steps", type=_positive_int, default=2000, metavar="N",
+                       help="optimisation steps (default: %(default)s)")
+    train.add_argument("--max-time", type=_positive_float, default=None, metavar="SECONDS",
+                       help="stop (keeping the best model so far) after this long")
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3, metavar="LR",
+                       help="peak learning rate (default: %(default)s)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    train.add_argument("--input-length", type=_positive_int, default=None, metavar="N",
+                       help="network input length: each curve is binned to N points (default: 4096)")
+    train.add_argument("--positive-class", default=None, metavar="NAME",
+                       help="binary tasks: the class to score (default: 'positive', else the second class)")
+    train.add_argument("--balance", choices=("equal", "natural"), default="equal",
+                       help="class shares in training batches (default: %(default)s)")
+    train.add_argument("--validation-every", type=_positive_int, default=100, metavar="N",
+                       help="validate every N steps (default: %(default)s)")
+    _add_common_run_options(train, batch_size=64)
+
+    evaluate = command("evaluate", "measure a trained model on a labelled folder", EXAMPLES_EVALUATE)
+    evaluate.add_argument("--model", type=Path, required=True, metavar="RUN", help="model folder from `qusi-lab train`")
+    evaluate.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder with one sub-folder per class")
+    evaluate.add_argument("--threshold", type=float, default=0.5, help="binary decision threshold (default: %(default)s)")
+    evaluate.add_argument("--scores", type=Path, default=None, metavar="CSV", help="also write the score of every curve")
+    _add_common_run_options(evaluate, batch_size=256)
+
+    infer = command("infer", "score and rank every light curve in a folder", EXAMPLES_INFER)
+    infer.add_argument("--model", type=Path, required=True, metavar="RUN", help="model folder from `qusi-lab train`")
+    infer.add_argument("--data", type=Path, required=True, metavar="FOLDER",
+                       help="folder of light curves (searched recursively)")
+    infer.add_argument("--out", type=Path, default=Path("candidates.csv"),
+                       help="output table, .csv or .parquet (default: %(default)s)")
+    infer.add_argument("--top", type=_positive_int, default=None, metavar="N", help="write only the N best-ranked curves")
+    infer.add_argument("--period-search-top", type=_non_negative_int, default=100, metavar="N",
+                       help="BLS period search on the N best candidates (default: %(default)s)")
+    infer.add_argument("--no-period-search", action="store_true", help="skip the BLS period search")
+    infer.add_argument("--show", type=_non_negative_int, default=10, metavar="N", help="candidates printed (default: %(default)s)")
+    _add_common_run_options(infer, batch_size=256)
     return parser
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _existing_folder(path: Path, option: str) -> Path:
+    if not path.exists():
+        raise CommandError(f"{option} {path}: no such folder")
+    if not path.is_dir():
+        raise CommandError(f"{option} {path}: not a folder")
+    return path
+
+
+def _load_model(path: Path) -> Any:
+    from qusi_lab.training import load
+
+    if not path.exists():
+        raise CommandError(f"--model {path}: no such model folder (make one with `qusi-lab train`)")
+    return load(path)
+
+
+class _Threads:
+    """Set torch's thread count for the duration of a command."""
+
+    def __init__(self, threads: int | None) -> None:
+        self.threads = threads
+        self.previous = 0
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.previous = torch.get_num_threads()
+        if self.threads is not None and self.threads > 0:
+            torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.set_num_threads(self.previous)
+
+
+def _workers(value: int | None) -> int:
+    return min(2, os.cpu_count() or 1) if value is None else max(0, int(value))
+
+
+# ----------------------------------------------------------------------------- commands
 
 
 def _run_synthetic(args: argparse.Namespace) -> int:
@@ -93,15 +268,157 @@ def _run_synthetic(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from qusi_lab.demo import run_demo
 
-    run_demo(args.out, n_stars=args.stars, seed=args.seed)
+    run_demo(args.out, n_stars=args.stars, seed=args.seed, max_steps=args.max_steps, max_time=args.max_time,
+             quick=args.quick, progress=not args.quiet)
     return 0
 
 
+def _run_train(args: argparse.Namespace) -> int:
+    from qusi_lab.data import LightCurveDataset
+    from qusi_lab.models import model_for_task
+    from qusi_lab.training import evaluate, train
+    from qusi_lab.transforms import DEFAULT_INPUT_LENGTH, default_preprocessing
+
+    data = _existing_folder(args.data, "--data")
+    length = int(args.input_length or DEFAULT_INPUT_LENGTH)
+    if length < 16:
+        raise CommandError(f"--input-length must be at least 16, got {length}")
+    options: dict[str, Any] = {"preprocessing": default_preprocessing(length)}
+    if args.positive_class is not None:
+        options["positive_class"] = args.positive_class
+    datasets = LightCurveDataset.from_experiment(data, **options)
+    train_set, validation_set = datasets["train"], datasets["validation"]
+    task = str(train_set.task)
+    print(f"train:      {train_set}")
+    print(f"validation: {validation_set}")
+    n_classes = len(train_set.label_names) if task != "regression" else None
+    model = model_for_task(args.architecture, length, task, n_classes)
+    balance = "equal" if (args.balance == "equal" and task != "regression") else None
+    out = Path(args.out)
+    workers = _workers(args.num_workers)
+    with _Threads(args.threads):
+        result = train(
+            model, train_set, validation_set,
+            max_steps=args.max_steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            seed=args.seed, num_workers=workers, balance=balance, validation_every=args.validation_every,
+            checkpoint_dir=out / "checkpoints", max_time=args.max_time, progress=not args.quiet,
+        )
+        result.save(out)
+        result.history.to_csv(out / "history.csv", index=False)
+        print(result)
+        print(f"model saved to {out} (use it with: qusi-lab infer --model {out} --data FOLDER)")
+        if "test" in datasets:
+            evaluation = evaluate(result.model, datasets["test"], batch_size=256, num_workers=workers,
+                                  progress=not args.quiet)
+            print("test set:")
+            print(evaluation)
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from qusi_lab.data import LightCurveDataset
+    from qusi_lab.training import evaluate
+
+    data = _existing_folder(args.data, "--data")
+    model = _load_model(args.model)
+    bundle = model.bundle
+    if (data / "test").is_dir() and (data / "train").is_dir():
+        print(f"{data} holds train/validation/test splits: evaluating on {data / 'test'}")
+        data = data / "test"
+    options: dict[str, Any] = {"preprocessing": bundle.preprocessing}
+    if bundle.task != "regression" and bundle.label_names:
+        options["label_names"] = list(bundle.label_names)
+        if bundle.task == "binary" and bundle.positive_class:
+            options["positive_class"] = bundle.positive_class
+    try:
+        dataset = LightCurveDataset.from_directory(data, **options)
+    except Exception as error:
+        from qusi_lab.errors import LabelError
+
+        if isinstance(error, LabelError):
+            raise CommandError(f"--data {data}: its class folders do not match the model's classes "
+                               f"{list(bundle.label_names)} ({error})") from error
+        raise
+    with _Threads(args.threads):
+        result = evaluate(model, dataset, batch_size=args.batch_size, num_workers=_workers(args.num_workers),
+                          threshold=args.threshold, progress=not args.quiet)
+    print(result)
+    if len(result.problems):
+        print(f"{len(result.problems)} files could not be used:")
+        print(result.problems.to_string(index=False))
+    if args.scores is not None:
+        args.scores.parent.mkdir(parents=True, exist_ok=True)
+        result.scores.to_csv(args.scores, index=False)
+        print(f"scores written to {args.scores}")
+    return 0
+
+
+def _run_infer(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from qusi_lab.inference import infer, metadata_path, save_candidates
+
+    data = _existing_folder(args.data, "--data")
+    suffix = args.out.name.lower()
+    if not suffix.endswith((".csv", ".parquet", ".pq")):
+        raise CommandError(f"--out {args.out}: use a .csv or .parquet file name")
+    model = _load_model(args.model)
+    table = infer(
+        model, data,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        period_search=False if args.no_period_search else "auto",
+        period_search_top=args.period_search_top,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    written = table if args.top is None else table.head(max(0, args.top))
+    save_candidates(written, args.out)
+    attrs = table.attrs
+    print(f"scored {attrs['scored']:,} of {attrs['light_curves']:,} light curves in {attrs['seconds']:.1f} s; "
+          f"wrote {len(written):,} rows to {args.out}")
+    shown = [column for column in ("rank", "target_id", "sector", "score", "predicted", "period", "depth_ppm",
+                                   "duration_hours") if column in table.columns]
+    if args.show > 0 and len(table):
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            print(table[shown].head(args.show).to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+    problems = table.problems
+    if len(problems):
+        where = metadata_path(args.out) if suffix.endswith(".csv") else args.out
+        print(f"{len(problems)} files could not be used (listed in {where}):")
+        print(problems.head(10).to_string(index=False))
+    return 0
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": _run_demo,
+    "synthetic": _run_synthetic,
+    "train": _run_train,
+    "evaluate": _run_evaluate,
+    "infer": _run_infer,
+}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from qusi_lab.errors import QusiLabError
+
+    return (CommandError, QusiLabError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``qusi-lab``; returns the process exit code."""
+    """Entry point of ``qusi-lab``; returns the process exit code (2 for a usage or data problem)."""
     args = _build_parser().parse_args(argv)
-    handlers = {"demo": _run_demo, "synthetic": _run_synthetic}
-    return handlers[args.command](args)
+    try:
+        return _HANDLERS[args.command](args)
+    except _user_errors() as error:
+        if os.environ.get("QUSI_LAB_DEBUG"):
+            raise
+        message = str(error) or type(error).__name__
+        print(f"qusi-lab: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qusi-lab: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,176 @@
+"""`CandidateTable`: the ranked output of :func:`~qusi_lab.inference.infer`, and reading/writing it.
+
+A :class:`CandidateTable` *is* a :class:`pandas.DataFrame` (a subclass: every DataFrame
+method works and returns a CandidateTable) with one row per light curve, highest score
+first, and metadata in :attr:`~pandas.DataFrame.attrs` (model bundle, qusi_lab version,
+task, preprocessing, files that could not be used ...). Columns:
+
+=====================  ==================================================================
+``rank``               1 for the highest score
+``path``               the file (or ``<light curve i>`` for curves given in memory)
+``target_id``          ``"TIC 25155310"``, ``"KIC 1234567"`` ...
+``mission``            ``TESS``, ``Kepler``, ``K2`` (empty when unknown)
+``sector``             TESS sector (``quarter``/``campaign`` columns appear for Kepler/K2)
+``label``              the known label, when the input was a labelled dataset
+``score``              binary: probability of the positive class; multiclass: probability of
+                       the ranked class (``attrs["score"]`` says which); regression: the prediction
+``score_<class>``      multiclass: the probability of each class, and ``predicted`` (the most
+                       probable class); the names :func:`qusi_lab.training.evaluate` uses
+``prediction``         regression: the predicted value
+``period`` ...         transit estimate from box least squares for the top candidates
+                       (``period`` and ``epoch`` in days, ``duration_hours``, ``depth_ppm``,
+                       ``bls_snr``, ``bls_power``, ``transit_count``); NaN where not searched
+=====================  ==================================================================
+
+Example
+-------
+>>> table = infer(model, "data/sector_01")                       # doctest: +SKIP
+>>> table.head(20)                                               # doctest: +SKIP
+>>> save_candidates(table, "candidates.parquet")                 # doctest: +SKIP
+>>> read_candidates("candidates.parquet").attrs["model"]         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["CandidateTable", "PROBLEM_COLUMNS", "save_candidates", "read_candidates", "metadata_path"]
+
+PROBLEM_COLUMNS: tuple[str, str, str] = ("path", "error", "stage")
+
+
+class CandidateTable(pd.DataFrame):
+    """A ranked table of light curves: a pandas DataFrame with :attr:`problems` and :meth:`top`.
+
+    Metadata lives in ``attrs`` (plain JSON values, so Parquet keeps it):
+    ``model`` (bundle folder), ``qusi_lab_version``, ``task``, ``label_names``,
+    ``positive_class``, ``score`` (what the score column means), ``input_length``,
+    ``preprocessing``, ``created``, ``light_curves``, ``scored``, ``problems``,
+    ``period_search``.
+
+    Example
+    -------
+    >>> table = CandidateTable({"rank": [1, 2], "path": ["a.fits", "b.fits"], "score": [0.9, 0.2]})
+    >>> table.attrs["problems"] = [{"path": "c.fits", "error": "LightCurveReadError: truncated", "stage": "load"}]
+    >>> type(table.head(1)).__name__, len(table.problems)
+    ('CandidateTable', 1)
+    """
+
+    _metadata: list[str] = []
+
+    @property
+    def _constructor(self) -> type[CandidateTable]:
+        return CandidateTable
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """Files that could not be read or preprocessed: a DataFrame with columns path, error, stage."""
+        records = self.attrs.get("problems") or []
+        return pd.DataFrame(list(records), columns=list(PROBLEM_COLUMNS))
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """A plain :class:`pandas.DataFrame` copy (metadata kept in ``attrs``)."""
+        plain = pd.DataFrame(self)
+        plain.attrs = dict(self.attrs)
+        return plain
+
+    def top(self, n: int = 10) -> CandidateTable:
+        """The ``n`` best-ranked rows."""
+        return self.sort_values("rank").head(n) if "rank" in self else self.head(n)
+
+
+def metadata_path(path: str | os.PathLike[str]) -> Path:
+    """Where :func:`save_candidates` puts the metadata of a CSV table: ``candidates.csv`` -> ``candidates.meta.json``."""
+    path = Path(path)
+    return path.with_name(path.name[: -len(".csv")] + ".meta.json") if path.name.lower().endswith(".csv") \
+        else path.with_name(path.name + ".meta.json")
+
+
+def _json_ready(value: Any) -> Any:
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def save_candidates(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a candidate table to ``.csv`` or ``.parquet`` (by suffix); returns the path.
+
+    CSV is a plain table any program reads (``pandas.read_csv`` included), with the
+    metadata (``attrs``) beside it in ``<name>.meta.json``. Parquet keeps the metadata in
+    the file itself.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> table = CandidateTable({"rank": [1], "path": ["a.fits"], "score": [0.5]})
+    >>> table.attrs["task"] = "binary"
+    >>> saved = save_candidates(table, tempfile.mkdtemp() + "/candidates.csv")
+    >>> read_candidates(saved).attrs["task"]
+    'binary'
+    """
+    path = Path(path)
+    suffix = path.name.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    attrs = _json_ready(dict(table.attrs))
+    plain = pd.DataFrame(table)
+    if suffix.endswith(".csv"):
+        plain.attrs = {}
+        plain.to_csv(path, index=False)
+        meta = metadata_path(path)
+        if attrs:
+            meta.write_text(json.dumps(attrs, indent=1) + "\n", encoding="utf-8")
+        elif meta.exists():
+            meta.unlink()  # a stale description of an earlier table
+    elif suffix.endswith((".parquet", ".pq")):
+        plain.attrs = attrs  # pandas stores attrs as JSON in the Parquet schema metadata
+        plain.to_parquet(path, index=False)
+    else:
+        raise ValueError(f"{path}: unknown table format; use a .csv or .parquet file name")
+    return path
+
+
+def read_candidates(path: str | os.PathLike[str]) -> CandidateTable:
+    """Read a table written by :func:`save_candidates` (metadata back in ``attrs``).
+
+    Raises ``FileNotFoundError`` when the file does not exist, ``ValueError`` for an
+    unknown suffix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such candidate table")
+    suffix = path.name.lower()
+    if suffix.endswith(".csv"):
+        frame = pd.read_csv(path)
+        attrs: dict[str, Any] = {}
+        meta = metadata_path(path)
+        if meta.is_file():
+            try:
+                attrs = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                attrs = {}
+    elif suffix.endswith((".parquet", ".pq")):
+        frame = pd.read_parquet(path)
+        attrs = dict(frame.attrs)
+    else:
+        raise ValueError(f"{path}: unknown table format; use a .csv or .parquet file name")
+    table = CandidateTable(frame)
+    table.attrs = attrs
+    return table
