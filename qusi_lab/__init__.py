@@ -46,6 +46,18 @@ _SUBMODULES = (
 _LAZY_NAMES = {
     "inject": ("qusi_lab.data.injection", "inject"),
     "make_injected_dataset": ("qusi_lab.data.injection", "make_injected_dataset"),
+    "train": ("qusi_lab.training", "train"),
+    "evaluate": ("qusi_lab.training", "evaluate"),
+    "load": ("qusi_lab.training", "load"),
+    "save_bundle": ("qusi_lab.training", "save_bundle"),
+    "TrainingResult": ("qusi_lab.training", "TrainingResult"),
+    "EvaluationResult": ("qusi_lab.training", "EvaluationResult"),
+    "infer": ("qusi_lab.inference", "infer"),
+    "CandidateTable": ("qusi_lab.inference", "CandidateTable"),
+    "save_candidates": ("qusi_lab.inference", "save_candidates"),
+    "read_candidates": ("qusi_lab.inference", "read_candidates"),
+    "saliency": ("qusi_lab.inference", "saliency"),
+    "search_period": ("qusi_lab.inference", "search_period"),
 }
 
 __all__ = [
