@@ -25,8 +25,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy qusi_lab
 
+# Unit and integration tests, then the docstring examples of the package.
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --doctest-modules qusi_lab -q
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab tutorials
