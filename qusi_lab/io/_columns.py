@@ -11,6 +11,7 @@ import numpy as np
 
 from qusi_lab.errors import LightCurveReadError
 from qusi_lab.io.quality import resolve_quality_bitmask
+from qusi_lab.lightcurve import LightCurve
 
 DEFAULT_FLUX_COLUMN = "pdcsap_flux"
 #: Accepted names of the time column (case-insensitive), in order of preference.
@@ -100,3 +101,26 @@ def meta_from_json(text: str, path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise LightCurveReadError("the stored metadata is not a JSON object", path)
     return meta
+
+
+def finish_table_light_curve(
+    time: np.ndarray,
+    flux: np.ndarray,
+    flux_err: np.ndarray | None,
+    keep: np.ndarray,
+    meta: dict[str, Any],
+    path: Path,
+    flux_name: str,
+    time_name: str,
+) -> LightCurve:
+    """The shared last step of the CSV and NPZ readers: drop masked cadences, record provenance in ``meta``."""
+    if not keep.all():
+        time, flux = time[keep], flux[keep]
+        flux_err = None if flux_err is None else flux_err[keep]
+    meta["path"] = str(path)
+    if flux_name.lower() != "flux" or "flux_column" not in meta:
+        meta["flux_column"] = flux_name.lower()
+    time_format = time_format_of(time_name)
+    if time_format is not None:
+        meta["time_format"] = time_format
+    return LightCurve(time, flux, flux_err, meta, validate=False)

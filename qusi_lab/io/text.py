@@ -26,10 +26,10 @@ import numpy as np
 from qusi_lab.errors import LightCurveReadError
 from qusi_lab.io._columns import (
     DEFAULT_FLUX_COLUMN,
+    finish_table_light_curve,
     jsonable,
     quality_mask,
     resolve_columns,
-    time_format_of,
 )
 from qusi_lab.lightcurve import LightCurve
 
@@ -136,16 +136,7 @@ def read_csv_light_curve(
     if quality_name is not None:
         quality = np.nan_to_num(_numeric(frame, quality_name, first_data_line, path)).astype(np.int64)
         keep &= quality_mask(quality, quality_bitmask, meta.get("mission"))
-    if not keep.all():
-        time, flux = time[keep], flux[keep]
-        flux_err = None if flux_err is None else flux_err[keep]
-    meta["path"] = str(path)
-    if flux_name.lower() != "flux" or "flux_column" not in meta:
-        meta["flux_column"] = flux_name.lower()
-    time_format = time_format_of(time_name)
-    if time_format is not None:
-        meta["time_format"] = time_format
-    return LightCurve(time, flux, flux_err, meta, validate=False)
+    return finish_table_light_curve(time, flux, flux_err, keep, meta, path, flux_name, time_name)
 
 
 def write_csv(lc: LightCurve, path: str | os.PathLike[str]) -> Path:
