@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck lab benchmark clean
+.PHONY: venv demo test lint typecheck lab benchmark clean browser
 
 # Create the environment from nothing: torch (the pinned CPU wheel) first, then the project.
 $(STAMP): pyproject.toml
@@ -25,8 +25,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy qusi_lab
 
+# The browser tests drive Debian's chromium; install it when missing (root on CI), else those tests skip loudly.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ) || \
+		echo "WARNING: chromium could not be installed; the real-browser tests will be skipped"
+
 # Unit and integration tests, then the docstring examples of the package.
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --doctest-modules qusi_lab -q
 
