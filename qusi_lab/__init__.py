@@ -41,6 +41,7 @@ _SUBMODULES = (
     "transforms",
     "training",
     "inference",
+    "vetting",
 )
 # Names re-exported from lazily loaded sub-modules: name -> (module, attribute).
 _LAZY_NAMES = {
@@ -58,6 +59,11 @@ _LAZY_NAMES = {
     "read_candidates": ("qusi_lab.inference", "read_candidates"),
     "saliency": ("qusi_lab.inference", "saliency"),
     "search_period": ("qusi_lab.inference", "search_period"),
+    "VettingPanel": ("qusi_lab.vetting.panel", "VettingPanel"),
+    "AugmentationTuner": ("qusi_lab.vetting.tuner", "AugmentationTuner"),
+    "DatasetBrowser": ("qusi_lab.vetting.browser", "DatasetBrowser"),
+    "VerdictStore": ("qusi_lab.vetting.store", "VerdictStore"),
+    "read_verdicts": ("qusi_lab.vetting.store", "read_verdicts"),
 }
 
 __all__ = [

@@ -485,6 +485,30 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return {split: cls.from_directory(folder, **kwargs) for split, folder in folders.items()}
 
     @classmethod
+    def from_verdicts(
+        cls, verdicts: str | os.PathLike[str] | Any, *, label_map: Any = None, **kwargs: Any
+    ) -> LightCurveDataset:
+        """A dataset of vetted light curves labelled by the researcher's verdicts (the next training round).
+
+        ``verdicts`` is a verdict file written by the vetting panel, or its DataFrame;
+        ``label_map`` maps verdicts to labels (verdicts left out are dropped). See
+        :func:`qusi_lab.vetting.store.dataset_from_verdicts`.
+
+        Example
+        -------
+        >>> retrain = LightCurveDataset.from_verdicts(                       # doctest: +SKIP
+        ...     "vetting/transit-labels.csv",
+        ...     label_map={"planet candidate": "positive", "eclipsing binary": "negative"})
+        """
+        # Imported here: vetting comes after data in the flow, so data never imports it at load time.
+        from qusi_lab.vetting.store import dataset_from_verdicts
+
+        dataset = dataset_from_verdicts(verdicts, label_map=label_map, **kwargs)
+        if not isinstance(dataset, cls):
+            raise TypeError(f"expected a {cls.__name__}, got {type(dataset).__name__}")
+        return dataset
+
+    @classmethod
     def from_light_curves(
         cls, light_curves: Iterable[Any], labels: Sequence[Any] | None = None, **kwargs: Any
     ) -> LightCurveDataset:

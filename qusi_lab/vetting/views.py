@@ -1,0 +1,647 @@
+"""What the vetting panel shows of one candidate, computed without any widget (numpy only).
+
+:func:`prepare_view` loads a candidate's light curve and computes everything the panel draws:
+the relative flux (raw and binned), the network's saliency, the period/epoch/duration to fold
+at (from the table, or a box-least-squares search when the table has none) and any injected
+truth. :func:`fold_transit` and :func:`fold_heartbeat` then give the folded views for a period
+multiplier (the ×2 / ÷2 buttons): odd and even transits with their depths, and the deepest
+secondary dip away from the transit with its phase.
+
+A :class:`Preloader` computes views of the next candidates in a background thread, so the next
+one appears at once.
+
+Example
+-------
+>>> import numpy as np
+>>> from qusi_lab import LightCurve
+>>> time = np.arange(0.0, 27.0, 10 / 1440)
+>>> flux = 1 + np.random.default_rng(0).normal(0, 5e-4, time.size)
+>>> flux[np.abs((time - 1.0 + 1.5) % 3.0 - 1.5) < 0.05] -= 3e-3       # 3-day, 2.4-hour, 3,000 ppm
+>>> view = view_from_light_curve(LightCurve(time, flux), period=3.0, epoch=1.0, duration=0.1)
+>>> fold = fold_transit(view)
+>>> abs(fold.odd_depth_ppm - 3000) < 300, abs(fold.even_depth_ppm - 3000) < 300, fold.odd_even_sigma < 3
+(True, True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qusi_lab.lightcurve import LightCurve
+
+__all__ = [
+    "CandidateView",
+    "FoldedView",
+    "Preloader",
+    "TruthLookup",
+    "fold_heartbeat",
+    "fold_transit",
+    "prepare_view",
+    "view_from_light_curve",
+]
+
+#: Most raw points drawn in the full light curve (a 20-second sector has ~110,000).
+MAX_RAW_POINTS = 25_000
+#: Bin width (minutes) of the dark curve drawn over the raw points.
+DISPLAY_BIN_MINUTES = 30.0
+#: Bin width (minutes) of the points folded (fine enough for a 1-hour transit).
+FOLD_BIN_MINUTES = 10.0
+
+
+@dataclass
+class CandidateView:
+    """Everything the panel draws of one candidate (arrays float32/float64, no widgets).
+
+    Attributes
+    ----------
+    time, flux:
+        The light curve, relative flux (median 1), at most :data:`MAX_RAW_POINTS` points.
+    binned_time, binned_flux:
+        The same in :data:`DISPLAY_BIN_MINUTES` bins.
+    fold_time, fold_flux:
+        Relative flux in :data:`FOLD_BIN_MINUTES` bins, detrended (running median) for the
+        transit view.
+    raw_fold_time, raw_fold_flux:
+        The same, not detrended (heartbeat view: the features last longer than the detrending window).
+    saliency_time, saliency:
+        The network's saliency per input cadence (None without a model).
+    period, epoch, duration:
+        Days; NaN when unknown. ``period_source`` says where they came from.
+    meta:
+        The light curve's metadata (target id, mission, sector, magnitude ...).
+    truth:
+        Injected parameters when the curve is synthetic (``truth.csv`` or ``meta['injected']``).
+    problems:
+        What could not be computed, for the panel to say (``"saliency: ..."``).
+    seconds:
+        Time taken to prepare it.
+    """
+
+    key: str
+    time: np.ndarray
+    flux: np.ndarray
+    binned_time: np.ndarray
+    binned_flux: np.ndarray
+    fold_time: np.ndarray
+    fold_flux: np.ndarray
+    raw_fold_time: np.ndarray
+    raw_fold_flux: np.ndarray
+    saliency_time: np.ndarray | None = None
+    saliency: np.ndarray | None = None
+    period: float = math.nan
+    epoch: float = math.nan
+    duration: float = math.nan
+    period_source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def has_period(self) -> bool:
+        return math.isfinite(self.period) and self.period > 0 and math.isfinite(self.epoch)
+
+
+@dataclass
+class FoldedView:
+    """A folded light curve at one period (transit or heartbeat view).
+
+    ``phase`` runs from -0.25 to 0.75 (transit at 0, a circular-orbit secondary eclipse at 0.5);
+    ``odd`` marks points of odd-numbered transits. Zoom arrays are in hours from mid-transit.
+    Depths are in ppm with their 1-sigma errors; ``odd_even_sigma`` is their difference over its
+    error. ``secondary_phase`` is the deepest dip away from the transit.
+    """
+
+    period: float
+    epoch: float
+    duration: float
+    phase: np.ndarray
+    flux: np.ndarray
+    odd: np.ndarray
+    binned_phase: np.ndarray
+    binned_flux: np.ndarray
+    odd_hours: np.ndarray = field(default_factory=lambda: np.empty(0))
+    odd_flux: np.ndarray = field(default_factory=lambda: np.empty(0))
+    even_hours: np.ndarray = field(default_factory=lambda: np.empty(0))
+    even_flux: np.ndarray = field(default_factory=lambda: np.empty(0))
+    secondary_hours: np.ndarray = field(default_factory=lambda: np.empty(0))
+    secondary_flux: np.ndarray = field(default_factory=lambda: np.empty(0))
+    odd_depth_ppm: float = math.nan
+    odd_depth_error_ppm: float = math.nan
+    even_depth_ppm: float = math.nan
+    even_depth_error_ppm: float = math.nan
+    odd_even_sigma: float = math.nan
+    secondary_phase: float = math.nan
+    secondary_depth_ppm: float = math.nan
+    secondary_depth_error_ppm: float = math.nan
+    model_phase: np.ndarray | None = None
+    model_flux: np.ndarray | None = None
+    model_label: str = ""
+    feature_phase: float = math.nan
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _bin(time: np.ndarray, flux: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean flux in ``width``-day bins (empty bins dropped)."""
+    if time.size == 0:
+        return time, flux
+    start = float(time[0])
+    index = ((time - start) / width).astype(np.int64)
+    counts = np.bincount(index)
+    sums = np.bincount(index, weights=flux)
+    filled = counts > 0
+    return start + (np.flatnonzero(filled) + 0.5) * width, sums[filled] / counts[filled]
+
+
+def _break_gaps(time: np.ndarray, values: np.ndarray, max_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a NaN wherever consecutive times are more than ``max_step`` apart, so lines break at gaps."""
+    if time.size < 2:
+        return time, values
+    gaps = np.flatnonzero(np.diff(time) > max_step)
+    if gaps.size == 0:
+        return time, values
+    where = gaps + 1
+    return (np.insert(time, where, time[gaps] + 0.5 * np.diff(time)[gaps]),
+            np.insert(values.astype(np.float64), where, np.nan))
+
+
+def _running_median(time: np.ndarray, flux: np.ndarray, window: float) -> np.ndarray:
+    from scipy.ndimage import median_filter
+
+    if flux.size < 4:
+        return np.full_like(flux, np.median(flux) if flux.size else 1.0)
+    step = float(np.median(np.diff(time)))
+    size = max(3, int(round(window / step)) | 1) if step > 0 else 3
+    if size >= flux.size:
+        return np.full_like(flux, np.median(flux))
+    return median_filter(flux, size=size, mode="reflect")
+
+
+def _float(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def _phase(time: np.ndarray, period: float, epoch: float, low: float = -0.25) -> np.ndarray:
+    """Phase in ``[low, low + 1)``: 0 at the epoch."""
+    return np.mod((time - epoch) / period - low, 1.0) + low
+
+
+def _binned_fold(phase: np.ndarray, flux: np.ndarray, bins: int, low: float = -0.25) -> tuple[np.ndarray, np.ndarray]:
+    index = np.clip(((phase - low) * bins).astype(np.int64), 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    sums = np.bincount(index, weights=flux, minlength=bins)
+    filled = counts > 0
+    centres = low + (np.arange(bins) + 0.5) / bins
+    return centres[filled], sums[filled] / counts[filled]
+
+
+def _depth(inside: np.ndarray, outside: np.ndarray) -> tuple[float, float]:
+    """Depth (ppm) of ``inside`` below the median of ``outside``, and its error (ppm)."""
+    if inside.size < 2 or outside.size < 5:
+        return math.nan, math.nan
+    level = float(np.median(outside))
+    scatter = 1.4826 * float(np.median(np.abs(outside - level)))
+    depth = (level - float(np.mean(inside))) * 1e6
+    error = scatter / math.sqrt(inside.size) * 1e6 if scatter > 0 else math.nan
+    return depth, error
+
+
+# ----------------------------------------------------------------------------- preparing a view
+
+
+def view_from_light_curve(
+    light_curve: LightCurve,
+    *,
+    key: str = "",
+    period: float = math.nan,
+    epoch: float = math.nan,
+    duration: float = math.nan,
+    search_period: bool = False,
+) -> CandidateView:
+    """The display arrays of a light curve (relative flux, binned, detrended) and its period.
+
+    ``search_period=True`` runs :func:`qusi_lab.inference.search_period` when no period is given.
+    """
+    lc = light_curve.remove_nans()
+    time = np.asarray(lc.time, dtype=np.float64)
+    flux = np.asarray(lc.flux, dtype=np.float64)
+    median = float(np.median(flux)) if flux.size else 1.0
+    relative = flux / median if median not in (0.0,) and math.isfinite(median) else flux - median + 1.0
+    stride = max(1, int(math.ceil(time.size / MAX_RAW_POINTS)))
+    binned_time, binned_flux = _bin(time, relative, DISPLAY_BIN_MINUTES / 1440.0)
+    binned_time, binned_flux = _break_gaps(binned_time, binned_flux, 3 * DISPLAY_BIN_MINUTES / 1440.0)
+    cadence = float(np.median(np.diff(time))) if time.size > 1 else 1.0
+    fold_width = FOLD_BIN_MINUTES / 1440.0
+    if cadence * 1.5 < fold_width:
+        raw_fold_time, raw_fold_flux = _bin(time, relative, fold_width)
+    else:
+        raw_fold_time, raw_fold_flux = time, relative
+    trend = _running_median(raw_fold_time, raw_fold_flux, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        detrended = np.where(trend != 0, raw_fold_flux / trend, raw_fold_flux)
+    view = CandidateView(
+        key=key,
+        time=time[::stride].astype(np.float64),
+        flux=relative[::stride].astype(np.float32),
+        binned_time=binned_time,
+        binned_flux=binned_flux.astype(np.float32),
+        fold_time=raw_fold_time,
+        fold_flux=detrended.astype(np.float64),
+        raw_fold_time=raw_fold_time,
+        raw_fold_flux=raw_fold_flux.astype(np.float64),
+        period=_float(period),
+        epoch=_float(epoch),
+        duration=_float(duration),
+        period_source="table" if math.isfinite(_float(period)) else "",
+        meta=dict(lc.meta),
+    )
+    if not view.has_period and search_period and time.size >= 10:
+        try:
+            from qusi_lab.inference.periods import search_period as bls
+
+            result = bls(lc)
+            view.period, view.epoch, view.duration = result.period, result.epoch, result.duration
+            view.period_source = "box least squares (panel)"
+        except (ValueError, ArithmeticError) as error:
+            view.problems.append(f"period search: {error}")
+    if not math.isfinite(view.duration) or view.duration <= 0:
+        view.duration = 0.1 if not view.has_period else min(0.1, 0.1 * view.period)
+    return view
+
+
+class TruthLookup:
+    """Injected truth of synthetic light curves: rows of ``truth.csv`` files (:func:`qusi_lab.synthetic.make_sector`).
+
+    Parameters
+    ----------
+    truth:
+        ``"auto"``: look for a ``truth.csv`` in the light curve's folder and up to three folders
+        above it; a DataFrame (with ``path``/``absolute_path`` or ``target_id``); a ``truth.csv``
+        file or its folder; or None (no truth).
+    """
+
+    def __init__(self, truth: Any = "auto") -> None:
+        self.auto = isinstance(truth, str) and truth == "auto"
+        self._by_path: dict[str, dict[str, Any]] = {}
+        self._by_target: dict[tuple[str, str], dict[str, Any]] = {}
+        self._seen_directories: set[Path] = set()
+        self._lock = threading.Lock()
+        if truth is None or self.auto:
+            return
+        import pandas as pd
+
+        if isinstance(truth, pd.DataFrame):
+            self._add_frame(truth, None)
+        else:
+            path = Path(os.fspath(truth))
+            if path.is_dir():
+                path = path / "truth.csv"
+            self._add_frame(pd.read_csv(path), path.parent)
+
+    def _add_frame(self, frame: Any, directory: Path | None) -> None:
+        for row in frame.to_dict("records"):
+            clean = {key: value for key, value in row.items() if not _is_missing(value)}
+            for name in ("absolute_path", "path"):
+                if name in clean:
+                    path = Path(str(clean[name]))
+                    if directory is not None and not path.is_absolute():
+                        path = directory / path
+                    self._by_path[os.path.normpath(str(path))] = clean
+            if "target_id" in clean:
+                sector = clean.get("sector")
+                self._by_target[(str(clean["target_id"]), _sector_text(sector))] = clean
+
+    def _discover(self, path: Path) -> None:
+        import pandas as pd
+
+        for directory in list(path.parents)[:4]:
+            if directory in self._seen_directories:
+                continue
+            self._seen_directories.add(directory)
+            candidate = directory / "truth.csv"
+            if candidate.is_file():
+                try:
+                    self._add_frame(pd.read_csv(candidate), directory)
+                except (OSError, ValueError):
+                    continue
+
+    def find(self, path: str, target_id: str = "", sector: Any = "") -> dict[str, Any]:
+        """The truth row of a light curve ({} when none), ``parameters`` decoded from JSON."""
+        with self._lock:
+            if path and not path.startswith("<"):
+                if self.auto:
+                    self._discover(Path(path).resolve())
+                row = self._by_path.get(os.path.normpath(str(Path(path).resolve())))
+                if row is None:
+                    row = self._by_path.get(os.path.normpath(path))
+            else:
+                row = None
+            if row is None and target_id:
+                row = self._by_target.get((str(target_id), _sector_text(sector)))
+        if row is None:
+            return {}
+        row = dict(row)
+        if isinstance(row.get("parameters"), str):
+            try:
+                row["parameters"] = json.loads(row["parameters"])
+            except ValueError:
+                pass
+        return row
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(value is None or (isinstance(value, float) and math.isnan(value)))
+    except TypeError:
+        return False
+
+
+def _sector_text(value: Any) -> str:
+    from qusi_lab.vetting.store import _integer_text
+
+    return "" if _is_missing(value) else _integer_text(value)
+
+
+def prepare_view(
+    candidate: Any,
+    *,
+    load: Callable[[Any], LightCurve] | None = None,
+    model: Any = None,
+    saliency_options: Mapping[str, Any] | None = None,
+    truth: TruthLookup | None = None,
+    search_period: bool = True,
+) -> CandidateView:
+    """Load a :class:`~qusi_lab.vetting.queue.Candidate`'s light curve and compute its view.
+
+    Never raises for a bad file or a failing step: the view then carries ``error`` (nothing to
+    draw) or ``problems`` (what is missing), for the panel to show.
+    """
+    import time as time_module
+
+    started = time_module.perf_counter()
+    if load is None:
+        from qusi_lab.io import read_light_curve
+
+        load = read_light_curve
+    source = candidate.path or candidate.key
+    try:
+        light_curve = load(source)
+        if not isinstance(light_curve, LightCurve):
+            light_curve = LightCurve.from_lightkurve(light_curve)
+        view = view_from_light_curve(
+            light_curve, key=candidate.key, period=_float(candidate.get("period")),
+            epoch=_float(candidate.get("epoch")), duration=_float(candidate.get("duration_hours")) / 24.0,
+            search_period=search_period,
+        )
+    except Exception as error:  # a panel shows the problem and lets the user move on
+        empty = np.empty(0)
+        view = CandidateView(candidate.key, empty, empty, empty, empty, empty, empty, empty, empty,
+                             error=f"{type(error).__name__}: {error}")
+        view.seconds = time_module.perf_counter() - started
+        return view
+    if truth is not None:
+        view.truth = truth.find(candidate.path, candidate.target_id, candidate.sector)
+    injected = light_curve.meta.get("injected")
+    if not view.truth and isinstance(injected, Mapping):
+        view.truth = {"parameters": dict(injected), "kind": injected.get("kind", "")}
+    if model is not None:
+        try:
+            from qusi_lab.inference import saliency
+
+            options = dict(saliency_options or {})
+            view.saliency_time, view.saliency = saliency(model, light_curve, return_time=True, **options)
+        except Exception as error:  # saliency is an aid: its failure must not hide the light curve
+            view.problems.append(f"saliency: {type(error).__name__}: {error}")
+    view.seconds = time_module.perf_counter() - started
+    return view
+
+
+# ----------------------------------------------------------------------------- folding
+
+
+def fold_transit(view: CandidateView, multiplier: float = 1.0) -> FoldedView | None:
+    """The transit view at ``multiplier`` x the candidate's period; None without a period.
+
+    Odd/even depths use the central 80% of the transit against a local baseline of 1.5-3
+    durations from mid-transit; the secondary is the deepest transit-long box at least three
+    durations from the transit.
+    """
+    if not view.has_period or view.fold_time.size < 10:
+        return None
+    period = view.period * multiplier
+    epoch, duration = view.epoch, min(view.duration, 0.25 * period)
+    time, flux = view.fold_time, view.fold_flux
+    phase = _phase(time, period, epoch)
+    cycle = np.floor((time - epoch) / period + 0.5).astype(np.int64)
+    odd = (cycle % 2) == 1
+    bins = int(min(400, max(50, round(4 * period / max(duration, 1e-3)))))
+    binned_phase, binned_flux = _binned_fold(phase, flux, bins)
+    hours = phase * period * 24.0
+    half_hours = duration * 24.0 / 2
+    window = np.abs(hours) < 3 * duration * 24.0
+    inside = np.abs(hours) < 0.8 * half_hours
+    baseline = window & (np.abs(hours) > 1.5 * duration * 24.0)
+    odd_depth, odd_error = _depth(flux[inside & odd], flux[baseline & odd])
+    even_depth, even_error = _depth(flux[inside & ~odd], flux[baseline & ~odd])
+    combined = math.hypot(odd_error, even_error)
+    sigma = abs(odd_depth - even_depth) / combined if combined > 0 else math.nan
+
+    # Secondary: the deepest box of one transit duration, at least 2 durations from the transit.
+    duration_phase = duration / period
+    boxes = max(20, int(round(1.0 / max(duration_phase, 1e-3))))
+    centres = (np.arange(boxes) + 0.5) / boxes  # 0..1
+    wrapped = np.mod(phase, 1.0)
+    index = np.clip((wrapped * boxes).astype(np.int64), 0, boxes - 1)
+    counts = np.bincount(index, minlength=boxes)
+    sums = np.bincount(index, weights=flux, minlength=boxes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    far = (np.minimum(centres, 1 - centres) > 3 * duration_phase) & (counts >= 3)
+    folded = FoldedView(period=period, epoch=epoch, duration=duration, phase=phase, flux=flux, odd=odd,
+                        binned_phase=binned_phase, binned_flux=binned_flux,
+                        odd_hours=hours[window & odd], odd_flux=flux[window & odd],
+                        even_hours=hours[window & ~odd], even_flux=flux[window & ~odd],
+                        odd_depth_ppm=odd_depth, odd_depth_error_ppm=odd_error,
+                        even_depth_ppm=even_depth, even_depth_error_ppm=even_error, odd_even_sigma=sigma)
+    if far.any():
+        candidates = np.flatnonzero(far)
+        best = candidates[int(np.nanargmin(means[candidates]))]
+        secondary = float(centres[best])
+        offset_hours = (np.mod(wrapped - secondary + 0.5, 1.0) - 0.5) * period * 24.0
+        near = np.abs(offset_hours) < 3 * duration * 24.0
+        in_box = np.abs(offset_hours) < 0.8 * half_hours
+        out_box = near & (np.abs(offset_hours) > 1.5 * duration * 24.0)
+        depth, error = _depth(flux[in_box], flux[out_box | baseline])
+        folded.secondary_phase = secondary if secondary < 0.75 else secondary - 1.0
+        folded.secondary_depth_ppm, folded.secondary_depth_error_ppm = depth, error
+        folded.secondary_hours, folded.secondary_flux = offset_hours[near], flux[near]
+    return folded
+
+
+def fold_heartbeat(
+    view: CandidateView,
+    multiplier: float = 1.0,
+    model_curve: tuple[np.ndarray, np.ndarray] | None = None,
+    model_label: str = "model fit",
+) -> FoldedView | None:
+    """The heartbeat view: the curve folded with the periastron feature at phase 0.
+
+    The curve is flattened by a running median one orbital period wide (at least half a day), so
+    that slower variability does not bury the feature.
+
+    The feature is the largest departure of the binned fold from its median. ``model_curve``
+    (times, relative flux) is folded the same way and drawn over it; without one, an injected
+    heartbeat model (synthetic data) is drawn when the truth has its parameters.
+    """
+    if not view.has_period or view.raw_fold_time.size < 10:
+        return None
+    period = view.period * multiplier
+    time, flux = view.raw_fold_time, view.raw_fold_flux
+    # Remove variability slower than the orbit: a running median one period wide keeps the brief
+    # periastron feature (it fills a small part of every window) and drops spots and red noise.
+    baseline = float(time[-1] - time[0]) if time.size else 0.0
+    window = max(0.5, min(period, 0.25 * baseline)) if baseline > 0 else 0.0
+    if window > 0:
+        trend = _running_median(time, flux, window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flux = np.where(trend != 0, flux / trend, flux)
+    phase = _phase(time, period, view.epoch, low=-0.5)
+    binned_phase, binned_flux = _binned_fold(phase, flux, 200, low=-0.5)
+    if binned_flux.size == 0:
+        return None
+    feature = float(binned_phase[int(np.argmax(np.abs(binned_flux - np.median(binned_flux))))])
+    epoch = view.epoch + feature * period
+    phase = _phase(time, period, epoch, low=-0.5)
+    binned_phase, binned_flux = _binned_fold(phase, flux, 200, low=-0.5)
+    cycle = np.floor((time - epoch) / period + 0.5).astype(np.int64)
+    folded = FoldedView(period=period, epoch=epoch, duration=view.duration, phase=phase, flux=flux,
+                        odd=(cycle % 2) == 1, binned_phase=binned_phase, binned_flux=binned_flux,
+                        feature_phase=0.0)
+    curve = model_curve
+    label = model_label
+    if curve is None:
+        curve = _injected_heartbeat(view, time)
+        label = "injected model"
+    if curve is not None:
+        model_time, model_flux = (np.asarray(part, dtype=np.float64) for part in curve)
+        model_phase = _phase(model_time, period, epoch, low=-0.5)
+        order = np.argsort(model_phase)
+        folded.model_phase, folded.model_flux = _binned_fold(model_phase[order], model_flux[order], 400, low=-0.5)
+        folded.model_label = label
+    return folded
+
+
+def injected_signals(truth: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The injected signals of a truth row: ``parameters["signals"]`` (make_sector) or ``parameters`` itself."""
+    parameters = truth.get("parameters") if truth else None
+    if not isinstance(parameters, Mapping):
+        return []
+    if isinstance(parameters.get("signals"), list):
+        return [dict(item) for item in parameters["signals"] if isinstance(item, Mapping)]
+    if parameters.get("kind"):
+        return [dict(parameters)]
+    return []
+
+
+def _injected_heartbeat(view: CandidateView, time: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    for parameters in injected_signals(view.truth):
+        if parameters.get("kind") != "heartbeat":
+            continue
+        try:
+            from qusi_lab.signals import signal
+
+            accepted = {key: value for key, value in parameters.items() if key != "kind"}
+            grid = np.linspace(float(time[0]), float(time[-1]), 20_000)
+            return grid, np.asarray(signal("heartbeat", grid, **accepted), dtype=np.float64)
+        except Exception:  # parameters of another signals version: no overlay rather than no panel
+            return None
+    return None
+
+
+# ----------------------------------------------------------------------------- preloading
+
+
+class Preloader:
+    """Computes views in a background thread and keeps the most recent ones.
+
+    Parameters
+    ----------
+    compute:
+        ``compute(candidate) -> view``.
+    capacity:
+        Views kept (least recently used dropped first).
+    """
+
+    def __init__(self, compute: Callable[[Any], CandidateView], *, capacity: int = 12) -> None:
+        self._compute = compute
+        self._capacity = max(2, int(capacity))
+        self._futures: OrderedDict[str, Future[CandidateView]] = OrderedDict()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qusi-vetting-preload")
+        self._lock = threading.Lock()
+
+    def request(self, candidates: list[Any]) -> None:
+        """Start computing the views of ``candidates`` (those not cached yet), in order."""
+        with self._lock:
+            for candidate in candidates:
+                if candidate.key in self._futures:
+                    self._futures.move_to_end(candidate.key)
+                    continue
+                self._futures[candidate.key] = self._executor.submit(self._compute, candidate)
+            self._trim()
+
+    def get(self, candidate: Any) -> CandidateView:
+        """The view of ``candidate``: cached, being computed (waits), or computed now in this thread."""
+        with self._lock:
+            future = self._futures.get(candidate.key)
+            if future is not None:
+                self._futures.move_to_end(candidate.key)
+                # Not started yet: do it here rather than wait behind other preloads.
+                if future.cancel():
+                    future = None
+                    del self._futures[candidate.key]
+        if future is not None:
+            return future.result()
+        view = self._compute(candidate)
+        done: Future[CandidateView] = Future()
+        done.set_result(view)
+        with self._lock:
+            self._futures[candidate.key] = done
+            self._trim()
+        return view
+
+    def is_ready(self, candidate: Any) -> bool:
+        future = self._futures.get(candidate.key)
+        return future is not None and future.done()
+
+    def _trim(self) -> None:
+        while len(self._futures) > self._capacity:
+            _, oldest = self._futures.popitem(last=False)
+            oldest.cancel()
+
+    def clear(self) -> None:
+        with self._lock:
+            for future in self._futures.values():
+                future.cancel()
+            self._futures.clear()
+
+    def close(self) -> None:
+        self.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)

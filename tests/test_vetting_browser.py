@@ -1,0 +1,343 @@
+"""The vetting panel in a real browser: Voila on loopback, Debian's Chromium driven by Playwright.
+
+The test writes a small synthetic sector, a model bundle and its candidate table to a temporary
+folder, starts Voila on ``tests/notebooks/vetting_panel.ipynb`` (which reads that folder from
+``QUSI_VETTING_DIR``), then, in the rendered page: clicks a verdict button, hovers the panel and
+presses shortcut keys (ipyevents only listens while the pointer is over the panel), and checks the
+verdict file on disk after each. A screenshot goes to ``tests/artifacts/vetting_panel.png``.
+
+Needs ``/usr/bin/chromium`` (``apt-get install chromium``), and ``playwright`` and ``voila`` from
+PyPI; never ``playwright install`` (it downloads another browser, and fails offline).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from qusi_lab.vetting import read_verdicts
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "tests" / "notebooks" / "vetting_panel.ipynb"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.slow
+
+
+def _voila_executable() -> str | None:
+    beside = Path(sys.executable).with_name("voila")
+    return str(beside) if beside.exists() else shutil.which("voila")
+
+
+def _require_browser_tools() -> str:
+    if not CHROMIUM.exists():
+        pytest.skip("BROWSER TEST SKIPPED: /usr/bin/chromium not found (apt-get install -y chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("BROWSER TEST SKIPPED: playwright (Python) is not installed (pip install playwright; "
+                    "never `playwright install`)")
+    voila = _voila_executable()
+    if voila is None:
+        pytest.skip("BROWSER TEST SKIPPED: voila is not installed (pip install voila)")
+    try:
+        import ipyevents  # noqa: F401
+    except ImportError:
+        pytest.skip("BROWSER TEST SKIPPED: ipyevents is not installed (pip install ipyevents)")
+    return voila
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"voila exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"voila did not listen on port {port} within {timeout} s")
+
+
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+# Times, in the page, from the next keydown to (a) the panel title's DOM changing and (b) the light curve's
+# data source replaced in BokehJS plus two animation frames (drawn).
+_LATENCY_PROBE = """() => {
+  window._qvTitle = null; window._qvPlot = null;
+  const raw = () => { for (const d of Bokeh.documents) for (const m of d.all_models)
+      if (m.data && m.data.x && m.data.x.length > 5000) return m; return null; };
+  window.addEventListener('keydown', () => {
+    const t0 = performance.now(); const before = raw() ? raw().data.x : null;
+    const observer = new MutationObserver(() => { if (window._qvTitle === null) window._qvTitle = performance.now() - t0; });
+    observer.observe(document.querySelector('.qv-title-box'), {subtree: true, childList: true, characterData: true});
+    const poll = () => { const source = raw();
+      if (source && source.data.x !== before) requestAnimationFrame(() => requestAnimationFrame(
+          () => { window._qvPlot = performance.now() - t0; }));
+      else if (performance.now() - t0 < 15000) requestAnimationFrame(poll); };
+    requestAnimationFrame(poll);
+  }, {capture: true, once: true});
+}"""
+
+
+def _records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a damaged line would be a failure here
+        return read_verdicts(path, latest=False).to_dict("records")
+
+
+@pytest.fixture(scope="module")
+def vetting_folder(tmp_path_factory):
+    from qusi_lab.inference import infer, save_candidates
+    from qusi_lab.models import Hadryss
+    from qusi_lab.synthetic import make_sector
+    from qusi_lab.training import save_bundle
+    from qusi_lab.transforms import default_preprocessing
+
+    folder = tmp_path_factory.mktemp("vetting_browser")
+    sector = make_sector(folder / "data", n_stars=5, seed=2, n_workers=1)
+    bundle = save_bundle(folder / "model", Hadryss(input_length=256), task="binary",
+                         label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = infer(bundle, [str(path) for path in sector.paths], num_workers=0, progress=False)
+    save_candidates(table, folder / "candidates.csv")
+    return folder, table.sort_values("score", ascending=False).reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def _server(command: list[str], folder: Path, port: int, environment: dict[str, str]):
+    """Run a Jupyter server (Voila or JupyterLab) in its own process group; stop it and its kernels after."""
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, cwd=folder, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        _wait_for_port(port, process, timeout=40)
+        yield process
+    finally:
+        # The server's own process group (started above); its kernels run in sessions of their own and
+        # exit when their parent does (JPY_PARENT_PID).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
+
+def _vetting_environment(folder: Path) -> dict[str, str]:
+    return dict(os.environ, QUSI_VETTING_DIR=str(folder), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+                JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"), PYTHONWARNINGS="ignore")
+
+
+def _server_folder(vetting_folder, name: str) -> Path:
+    """A folder of its own (its own labels.csv) holding a copy of the candidate table."""
+    source, _ = vetting_folder
+    folder = source / name
+    folder.mkdir()
+    for file_name in ("candidates.csv", "candidates.meta.json"):
+        shutil.copy(source / file_name, folder / file_name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def voila_url(vetting_folder):
+    voila = _require_browser_tools()
+    folder = _server_folder(vetting_folder, "voila")
+    port = _free_port()
+    command = [voila, str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+               "--ServerApp.port_retries=0", "--VoilaConfiguration.show_tracebacks=True"]
+    with _server(command, folder, port, _vetting_environment(folder)):
+        yield f"http://127.0.0.1:{port}/", folder
+
+
+@pytest.fixture(scope="module")
+def lab_url(vetting_folder):
+    _require_browser_tools()
+    lab = Path(sys.executable).with_name("jupyter-lab")
+    if not lab.exists():
+        pytest.skip("BROWSER TEST SKIPPED: jupyterlab is not installed in this environment")
+    folder = _server_folder(vetting_folder, "lab")
+    shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
+    port = _free_port()
+    token = "qusi-vetting-test"
+    command = [str(lab), "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
+    with _server(command, folder, port, _vetting_environment(folder)):
+        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}", folder
+
+
+def test_vetting_in_voila(voila_url, vetting_folder):
+    from playwright.sync_api import sync_playwright
+
+    url, folder = voila_url
+    _, ranked = vetting_folder
+    labels = folder / "labels.csv"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1240, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url, timeout=60_000)
+            # Rendered: the widgets and BokehJS's canvas inside the embedded figures.
+            page.wait_for_selector(".qusi-vetting-panel", timeout=60_000)
+            page.wait_for_selector(".qv-light-curve-plot canvas", timeout=30_000)
+            page.wait_for_selector(".qv-fold-plot canvas", timeout=30_000)
+            title = page.locator(".qv-title")
+            first, second, third = ranked.target_id.iloc[:3]
+            assert title.inner_text().startswith(first)
+            page.wait_for_timeout(500)  # let Bokeh finish its first paint before the screenshot
+
+            # 1. Type a note (digits in it must not count as verdicts), click a verdict button: both reach
+            # Python and are written to disk.
+            page.locator(".qv-note input").click()
+            page.keyboard.type("2 transits, U-shaped")
+            page.wait_for_timeout(300)
+            page.locator(".qv-verdict-1").click()
+            records = _wait_for(lambda: _records(labels), 20, "the clicked verdict in the labels file")
+            assert [(r["target_id"], r["verdict"], r["action"], r["note"]) for r in records] == [
+                (first, "planet candidate", "verdict", "2 transits, U-shaped")]
+            _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance to the second candidate")
+
+            # 2. Keys, with the pointer over the panel (ipyevents listens only then): over the light curve,
+            # whose place does not move when the text below changes length.
+            page.locator(".qv-light-curve-plot").hover()
+            page.keyboard.press("2")
+            records = _wait_for(lambda: len(_records(labels)) == 2 and _records(labels), 10,
+                                "the verdict given with key 2")
+            assert (records[1]["target_id"], records[1]["verdict"]) == (second, "eclipsing binary")
+            _wait_for(lambda: title.inner_text().startswith(third), 20, "auto-advance to the third candidate")
+            page.keyboard.press("u")
+            records = _wait_for(lambda: len(_records(labels)) == 3 and _records(labels), 20, "the undo record")
+            assert (records[2]["target_id"], records[2]["action"], records[2]["verdict"]) == (second, "undo", "")
+            _wait_for(lambda: title.inner_text().startswith(second), 20, "undo going back to its candidate")
+
+            # 3. Next candidate by key, timed inside the page: key press -> new title in the DOM, and -> the
+            # light curve's data replaced in BokehJS and two frames drawn.
+            page.wait_for_timeout(1500)  # the next candidate preloaded, as when a person looks at this one
+            page.evaluate(_LATENCY_PROBE)
+            page.keyboard.press("j")
+            _wait_for(lambda: title.inner_text().startswith(third), 20, "j moving to the next candidate")
+            latency = _wait_for(lambda: page.evaluate("() => window._qvPlot && window._qvTitle ? "
+                                                      "[window._qvTitle, window._qvPlot] : null"), 20,
+                                "the light curve redrawn")
+            page.keyboard.press("k")
+            _wait_for(lambda: title.inner_text().startswith(second), 20, "k moving back")
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(ARTIFACTS / "vetting_panel.png"), full_page=True)
+            print(f"\nbrowser: key 'j' -> next title in {latency[0]:.0f} ms, light curve redrawn in {latency[1]:.0f} ms "
+                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+            assert "1 of 5 vetted" in page.locator(".qv-progress").inner_text()
+            bokeh_errors = [error for error in errors if "bokeh" in error.lower() or "require" in error]
+            assert not bokeh_errors, bokeh_errors
+        except BaseException:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(ARTIFACTS / "vetting_panel_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def _active_cell(page) -> int:
+    return int(page.evaluate(
+        "() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex(c => c.classList.contains('jp-mod-active'))"))
+
+
+def test_vetting_in_jupyterlab(lab_url, vetting_folder):
+    """The same panel in JupyterLab; its keys must not also act on the notebook (j/k move the active cell there)."""
+    from playwright.sync_api import sync_playwright
+
+    url, folder = lab_url
+    _, ranked = vetting_folder
+    labels = folder / "labels.csv"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = None
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1150})
+            page.goto(url, timeout=60_000)
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.wait_for_selector(".qusi-vetting-panel", timeout=60_000)
+            page.wait_for_selector(".qv-light-curve-plot canvas", timeout=30_000)
+            title = page.locator(".qv-title")
+            first, second, third = ranked.target_id.iloc[:3]
+            _wait_for(lambda: title.inner_text().startswith(first), 20, "the first candidate")
+
+            page.locator(".qv-verdict-2").click()
+            records = _wait_for(lambda: _records(labels), 20, "the clicked verdict in the labels file")
+            assert [(r["target_id"], r["verdict"]) for r in records] == [(first, "eclipsing binary")]
+            _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance")
+
+            page.locator(".qv-light-curve-plot").hover()
+            active = _active_cell(page)
+            page.keyboard.press("u")
+            records = _wait_for(lambda: len(_records(labels)) == 2 and _records(labels), 20, "the undo record")
+            assert (records[1]["target_id"], records[1]["action"]) == (first, "undo")
+            _wait_for(lambda: title.inner_text().startswith(first), 20, "undo going back")
+            page.keyboard.press("3")
+            records = _wait_for(lambda: len(_records(labels)) == 3 and _records(labels), 20, "key 3")
+            assert (records[2]["target_id"], records[2]["verdict"]) == (first, "heartbeat star")
+            _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance after key 3")
+            page.keyboard.press("j")
+            _wait_for(lambda: title.inner_text().startswith(third), 20, "j moving to the next candidate")
+            page.wait_for_timeout(300)
+            assert _active_cell(page) == active  # the notebook did not also move its cursor
+
+            for button in page.get_by_role("button", name="No").all():  # the "Jupyter news?" toast
+                with contextlib.suppress(Exception):
+                    button.click(timeout=1000)
+            page.locator(".qusi-vetting-panel").scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "vetting_panel_jupyterlab.png"))
+            # Control: with the pointer off the panel and a cell focused, j reaches the notebook (its cursor
+            # moves) and not the panel: so the check above could have failed.
+            page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
+            page.keyboard.press("Escape")
+            before = _active_cell(page)
+            page.keyboard.press("j")
+            _wait_for(lambda: _active_cell(page) == before + 1, 20, "j moving the notebook's cursor")
+            page.wait_for_timeout(500)
+            assert title.inner_text().startswith(third) and len(_records(labels)) == 3
+        except BaseException:
+            if page is not None:
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=str(ARTIFACTS / "vetting_panel_jupyterlab_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

@@ -1,0 +1,272 @@
+"""The vetting panel's real widgets, driven as a user would: sliders, buttons, key events (ipyevents messages).
+
+The data are a small synthetic TESS sector (SPOC FITS files and truth.csv) ranked by a real
+(untrained) network bundle, so every figure is computed from real files through real code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qusi_lab.vetting import CandidateQueue, read_verdicts
+from qusi_lab.vetting.panel import VettingPanel
+
+T = TypeVar("T")
+
+
+def must(value: T | None) -> T:
+    """The value, asserting it is there (keeps the type checker and the reader sure of it)."""
+    assert value is not None
+    return value
+
+
+@pytest.fixture(scope="module")
+def sector(tmp_path_factory):
+    import torch
+
+    from qusi_lab.inference import infer, read_candidates, save_candidates
+    from qusi_lab.models import Hadryss
+    from qusi_lab.synthetic import make_sector
+    from qusi_lab.training import save_bundle
+    from qusi_lab.transforms import default_preprocessing
+
+    root = tmp_path_factory.mktemp("vetting_sector")
+    result = make_sector(root / "data", n_stars=10, seed=2, n_workers=1)
+    torch.manual_seed(0)
+    bundle = save_bundle(root / "model", Hadryss(input_length=256), task="binary",
+                         label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = infer(bundle, [str(path) for path in result.paths], num_workers=0, progress=False)
+    candidates = save_candidates(table, root / "candidates.csv")
+    # The table as the panel reads it (scores through CSV text: comparisons at a threshold agree exactly).
+    return {"root": root, "candidates": candidates, "table": read_candidates(candidates), "truth": result.truth,
+            "data": root / "data"}
+
+
+@pytest.fixture
+def panel(sector, tmp_path):
+    built = VettingPanel(sector["candidates"], labels=tmp_path / "labels.csv", preload=2)
+    yield built
+    built.close()
+
+
+_STAMPS = itertools.count(1000)
+
+
+def key(panel, name, tag="DIV", watcher=0, **modifiers):
+    """Send a keydown exactly as ipyevents' browser side does (the message its Event widget receives)."""
+    message = {"event": "keydown", "type": "keydown", "key": name, "code": f"Key{name.upper()}", "location": 0,
+               "repeat": False, "altKey": False, "ctrlKey": False, "metaKey": False, "shiftKey": False,
+               "timeStamp": float(next(_STAMPS)), "target": {"tagName": tag, "id": "", "className": "widget-box"}}
+    message.update(modifiers)
+    events = panel.key_events[watcher]
+    events._handle_mouse_msg(events, message, [])
+    return message
+
+
+def labels_file(panel):
+    return read_verdicts(panel.store.path, latest=False)
+
+
+def test_the_panel_shows_the_best_candidate_with_its_figures(panel, sector):
+    table = sector["table"]
+    best = table.sort_values("score", ascending=False).iloc[0]
+    assert must(panel.queue.current).target_id == best.target_id
+    assert best.target_id in panel.title.value and "0 of 10 vetted" in panel.progress_label.value
+    figures = panel.figures
+    assert len(figures.sources["raw"].data["x"]) > 10_000  # a 2-min sector, every cadence drawn
+    assert figures.time_range.start < figures.sources["raw"].data["x"][0]
+    assert len(figures.sources["saliency"].data["y"]) == 256  # the bundle's input length
+    assert len(figures.sources["fold_binned"].data["x"]) > 10
+    assert "Folded · P = " in figures.fold.title.text
+    metadata = panel.metadata.value
+    for expected in ("TESS sector 1", "Tmag", "Injected truth", "probability of class &#x27;positive&#x27;"):
+        assert expected in metadata
+    truth = sector["truth"].set_index("target_id").loc[best.target_id]
+    assert str(truth.label) in metadata
+    bundle = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
+
+
+def test_clicking_a_verdict_saves_it_and_moves_on(panel):
+    first = panel.queue.current
+    panel.note.value = "U-shaped, no secondary"
+    panel.verdict_buttons[0].click()
+    frame = labels_file(panel)
+    assert frame[["target_id", "verdict", "note", "action"]].values.tolist() == [
+        [first.target_id, "planet candidate", "U-shaped, no secondary", "verdict"]]
+    assert frame.model.iloc[0].endswith("model") and frame.score.iloc[0] == pytest.approx(first.score)
+    assert must(panel.queue.current).target_id != first.target_id
+    assert "Saved <b>planet candidate</b>" in panel.status.value and "1 of 10 vetted" in panel.progress_label.value
+    assert panel.note.value == ""
+    panel.previous_button.click()
+    assert must(panel.queue.current).key == first.key
+    chosen = panel.verdict_buttons[0]
+    assert chosen.style.font_weight == "bold" and chosen.style.button_color != "#f1f3f5"
+    assert panel.note.value == "U-shaped, no secondary"  # the saved note comes back with the candidate
+    assert "planet candidate" in panel.title.value
+
+
+def test_keyboard_shortcuts(panel):
+    order = [must(panel.queue.current).key]
+    pressed = key(panel, "2")  # eclipsing binary
+    order.append(must(panel.queue.current).key)
+    # The same press delivered twice (ipyevents listening twice) counts once.
+    panel.key_events[1]._handle_mouse_msg(panel.key_events[1], dict(pressed), [])
+    assert must(panel.queue.current).key == order[1]
+    key(panel, "j")
+    key(panel, "ArrowRight")
+    key(panel, "k")
+    key(panel, "ArrowLeft")
+    assert must(panel.queue.current).key == order[1]
+    key(panel, "3", tag="INPUT")  # typing in the note field is not a verdict
+    key(panel, "4", ctrlKey=True)  # nor a browser shortcut
+    key(panel, "9")  # no ninth verdict
+    assert len(labels_file(panel)) == 1
+    key(panel, "6")  # unsure, on order[1]
+    key(panel, "u", watcher=1)  # over the fold and verdict buttons too
+    assert must(panel.queue.current).key == order[1]
+    key(panel, "u")
+    assert must(panel.queue.current).key == order[0]
+    frame = labels_file(panel)
+    assert frame.action.tolist() == ["verdict", "verdict", "undo", "undo"]
+    assert frame.verdict.tolist() == ["eclipsing binary", "unsure", "", ""]
+    assert read_verdicts(panel.store.path).empty
+    assert panel.undo_button.disabled
+    key(panel, "u")
+    assert "Nothing to undo" in panel.status.value
+
+
+def test_score_slider_and_label_filter(panel, sector):
+    scores = np.sort(sector["table"].score.to_numpy())[::-1]
+    panel.verdict_buttons[1].click()  # the best one: eclipsing binary
+    threshold = float(scores[3])
+    panel.score_slider.value = threshold
+    assert panel.queue.min_score == pytest.approx(threshold)
+    above = int((scores >= panel.score_slider.value).sum())
+    assert f"1 of {above} vetted" in panel.progress_label.value
+    assert f"/ {above - 1} shown" in panel.position_label.value
+    panel.show_dropdown.value = "eclipsing binary"
+    assert must(panel.queue.current).score == pytest.approx(scores[0]) and "1 / 1 shown" in panel.position_label.value
+    assert panel.next_button.disabled and panel.previous_button.disabled
+    panel.show_dropdown.value = "planet candidate"  # nothing: the figures say so
+    assert panel.queue.current is None
+    assert "No candidate passes the filters" in panel.figures.light_curve.title.text
+    assert all(button.disabled for button in panel.verdict_buttons)
+    key(panel, "1")
+    assert len(labels_file(panel)) == 1
+    panel.show_dropdown.value = "all"
+    panel.score_slider.value = panel.score_slider.min
+    assert "1 of 10 vetted" in panel.progress_label.value and "/ 10 shown" in panel.position_label.value
+
+
+def test_jump_to_a_target_id(panel, sector):
+    last = sector["table"].sort_values("score").iloc[0]
+    panel.jump_text.value = last.target_id.split()[-1]  # digits only, as typed
+    assert must(panel.queue.current).target_id == last.target_id
+    assert last.target_id in panel.title.value
+    panel.jump_text.value = "TIC 1"
+    assert "No candidate TIC 1" in panel.status.value and must(panel.queue.current).target_id == last.target_id
+
+
+def test_period_buttons_and_heartbeat_view(panel, sector):
+    truth = sector["truth"]
+    heartbeat = truth[truth.label == "heartbeat"].iloc[0]
+    panel.go_to(heartbeat.target_id)
+    period = panel._view.period
+    markers = len(panel.figures.sources["markers"].data["x"])
+    panel.double_button.click()
+    assert f"{2 * period:.5g} d" in panel.figures.fold.title.text and "2 × " in panel.period_label.value
+    assert len(panel.figures.sources["markers"].data["x"]) in (markers // 2, markers // 2 + 1)
+    panel.half_button.click()
+    panel.half_button.click()
+    assert f"{period / 2:.5g} d" in panel.figures.fold.title.text
+    panel.mode_buttons.value = "heartbeat"
+    assert "periastron" in panel.figures.fold.title.text
+    assert not panel.figures.zoom_row.visible
+    assert f"{period:.5g} d" in panel.figures.fold.title.text  # a new view starts at the table's period
+    model = panel.figures.sources["model"].data
+    assert len(model["x"]) > 50  # the injected heartbeat model (truth.csv) over the fold
+    assert panel.figures.fold_legend.items[3].label.value == "injected model"
+    panel.mode_buttons.value = "transit"
+    assert panel.figures.zoom_row.visible and "Odd" in panel.figures.zooms["odd"].title.text
+
+
+def test_transit_checks_on_an_eclipsing_binary(sector, tmp_path):
+    truth = sector["truth"]
+    binary = truth[truth.label == "eclipsing_binary"].iloc[0]
+    table = pd.DataFrame({"path": [str(sector["data"] / binary.path)], "target_id": [binary.target_id],
+                          "mission": ["TESS"], "sector": [1], "score": [0.9], "period": [binary.period],
+                          "epoch": [binary.epoch], "duration_hours": [binary.duration_hours]})
+    panel = VettingPanel(table, tmp_path / "labels.csv", model=None)
+    folded = panel._folded
+    assert folded is not None and math.isfinite(folded.secondary_phase)
+    assert abs(folded.secondary_phase - 0.5) < 0.05  # a circular binary: the secondary at phase 0.5
+    assert folded.secondary_depth_ppm > 3 * folded.secondary_depth_error_ppm
+    assert panel.figures.zooms["secondary"].xaxis[0].axis_label == f"hours from φ {folded.secondary_phase:.2f}"
+    assert panel.figures.zooms["secondary"].title.text.startswith("Sec.: ")
+    assert "Saliency unavailable: no model" in panel.figures.saliency.title.text
+    panel.close()
+
+
+def test_reopening_resumes_and_two_panels_share_the_file(panel, sector):
+    panel.verdict_buttons[0].click()
+    panel.verdict_buttons[3].click()
+    expected = must(panel.queue.current).key
+    other = VettingPanel(sector["candidates"], labels=panel.store.path, user="ben", preload=0)
+    assert must(other.queue.current).key == expected and "2 of 10 vetted" in other.progress_label.value
+    other.verdict_buttons[4].click()
+    panel.next_button.click()  # any move takes in what the other panel wrote
+    assert "3 of 10 vetted" in panel.progress_label.value
+    assert set(read_verdicts(panel.store.path).user) == {panel.store.user, "ben"}
+    other.close()
+
+
+def test_an_unreadable_file_is_shown_not_raised(sector, tmp_path):
+    broken = tmp_path / "broken_lc.fits"
+    broken.write_bytes(b"SIMPLE  =                    T" + b"\0" * 100)
+    good = sector["table"].iloc[0]
+    table = pd.DataFrame({"path": [str(broken), good.path], "target_id": ["TIC 5", good.target_id],
+                          "score": [0.99, 0.5]})
+    panel = VettingPanel(table, tmp_path / "labels.csv", model=None, preload=0)
+    assert "Could not read the light curve" in panel.figures.light_curve.title.text
+    assert "broken_lc.fits" in panel.metadata.value and "error" in panel.metadata.value
+    panel.verdict_buttons[4].click()  # still possible to call it a systematic and move on
+    assert must(panel.queue.current).target_id == good.target_id
+    assert len(panel.figures.sources["raw"].data["x"]) > 0
+    assert CandidateQueue(table, tmp_path / "labels.csv").progress_text == "1 of 2 vetted"
+    panel.close()
+
+
+def test_next_candidate_is_fast_once_preloaded(panel):
+    import time
+
+    panel.next()
+    for candidate in panel.queue.upcoming(2):
+        panel.preloader.get(candidate)  # wait for the background preloading
+    started = time.perf_counter()
+    panel.next_button.click()
+    elapsed = time.perf_counter() - started
+    assert panel.timings["view"] < 0.01  # it came from the preloaded cache
+    assert elapsed < 0.15, panel.timings
+
+
+def descendants(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from descendants(child)
+
+
+def test_keys_are_watched_over_figures_and_buttons_not_over_text_fields(panel):
+    watched = {id(widget) for events in panel.key_events for widget in descendants(events.source)}
+    assert {id(panel.light_curve_plot), id(panel.fold_plot), id(panel.verdict_buttons[0])} <= watched
+    assert not {id(panel.note), id(panel.jump_text), id(panel.score_slider)} & watched
