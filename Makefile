@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck lab benchmark clean browser
+.PHONY: venv demo test lint typecheck lab benchmark clean browser tutorials
 
 # Create the environment from nothing: torch (the pinned CPU wheel) first, then the project.
 $(STAMP): pyproject.toml
@@ -35,6 +35,11 @@ browser:
 test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --doctest-modules qusi_lab -q
+	QUSI_LAB_QUICK=1 $(BIN)/python -m pytest --nbval-lax tutorials -q
+
+# Every tutorial notebook, in quick mode, with timings.
+tutorials: $(STAMP)
+	QUSI_LAB_QUICK=1 $(BIN)/python -m pytest --nbval-lax tutorials -q --durations=0
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab tutorials
@@ -43,4 +48,4 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo_output
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo_output tutorials/_data
