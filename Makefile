@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck lab benchmark clean browser tutorials
+.PHONY: venv demo test lint typecheck lab benchmark clean browser tutorials binder
 
 # Create the environment from nothing: torch (the pinned CPU wheel) first, then the project.
 $(STAMP): pyproject.toml
@@ -36,6 +36,11 @@ test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --doctest-modules qusi_lab -q
 	QUSI_LAB_QUICK=1 $(BIN)/python -m pytest --nbval-lax tutorials -q
+	$(MAKE) binder
+
+# The Binder environment: binder/requirements.txt into a fresh venv, then tutorial 01 run in it.
+binder:
+	$(PYTHON) tests/check_binder.py
 
 # Every tutorial notebook, in quick mode, with timings.
 tutorials: $(STAMP)

@@ -20,8 +20,11 @@ listing what was put into each one. A sector looks like the real thing:
 Each star is one of a labelled mix: ``planet`` (transits), ``eclipsing_binary``,
 ``heartbeat``, ``flare`` (a spotted flare star) or ``quiet``. Planets get at least two
 transits in good data and radius ratios drawn so that their signal-to-noise ratio runs
-from marginal (~3) to obvious (~100), so a network has something to learn near the
-detection threshold.
+log-uniformly from the detection threshold (7) to obvious (100); heartbeat amplitudes are
+scaled to the same range. (``snr_range=(3, 100)`` adds marginal signals that nobody could
+confirm; see :data:`DEFAULT_SNR_RANGE`.) The SNR is that of the whole signal in white noise,
+``sqrt(sum((model - 1)^2)) / sigma`` over the usable cadences; the red noise and stellar
+variability of each star make the effective SNR somewhat lower.
 
 Noise model
 -----------
@@ -77,6 +80,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MIX",
+    "DEFAULT_SNR_RANGE",
     "STAR_KINDS",
     "SIGNAL_KIND_OF_LABEL",
     "TESS_DEFAULT_QUALITY_BITMASK",
@@ -85,6 +89,7 @@ __all__ = [
     "SectorTimeline",
     "make_sector",
     "make_light_curve",
+    "matched_filter_snr",
     "load_truth",
     "sector_timeline",
     "sector_start_btjd",
@@ -155,8 +160,13 @@ _SALT_ASSIGN = 9_400
 _SALT_SPLIT = 9_500
 _SALT_TIC = 9_600
 
-# Signal-to-noise range of transits and heartbeats: marginal (3) to obvious (100).
-DEFAULT_SNR_RANGE = (3.0, 100.0)
+#: Signal-to-noise ratio range (log-uniform) of transits and heartbeats: from the usual detection
+#: threshold (7) to obvious (100). A labelled set of planet candidates realistically starts near
+#: SNR 7 (the Kepler and TESS SPOC pipelines require 7.1 to report a candidate), and a curve whose
+#: signal sits below that holds nothing anyone could see: labelled a planet, it only teaches a
+#: network that featureless curves are planets. Pass ``snr_range=(3, 100)`` to :func:`make_sector`
+#: to study the marginal regime.
+DEFAULT_SNR_RANGE: tuple[float, float] = (7.0, 100.0)
 TRUTH_FILENAME = "truth.csv"
 SPLITS = ("train", "validation", "test")
 
@@ -489,7 +499,13 @@ class _Star:
     red_noise: dict[str, float] = field(default_factory=dict)
 
 
-def _draw_star(seed: int, index: int, label: str, overrides: Mapping[str, Any] | None = None) -> _Star:
+def _draw_star(
+    seed: int,
+    index: int,
+    label: str,
+    overrides: Mapping[str, Any] | None = None,
+    snr_range: tuple[float, float] = DEFAULT_SNR_RANGE,
+) -> _Star:
     rng = np.random.default_rng([_SALT_STAR, int(seed), int(index)])
     overrides = dict(overrides or {})
     # 2-minute targets are mostly T = 7-13.5 (bright, nearby dwarfs chosen for planet searches).
@@ -548,7 +564,7 @@ def _draw_star(seed: int, index: int, label: str, overrides: Mapping[str, Any] |
             "impact_parameter": float(rng.uniform(0.0, 0.9)),
             "stellar_density": density,
             "limb_darkening": (round(float(rng.uniform(0.25, 0.55)), 3), round(float(rng.uniform(0.1, 0.35)), 3)),
-            "target_snr": _log_uniform(rng, *DEFAULT_SNR_RANGE),
+            "target_snr": _log_uniform(rng, *snr_range),
         }
     elif label == "eclipsing_binary":
         period = _log_uniform(rng, 0.4, 12.0)
@@ -570,7 +586,7 @@ def _draw_star(seed: int, index: int, label: str, overrides: Mapping[str, Any] |
             "eccentricity": float(rng.uniform(0.3, 0.8)),
             "inclination": float(np.degrees(np.arccos(rng.uniform(0.0, 0.98)))),
             "argument_of_periastron": float(rng.uniform(0.0, 360.0)),
-            "target_snr": _log_uniform(rng, *DEFAULT_SNR_RANGE),
+            "target_snr": _log_uniform(rng, *snr_range),
         }
     elif label == "flare":
         intrinsic = {
@@ -646,6 +662,97 @@ def _a_over_rstar(period: float, density: float) -> float:
     return float((gravitational_constant * density * seconds**2 / (3 * math.pi)) ** (1 / 3))
 
 
+def _brightness_factor(tess_mag: float) -> float:
+    """How much brighter the sky background is relative to a star of ``tess_mag`` than to a T = 10 star."""
+    return min(30.0, 10.0 ** (0.4 * (tess_mag - 10.0)))
+
+
+def _white_noise_scale(star: _Star, timeline: SectorTimeline) -> np.ndarray:
+    """Per-cadence white-noise multiplier: scattered light raises the noise towards the orbit ends."""
+    return 1.0 + 0.5 * timeline.scattered_light * min(3.0, _brightness_factor(star.tess_mag))
+
+
+def matched_filter_snr(
+    signal: np.ndarray,
+    time: np.ndarray,
+    white_sigma: float | np.ndarray,
+    red_amplitude: float = 0.0,
+    red_timescale: float = 1.0,
+) -> float:
+    """Signal-to-noise ratio of a known signal in white plus red (damped-random-walk) noise.
+
+    ``sqrt(s^T C^-1 s)``: what a matched filter that knows the signal's shape achieves, with the
+    noise covariance ``C = diag(white_sigma^2) + red_amplitude^2 exp(-|t_i - t_j| / red_timescale)``.
+    This is the signal-to-noise ratio transit searches quote (the TESS and Kepler pipelines
+    whiten the data with the noise measured on the transit's own timescale, the CDPP): red
+    noise does not average down over the hours of a transit or the day of a heartbeat-star
+    brightening, so it counts in full, unlike in ``sqrt(sum(s^2)) / sigma``.
+
+    The damped random walk's precision matrix is tridiagonal, so this costs O(n) (a banded
+    solve), also on an uneven time grid.
+
+    Parameters
+    ----------
+    signal:
+        The signal at ``time`` (relative flux minus 1).
+    time:
+        Increasing times (days) of the usable cadences.
+    white_sigma:
+        White-noise standard deviation per cadence (relative flux), a number or one per cadence.
+    red_amplitude, red_timescale:
+        Standard deviation (relative flux) and timescale (days) of the red noise.
+
+    Example
+    -------
+    >>> time = np.arange(0.0, 27.0, 2 / 1440)
+    >>> box = np.where(np.abs((time % 3.0) - 1.5) < 0.05, -1e-3, 0.0)     # 2.4-hour, 1,000 ppm transits
+    >>> white = matched_filter_snr(box, time, 1e-3)
+    >>> round(white, 1), round(white - float(np.sqrt(np.sum(box**2)) / 1e-3), 6)
+    (25.4, 0.0)
+    >>> round(matched_filter_snr(box, time, 1e-3, red_amplitude=2e-4, red_timescale=0.5), 1)
+    20.0
+    """
+    from scipy.linalg import solve_banded
+
+    values = np.asarray(signal, dtype=np.float64)
+    times = np.asarray(time, dtype=np.float64)
+    variances = np.broadcast_to(np.asarray(white_sigma, dtype=np.float64) ** 2, values.shape)
+    if values.size == 0:
+        return 0.0
+    if red_amplitude <= 0 or values.size == 1:
+        return float(np.sqrt(np.sum(values * values / variances)))
+    # Correlation of the red noise between neighbouring cadences; K^-1 = T is tridiagonal:
+    # T_ii = 1/(1 - rho_{i-1}^2) + rho_i^2/(1 - rho_i^2), T_{i,i+1} = -rho_i/(1 - rho_i^2).
+    rho = np.exp(-np.diff(times) / float(red_timescale))
+    inverse = 1.0 / (1.0 - rho * rho)
+    diagonal = np.ones(values.size)
+    diagonal[1:] += inverse - 1.0
+    diagonal[:-1] += rho * rho * inverse
+    off = -rho * inverse
+    # C = D + A^2 K = K (T D + A^2 I), so C^-1 s = (T D + A^2 I)^-1 (T s): one tridiagonal solve.
+    product = diagonal * values
+    product[:-1] += off * values[1:]
+    product[1:] += off * values[:-1]
+    banded = np.zeros((3, values.size))
+    banded[0, 1:] = off * variances[1:]
+    banded[1] = diagonal * variances + float(red_amplitude) ** 2
+    banded[2, :-1] = off * variances[:-1]
+    weighted = solve_banded((1, 1), banded, product)
+    return float(np.sqrt(max(0.0, float(values @ weighted))))
+
+
+def _signal_snr(model: np.ndarray, star: _Star, timeline: SectorTimeline, sigma: float) -> float:
+    """Matched-filter SNR of ``model`` (relative flux) in this star's white and red noise, usable cadences only."""
+    usable = timeline.usable
+    return matched_filter_snr(
+        model[usable] - 1.0,
+        timeline.time[usable],
+        sigma * _white_noise_scale(star, timeline)[usable],
+        star.red_noise.get("amplitude", 0.0),
+        star.red_noise.get("timescale_days", 1.0),
+    )
+
+
 def _render_planet(
     star: _Star, timeline: SectorTimeline, rng: np.random.Generator, sigma: float
 ) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
@@ -670,9 +777,11 @@ def _render_planet(
         observed = _events_observed(centers, duration / 2, timeline.time, timeline.usable, cadence)
     else:
         epoch, observed = _choose_epoch(values["phase"], period, duration / 2, timeline, rng)
-    if "radius_ratio" in values:
+    fixed_size = "radius_ratio" in values
+    if fixed_size:
         radius_ratio = float(values["radius_ratio"])
     else:
+        # First guess from white noise alone: depth = snr * sigma / sqrt(cadences in transit).
         in_transit = max(1.0, observed * duration / cadence)
         depth_wanted = values["target_snr"] * sigma / math.sqrt(in_transit)
         mu = math.sqrt(max(0.0, 1 - impact**2))
@@ -689,6 +798,19 @@ def _render_planet(
     if cadence > 0.01:
         parameters["exposure_time"] = cadence
     model = signals.transit(timeline.time, **parameters)
+    if not fixed_size:
+        # Then scale to the wanted SNR in the star's white + red noise (depth ~ radius_ratio^2; the
+        # ingress changes a little with the size, so twice).
+        for _ in range(2):
+            snr = _signal_snr(model, star, timeline, sigma)
+            if not snr > 0:
+                break
+            scaled = float(np.clip(radius_ratio * math.sqrt(values["target_snr"] / snr), 0.005, 0.3))
+            if abs(scaled - radius_ratio) < 1e-4 * radius_ratio:
+                break
+            radius_ratio = scaled
+            parameters["radius_ratio"] = radius_ratio
+            model = signals.transit(timeline.time, **parameters)
     depth = float(1.0 - signals.transit(np.array([epoch]), **parameters)[0])
     duration = _transit_duration(period, a_over_rstar, radius_ratio, impact)
     summary = {
@@ -760,9 +882,8 @@ def _render_heartbeat(
     }
     model = signals.heartbeat(timeline.time, **parameters)
     if "amplitude" not in values:
-        # Scale the (linear-in-amplitude) model to the wanted signal-to-noise ratio.
-        usable = timeline.usable
-        snr = float(np.sqrt(np.sum((model[usable] - 1.0) ** 2))) / sigma
+        # Scale the (linear-in-amplitude) model to the wanted SNR in the star's white + red noise.
+        snr = _signal_snr(model, star, timeline, sigma)
         if snr > 0:
             amplitude = float(np.clip(parameters["amplitude"] * values["target_snr"] / snr, 5e-5, 0.05))
             parameters["amplitude"] = amplitude
@@ -867,7 +988,7 @@ def _render_star(star: _Star, timeline: SectorTimeline, seed: int) -> _Rendered:
         signal_model, injected, summary = renderer(star, timeline, rng, sigma)
     usable = timeline.usable
     if injected and star.label in ("planet", "heartbeat", "eclipsing_binary"):
-        summary["snr"] = float(np.sqrt(np.sum((signal_model[usable] - 1.0) ** 2)) / sigma)
+        summary["snr"] = _signal_snr(signal_model, star, timeline, sigma)
 
     variability = _variability_model(star, timeline.time)
     red = _damped_random_walk(
@@ -876,7 +997,7 @@ def _render_star(star: _Star, timeline: SectorTimeline, seed: int) -> _Rendered:
     astrophysical = signal_model * variability * (1.0 + red)
 
     # Systematics: this star's own mix of the sector's shared trends.
-    brightness_factor = min(30.0, 10.0 ** (0.4 * (star.tess_mag - 10.0)))
+    brightness_factor = _brightness_factor(star.tess_mag)
     scales = _BASIS_SCALES[timeline.basis_kinds].copy()
     coefficients = rng.standard_normal(scales.size) * scales
     background = np.isin(timeline.basis_kinds, _BACKGROUND_KINDS)
@@ -884,7 +1005,7 @@ def _render_star(star: _Star, timeline: SectorTimeline, seed: int) -> _Rendered:
     systematics = coefficients @ timeline.basis
     pdc_residual = float(rng.uniform(0.02, 0.1))
 
-    noise_scale = 1.0 + 0.5 * timeline.scattered_light * min(3.0, brightness_factor)
+    noise_scale = _white_noise_scale(star, timeline)
     noise = rng.standard_normal(n) * sigma * noise_scale
     flux = tess_flux_from_magnitude(star.tess_mag)
     contamination = (1.0 - star.crowding) / star.crowding
@@ -991,13 +1112,15 @@ def _write_star(path: Path, star: _Star, rendered: _Rendered, timeline: SectorTi
     )
 
 
-def _work_chunk(task: tuple[str, int, int, float, list[tuple[int, str, str]]]) -> list[dict[str, Any]]:
+def _work_chunk(
+    task: tuple[str, int, int, float, tuple[float, float], list[tuple[int, str, str]]],
+) -> list[dict[str, Any]]:
     """Worker: render and write the stars ``(index, label, relative path)`` of one chunk."""
-    directory, sector, seed, cadence_minutes, items = task
+    directory, sector, seed, cadence_minutes, snr_range, items = task
     timeline = sector_timeline(sector, cadence_minutes)
     rows = []
     for index, label, relative in items:
-        star = _draw_star(seed, index, label)
+        star = _draw_star(seed, index, label, snr_range=snr_range)
         rendered = _render_star(star, timeline, seed)
         _write_star(Path(directory) / relative, star, rendered, timeline)
         row = {"path": relative, **rendered.truth}
@@ -1101,6 +1224,13 @@ class SectorResult:
 # ----------------------------------------------------------------------------- public entry points
 
 
+def _snr_bounds(snr_range: Sequence[float]) -> tuple[float, float]:
+    bounds = tuple(float(value) for value in snr_range)
+    if len(bounds) != 2 or not (0 < bounds[0] <= bounds[1] < math.inf):
+        raise ValueError(f"snr_range must be (low, high) with 0 < low <= high, got {snr_range!r}")
+    return bounds[0], bounds[1]
+
+
 def _experiment_name(positive_kinds: Sequence[str]) -> str:
     if tuple(positive_kinds) == ("planet",):
         return "spoc_transit_experiment"
@@ -1121,6 +1251,7 @@ def make_sector(
     n_workers: int | None = None,
     cadence_minutes: float = 2.0,
     chunk_size: int = 25,
+    snr_range: Sequence[float] = DEFAULT_SNR_RANGE,
 ) -> SectorResult:
     """Write a synthetic TESS sector of ``n_stars`` SPOC light-curve files and its ``truth.csv``.
 
@@ -1159,6 +1290,10 @@ def make_sector(
         Cadence (2 for SPOC 2-minute data, 1/3 for 20-second data).
     chunk_size:
         Stars per task handed to a worker.
+    snr_range:
+        ``(low, high)``: transit and heartbeat signal-to-noise ratios are drawn log-uniformly
+        between them (default :data:`DEFAULT_SNR_RANGE`, 7 to 100). The same seed gives the same
+        stars, orbits and noise whatever the range: only the depths and amplitudes change.
 
     Returns
     -------
@@ -1185,6 +1320,7 @@ def make_sector(
     unknown = set(positive_kinds) - set(STAR_KINDS)
     if experiment and (unknown or not positive_kinds):
         raise ValueError(f"positive_kinds must be labels from {STAR_KINDS}, got {positive_kinds}")
+    snr_bounds = _snr_bounds(snr_range)
     fractions = tuple(float(value) for value in split_fractions)
     if len(fractions) != 3 or min(fractions) < 0 or sum(fractions) <= 0:
         raise ValueError(f"split_fractions must be three non-negative numbers, got {split_fractions}")
@@ -1216,7 +1352,9 @@ def make_sector(
 
     workers = min(2, os.cpu_count() or 1) if n_workers is None else max(1, int(n_workers))
     chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
-    tasks = [(str(directory), int(sector), int(seed), float(cadence_minutes), chunk) for chunk in chunks]
+    tasks = [
+        (str(directory), int(sector), int(seed), float(cadence_minutes), snr_bounds, chunk) for chunk in chunks
+    ]
     rows = _run_tasks(tasks, workers)
 
     truth = pd.DataFrame(rows)
@@ -1244,6 +1382,7 @@ def make_light_curve(
     flux_column: str = "pdcsap_flux",
     quality_bitmask: str | int = "default",
     cadence_minutes: float = 2.0,
+    snr_range: Sequence[float] = DEFAULT_SNR_RANGE,
 ) -> LightCurve:
     """One synthetic star in memory, as :func:`qusi_lab.read_light_curve` would return its file.
 
@@ -1251,7 +1390,7 @@ def make_light_curve(
     ----------
     kind:
         One of :data:`STAR_KINDS` (``planet``, ``eclipsing_binary``, ``heartbeat``, ``flare``, ``quiet``).
-    seed, sector, cadence_minutes:
+    seed, sector, cadence_minutes, snr_range:
         As for :func:`make_sector`.
     tess_mag:
         The star's TESS magnitude (default: drawn).
@@ -1286,7 +1425,7 @@ def make_light_curve(
         overrides["tess_mag"] = float(tess_mag)
     timeline = sector_timeline(sector, cadence_minutes)
     # A different star (index) per kind, so that two kinds made with one seed do not share their noise.
-    star = _draw_star(seed, STAR_KINDS.index(kind), kind, overrides)
+    star = _draw_star(seed, STAR_KINDS.index(kind), kind, overrides, snr_range=_snr_bounds(snr_range))
     rendered = _render_star(star, timeline, seed)
     if flux_column == "pdcsap_flux":
         flux, flux_err = rendered.pdcsap_flux, rendered.pdcsap_flux_err

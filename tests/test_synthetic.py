@@ -18,10 +18,12 @@ from qusi_lab.io import read_light_curve
 from qusi_lab.signals import signal
 from qusi_lab.synthetic import (
     DEFAULT_MIX,
+    DEFAULT_SNR_RANGE,
     QualityFlags,
     load_truth,
     make_light_curve,
     make_sector,
+    matched_filter_snr,
     sector_timeline,
     tess_flux_from_magnitude,
     tess_noise_ppm,
@@ -191,6 +193,36 @@ def test_planets_have_two_transits_with_the_injected_depth(sector: synthetic.Sec
         assert measured == pytest.approx(expected, abs=5 * error + 0.25 * expected), row["path"]
         checked += 1
     assert checked >= 2
+
+
+def test_matched_filter_snr_equals_the_dense_calculation_in_white_and_red_noise() -> None:
+    rng = np.random.default_rng(2)
+    time = np.sort(rng.uniform(0.0, 5.0, 300))  # an uneven grid
+    signal_values = rng.normal(0.0, 1e-3, time.size)
+    white = rng.uniform(5e-4, 2e-3, time.size)
+    covariance = np.diag(white**2) + (3e-4) ** 2 * np.exp(-np.abs(time[:, None] - time[None, :]) / 0.3)
+    dense = float(np.sqrt(signal_values @ np.linalg.solve(covariance, signal_values)))
+    assert matched_filter_snr(signal_values, time, white, 3e-4, 0.3) == pytest.approx(dense, rel=1e-9)
+    # White noise alone: the familiar sqrt(sum(s^2)) / sigma; red noise lowers it.
+    simple = float(np.sqrt(np.sum(signal_values**2)) / 1e-3)
+    assert matched_filter_snr(signal_values, time, 1e-3) == pytest.approx(simple)
+    assert matched_filter_snr(signal_values, time, 1e-3, 3e-4, 0.3) < simple
+
+
+def test_planets_and_heartbeats_get_the_signal_to_noise_ratio_asked_for(sector: synthetic.SectorResult) -> None:
+    truth = load_truth(sector.directory)
+    sized = truth[truth["label"].isin(["planet", "heartbeat"])]
+    low, high = DEFAULT_SNR_RANGE
+    assert low == 7.0 and ((sized["snr"] > 0.97 * low) & (sized["snr"] < 1.03 * high)).all()
+    # The same star asked for half the SNR gets half the depth (and the same orbit).
+    bright = make_light_curve("planet", seed=4, snr_range=(20.0, 20.0))
+    faint = make_light_curve("planet", seed=4, snr_range=(10.0, 10.0))
+    assert bright.meta["truth"]["snr"] == pytest.approx(20.0, rel=0.02)
+    assert faint.meta["truth"]["snr"] == pytest.approx(10.0, rel=0.02)
+    assert faint.meta["truth"]["depth"] == pytest.approx(0.5 * bright.meta["truth"]["depth"], rel=0.1)
+    assert faint.meta["truth"]["period"] == bright.meta["truth"]["period"]
+    with pytest.raises(ValueError, match="snr_range"):
+        make_light_curve("planet", snr_range=(10.0, 5.0))
 
 
 def test_same_seed_gives_identical_arrays_whatever_the_workers(tmp_path: Path) -> None:

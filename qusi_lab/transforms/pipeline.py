@@ -5,7 +5,7 @@ Example
 >>> from qusi_lab.transforms import default_augmentation, default_preprocessing, make_pipeline
 >>> pipeline = make_pipeline(default_preprocessing(1024), default_augmentation())
 >>> len(pipeline), pipeline[0]
-(11, RemoveNonFinite())
+(13, RemoveNonFinite())
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ def make_pipeline(preprocessing: Pipeline, augmentation: Pipeline | None = None)
     -------
     >>> from qusi_lab.transforms import Flip, default_preprocessing
     >>> [step.name for step in make_pipeline(default_preprocessing(), Pipeline([Flip()]))]
-    ['RemoveNonFinite', 'BinToLength', 'Normalize', 'Flip', 'FillGaps']
+    ['RemoveNonFinite', 'BinToLength', 'Detrend', 'Normalize', 'AsinhStretch', 'Flip', 'FillGaps']
     """
     combined = Pipeline(preprocessing)
     if augmentation is None or len(augmentation) == 0:

@@ -41,6 +41,9 @@ __all__ = [
     "RemoveNonFinite",
     "BinToLength",
     "Normalize",
+    "Detrend",
+    "running_median",
+    "AsinhStretch",
     "CropOrPad",
     "FillGaps",
     "default_preprocessing",
@@ -197,6 +200,144 @@ class Normalize(Transform):
 
 
 @register_transform
+class Detrend(Transform):
+    """Remove slow variations: subtract a running median ``window_days`` wide (the level is kept).
+
+    Stellar rotation, quasi-periodic spot evolution and the slow systematics PDC leaves behind
+    vary over days; transits last hours. A running median over a window several times longer
+    than a transit follows the former and ignores the latter (a dip covering less than half of
+    the window barely moves a median), so ``flux - trend + median(trend)`` keeps transits,
+    eclipses and flares at full depth on a flat baseline, as astronomers detrend before a
+    transit search. Signals as long as the window (heartbeat-star brightenings of a day or
+    more, long eclipses) are partly removed too: keep the window well above the longest event
+    the network must see.
+
+    The window is counted in samples from the median time step, so apply it to an evenly
+    sampled curve (after :class:`BinToLength`, whose empty bins are NaN and keep the grid even).
+    NaN fluxes are bridged by interpolation for the median and stay NaN.
+
+    Parameters
+    ----------
+    window_days:
+        Width of the running median in days (the units of ``lc.time``).
+
+    Example
+    -------
+    >>> time = np.arange(0.0, 10.0, 0.01)
+    >>> flux = 100.0 + 2.0 * np.sin(2 * np.pi * time / 8.0)              # slow rotation, 4 peak to peak
+    >>> flux[(time > 4.0) & (time < 4.1)] -= 1.0                          # a 2.4-hour dip
+    >>> flat = Detrend(window_days=1.0)(LightCurve(time, flux), np.random.default_rng()).flux
+    >>> baseline = flat[(time < 3.5) | (time > 4.6)]
+    >>> round(float(np.ptp(baseline)), 1), round(float(flat[405] - np.median(baseline)), 1)
+    (0.1, -0.9)
+    """
+
+    def __init__(self, window_days: float = 1.0) -> None:
+        window_days = float(window_days)
+        if not (np.isfinite(window_days) and window_days > 0):
+            raise ValueError(f"window_days must be a positive number of days, got {window_days!r}")
+        self.window_days = window_days
+
+    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
+        flux = lc.flux
+        good = np.isfinite(flux)
+        if good.sum() < 3:
+            return lc
+        filled = flux
+        if not good.all():
+            positions = np.arange(flux.size, dtype=np.float64)
+            filled = flux.copy()
+            filled[~good] = np.interp(positions[~good], positions[good], flux[good])
+        finite_time = lc.time[np.isfinite(lc.time)]
+        steps = np.diff(finite_time)
+        step = float(np.median(steps)) if steps.size else 0.0
+        if not step > 0:
+            return lc
+        size = int(round(self.window_days / step))
+        size = min(max(3, size | 1), flux.size if flux.size % 2 else flux.size - 1)
+        if size < 3:
+            return lc
+        trend = running_median(filled, size)
+        level = float(np.median(trend[good]))
+        return make_lightcurve(lc, flux - (trend - level), flux_err=lc.flux_err)
+
+
+#: Blocks per window of :func:`running_median`'s fast path.
+_BLOCKS_PER_WINDOW = 15
+
+
+def running_median(values: np.ndarray, size: int) -> np.ndarray:
+    """Running median of ``values`` over ``size`` samples (edges: nearest value), fast for wide windows.
+
+    An exact running median costs O(n * size) (``scipy.ndimage.median_filter``: 2.5 ms for a
+    300-sample window over 4,096 samples, eight times the rest of the default preprocessing).
+    For windows of 45 samples or more this takes the median of blocks of ``size // 15`` samples,
+    then the running median of 15 blocks, and interpolates linearly between block centres: a
+    median of medians, O(n log(size)). It follows slow trends as the exact filter does and, like
+    it, ignores dips covering less than about half of the window.
+
+    Example
+    -------
+    >>> x = np.linspace(0.0, 6.0, 4096)
+    >>> values = np.sin(x) + np.where(np.abs(x - 3.0) < 0.02, -1.0, 0.0)   # slow wave and a short dip
+    >>> round(float(np.max(np.abs(running_median(values, 301) - np.sin(x)))), 2)   # the wave, not the dip
+    0.03
+    """
+    from scipy.ndimage import median_filter
+
+    values = np.asarray(values, dtype=np.float64)
+    block = size // _BLOCKS_PER_WINDOW
+    if block < 3 or values.size < 2 * size:
+        return median_filter(values, size=size, mode="nearest")
+    count = -(-values.size // block)
+    padded = np.empty(count * block)
+    padded[: values.size] = values
+    padded[values.size :] = values[-1]
+    medians = np.median(padded.reshape(count, block), axis=1)
+    smooth = median_filter(medians, size=_BLOCKS_PER_WINDOW, mode="nearest")
+    centres = np.arange(count) * block + (block - 1) / 2.0
+    centres[-1] = (count - 1) * block + (values.size - (count - 1) * block - 1) / 2.0
+    return np.interp(np.arange(values.size, dtype=np.float64), centres, smooth)
+
+
+@register_transform
+class AsinhStretch(Transform):
+    """Compress large excursions: ``flux -> scale * asinh(flux / scale)``; flux errors follow.
+
+    Apply it after ``Normalize('median_mad')``, when the flux is in units of the curve's robust
+    noise. Within about ``scale`` of zero the curve is unchanged (a 3-sigma transit keeps 94 % of
+    its depth with the default 5); beyond, values grow logarithmically, so a 500-sigma eclipse
+    becomes -26 instead of -500. The order of values is kept (the stretch is monotonic) and
+    deep eclipses still stand out, but they no longer dominate the batch-normalisation
+    statistics and the gradients of a network that must also notice dips of a few sigma.
+    (Lupton, Gunn & Szalay 1999 introduced the asinh stretch for astronomical fluxes.)
+
+    Parameters
+    ----------
+    scale:
+        Where the stretch turns from linear to logarithmic, in flux units.
+
+    Example
+    -------
+    >>> lc = LightCurve([0.0, 1.0, 2.0], [-500.0, -3.0, 0.5])
+    >>> AsinhStretch(scale=5.0)(lc, np.random.default_rng()).flux.round(2).tolist()
+    [-26.49, -2.84, 0.5]
+    """
+
+    def __init__(self, scale: float = 5.0) -> None:
+        scale = float(scale)
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a positive number, got {scale!r}")
+        self.scale = scale
+
+    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
+        ratio = lc.flux * (1.0 / self.scale)
+        flux = self.scale * np.arcsinh(ratio)
+        flux_err = None if lc.flux_err is None else lc.flux_err / np.sqrt(1.0 + ratio * ratio)
+        return make_lightcurve(lc, flux, flux_err=flux_err)
+
+
+@register_transform
 class CropOrPad(Transform):
     """qusi-style fixed length: keep a window of ``length`` cadences, or pad a shorter curve.
 
@@ -313,8 +454,22 @@ class FillGaps(Transform):
         return make_lightcurve(lc, flux, flux_err=lc.flux_err)
 
 
+#: Running-median window of the default :class:`Detrend` (days): 8 to 48 times a 1-6-hour transit,
+#: short enough to follow rotation with periods of a few days.
+DEFAULT_DETREND_DAYS = 2.0
+#: Where the default :class:`AsinhStretch` turns logarithmic (in units of the robust noise).
+DEFAULT_STRETCH_SCALE = 5.0
+
+
 def default_preprocessing(input_length: int = DEFAULT_INPUT_LENGTH) -> Pipeline:
-    """The default preprocessing: whole curve binned to ``input_length``, robustly normalised, gaps filled.
+    """The default preprocessing: whole curve binned, detrended, robustly normalised, stretched, gaps filled.
+
+    Each step earns its place on the synthetic TESS sector (``benchmarks/quality.py``; validation
+    AUC of a Hadryss transit classifier, planets vs everything else, 1024 bins, 2,000 steps):
+    binning and ``median_mad`` alone give 0.84; adding :class:`Detrend` (2-day running median:
+    stellar rotation and residual systematics out, transits and eclipses kept) and
+    :class:`AsinhStretch` (50 % deep eclipses no longer drown 1,000 ppm transits) gives 0.93.
+    A heartbeat-star classifier gains too (0.87 without the detrending, 0.90 with it).
 
     Example
     -------
@@ -322,7 +477,9 @@ def default_preprocessing(input_length: int = DEFAULT_INPUT_LENGTH) -> Pipeline:
     Pipeline([
         RemoveNonFinite(),
         BinToLength(length=4096, span=None),
+        Detrend(window_days=2.0),
         Normalize(method='median_mad'),
+        AsinhStretch(scale=5.0),
         FillGaps(value=0.0, method='interpolate'),
     ])
     """
@@ -330,7 +487,9 @@ def default_preprocessing(input_length: int = DEFAULT_INPUT_LENGTH) -> Pipeline:
         [
             RemoveNonFinite(),
             BinToLength(length=input_length),
+            Detrend(window_days=DEFAULT_DETREND_DAYS),
             Normalize(method="median_mad"),
+            AsinhStretch(scale=DEFAULT_STRETCH_SCALE),
             FillGaps(value=0.0, method="interpolate"),
         ]
     )

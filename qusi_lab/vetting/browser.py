@@ -76,7 +76,7 @@ def split_preprocessing(preprocessing: Pipeline) -> tuple[Pipeline, Pipeline]:
     >>> from qusi_lab.transforms import default_preprocessing
     >>> head, tail = split_preprocessing(default_preprocessing())
     >>> [step.name for step in head], [step.name for step in tail]
-    (['RemoveNonFinite', 'BinToLength', 'Normalize'], ['FillGaps'])
+    (['RemoveNonFinite', 'BinToLength', 'Detrend', 'Normalize', 'AsinhStretch'], ['FillGaps'])
     """
     cut = len(preprocessing)
     if cut and preprocessing[-1].name == "FillGaps":
