@@ -2,34 +2,40 @@
 
 Command (from the repository root)::
 
-    .venv/bin/python benchmarks/quality.py                      # both tasks, 2,000 stars, 300 s each
-    .venv/bin/python benchmarks/quality.py --tasks transit --stars 1000 --max-time 120   # quicker
+    .venv/bin/python benchmarks/quality.py                    # both tasks, 6,000 stars, 300 s of training each
+    .venv/bin/python benchmarks/quality.py --tasks transit --stars 2000 --max-time 120   # quicker
+    .venv/bin/python benchmarks/quality.py --workdir /tmp/quality --keep   # keep (and later reuse) the sectors
 
-For each task it
+It
 
-1. writes the synthetic sector with :func:`qusi_lab.synthetic.make_sector` (SPOC FITS files,
-   split by star into train/validation/test; ``positive_kinds=("planet",)`` for the transit task,
-   ``("heartbeat",)`` for the heartbeat task; every other star, eclipsing binaries included, is a
-   negative);
-2. trains Hadryss exactly as a user would with the defaults, capped at ``--max-time`` seconds::
+1. writes one synthetic sector with :func:`qusi_lab.synthetic.make_sector` (SPOC FITS files, split by
+   star into train/validation/test, 80/10/10; 20 % planets, 15 % eclipsing binaries, 10 % heartbeat
+   stars, 10 % flare stars, 45 % quiet stars; transit and heartbeat signal-to-noise ratios drawn
+   log-uniformly from 7 to 100) and a second, independent "survey" sector (another seed: other stars)
+   in which the positives are as rare as in a real sector (:data:`SURVEY_MIX`: 4 % planets, 4 %
+   heartbeat stars);
+2. for each task (``transit``: planets against every other star, eclipsing binaries included;
+   ``heartbeat``: heartbeat stars against every other star) trains Hadryss with the defaults, as a
+   user would, within a budget of ``--max-time`` seconds and ``--max-steps`` steps::
 
-       datasets = ql.LightCurveDataset.from_experiment(result.experiment_directory)
-       model = ql.models.model_for_task("hadryss", datasets["train"].input_length, "binary")
-       trained = ql.train(model, datasets["train"], datasets["validation"], max_time=300)
+       train = ql.LightCurveDataset(paths, labels)          # default preprocessing and augmentation
+       model = ql.models.Hadryss(input_length=train.input_length)
+       result = ql.train(model, train, validation, max_steps=3000, max_time=300)
 
 3. evaluates the best-validation weights on the test split (:func:`qusi_lab.evaluate`), and
-4. scores a second, independent sector (another seed: other stars) in which the positives are as
-   rare as in a survey (:data:`SURVEY_MIX`: 4 % planets, 4 % heartbeat stars), and reports the
-   recall of its positives among the top 10 % of scores. (On the test split of the training
-   sector, where 20 % of the stars host planets, the top 10 % can hold at most half of them.)
+4. scores the survey sector and reports the recall of its positives among the top 10 % of scores (on
+   the test split, where 20 % of the stars host planets, the top 10 % can hold at most half of them),
+   with that recall split by signal-to-noise ratio.
 
-The sector files (~2 MB each) go to a temporary folder, deleted afterwards (``--keep`` keeps it).
-Prints the load average (the machine may be shared) and a markdown table.
+The sectors (~2 MB per star) go to a temporary folder, deleted afterwards (``--keep`` keeps them and a
+later run with the same ``--workdir`` reuses them). Prints the load average (the machine may be
+shared) and markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import tempfile
@@ -41,7 +47,8 @@ import numpy as np
 
 #: Star mix of the independent "survey" sector: positives as rare as in a real sector.
 SURVEY_MIX = {"planet": 0.04, "eclipsing_binary": 0.1, "heartbeat": 0.04, "flare": 0.1, "quiet": 0.72}
-TASKS = {"transit": ("planet",), "heartbeat": ("heartbeat",)}
+TASKS = {"transit": "planet", "heartbeat": "heartbeat"}
+SNR_BINS = ((7, 10), (10, 20), (20, 1000))
 
 
 def _load() -> str:
@@ -49,73 +56,79 @@ def _load() -> str:
     return f"{one:.1f} / {five:.1f}"
 
 
-def run_task(task: str, *, stars: int, survey_stars: int, max_time: float, seed: int, work: Path) -> dict[str, Any]:
-    import qusi_lab as ql
-    from qusi_lab.models import model_for_task
+def sector(directory: Path, **settings: Any) -> Any:
+    """The truth table of the sector in ``directory``, written first unless a complete one is there."""
     from qusi_lab.synthetic import load_truth, make_sector
+
+    key = hashlib.sha1(repr(sorted(settings.items())).encode()).hexdigest()[:12]
+    stamp = directory / f".complete-{key}"  # written last: a sector cut short is made again
+    if not stamp.exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        result = make_sector(directory, **settings)
+        print(result, flush=True)
+        stamp.touch()
+    return load_truth(directory, parse_parameters=False)
+
+
+def labelled(truth: Any, positive: str, **options: Any) -> Any:
+    import qusi_lab as ql
+
+    labels = ["positive" if label == positive else "negative" for label in truth["label"]]
+    return ql.LightCurveDataset(list(truth["absolute_path"]), labels, label_names=["negative", "positive"], **options)
+
+
+def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: int) -> dict[str, Any]:
+    import qusi_lab as ql
     from qusi_lab.training.metrics import auc_pr, auc_roc, recall_at_top_fraction
 
-    positive_kinds = TASKS[task]
-    started = time.perf_counter()
-    sector = make_sector(work / task, n_stars=stars, seed=seed, experiment=True, positive_kinds=positive_kinds)
-    print(sector, flush=True)
-    assert sector.experiment_directory is not None
-    datasets = ql.LightCurveDataset.from_experiment(sector.experiment_directory)
-    print(f"[{task}] sector written in {time.perf_counter() - started:.0f} s; load average {_load()}", flush=True)
-
+    positive = TASKS[task]
+    splits = {split: labelled(truth[truth["split"] == split], positive) for split in ("train", "validation", "test")}
     load_before = _load()
-    model = model_for_task("hadryss", datasets["train"].input_length, "binary")
-    trained = ql.train(model, datasets["train"], datasets["validation"], max_time=max_time, progress=False)
+    model = ql.models.Hadryss(input_length=splits["train"].input_length)
+    trained = ql.train(model, splits["train"], splits["validation"], max_steps=max_steps, max_time=max_time,
+                       progress=False)
     print(f"[{task}] {trained}", flush=True)
-    evaluation = ql.evaluate(trained.model, datasets["test"])
-    metrics = evaluation.metrics
+    evaluation = ql.evaluate(trained.model, splits["test"])
     print(f"[{task}] test: {evaluation}", flush=True)
+    metrics = evaluation.metrics
 
-    row: dict[str, Any] = {
+    scored = ql.evaluate(trained.model, labelled(survey, positive, augmentation=False)).scores
+    truth_label = np.asarray(scored["label"] == "positive", dtype=int)
+    scores = scored["score"].to_numpy()
+    snr = survey.set_index("absolute_path").loc[scored["path"], "snr"].to_numpy()
+    cut = np.sort(scores)[::-1][max(1, int(round(0.1 * scores.size))) - 1]
+    by_snr = {}
+    for low, high in SNR_BINS:
+        chosen = (truth_label == 1) & (snr >= low) & (snr < high)
+        by_snr[f"{low}-{high if high < 1000 else ''}"] = (int(chosen.sum()), float(np.mean(scores[chosen] >= cut)))
+    return {
         "task": task,
-        "stars": stars,
+        "train": len(splits["train"]),
+        "train_positives": int(sum(label == "positive" for label in splits["train"].labels)),
         "train_time": trained.elapsed,
         "steps": trained.steps,
         "best_step": trained.best_step,
-        "stopped": trained.stopped_reason,
         "test_size": len(evaluation.scores),
         "test_positives": int((evaluation.scores["label"] == "positive").sum()),
         "auc_roc": metrics["auc_roc"],
         "auc_pr": metrics["auc_pr"],
-        "recall_top10_test": metrics.get("recall_at_top_10%", float("nan")),
+        "survey_stars": len(scored),
+        "survey_positives": int(truth_label.sum()),
+        "survey_auc_roc": auc_roc(scores, truth_label),
+        "survey_auc_pr": auc_pr(scores, truth_label),
+        "survey_recall_top10": recall_at_top_fraction(scores, truth_label, 0.1),
+        "by_snr": by_snr,
         "load": f"{load_before} -> {_load()}",
     }
-    shutil.rmtree(work / task, ignore_errors=True)
-
-    if survey_stars:
-        survey_directory = work / f"{task}_survey"
-        make_sector(survey_directory, n_stars=survey_stars, seed=seed + 1, mix=SURVEY_MIX)
-        truth = load_truth(survey_directory, parse_parameters=False)
-        labels = ["positive" if label in positive_kinds else "negative" for label in truth["label"]]
-        survey = ql.LightCurveDataset(
-            list(truth["absolute_path"]), labels, preprocessing=datasets["test"].preprocessing, augmentation=False
-        )
-        scored = ql.evaluate(trained.model, survey).scores
-        truth_label = np.asarray(scored["label"] == "positive", dtype=int)
-        scores = scored["score"].to_numpy()
-        row.update(
-            survey_stars=len(scored),
-            survey_positives=int(truth_label.sum()),
-            survey_auc_roc=auc_roc(scores, truth_label),
-            survey_auc_pr=auc_pr(scores, truth_label),
-            survey_recall_top10=recall_at_top_fraction(scores, truth_label, 0.1),
-        )
-        shutil.rmtree(survey_directory, ignore_errors=True)
-    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["transit", "heartbeat"])
-    parser.add_argument("--stars", type=int, default=2000, help="stars in the training sector")
-    parser.add_argument("--survey-stars", type=int, default=2000,
-                        help="stars in the independent survey-like sector (0: skip it)")
-    parser.add_argument("--max-time", type=float, default=300.0, help="training time cap (seconds)")
+    parser.add_argument("--stars", type=int, default=6000, help="stars in the training sector")
+    parser.add_argument("--survey-stars", type=int, default=2000, help="stars in the independent survey sector")
+    parser.add_argument("--max-time", type=float, default=300.0, help="training time budget (seconds)")
+    parser.add_argument("--max-steps", type=int, default=3000, help="training step budget")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None, help="where to write the sectors (default: temporary)")
     parser.add_argument("--keep", action="store_true", help="keep the sector files")
@@ -126,28 +139,41 @@ def main() -> None:
     work = arguments.workdir or Path(tempfile.mkdtemp(prefix="qusi_quality_"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"load average {_load()}; writing to {work}", flush=True)
+          f"load average {_load()}; sectors in {work}", flush=True)
     rows = []
     try:
+        started = time.perf_counter()
+        truth = sector(work / f"sector_{arguments.stars}", n_stars=arguments.stars, seed=arguments.seed,
+                       experiment=True)
+        survey = sector(work / f"survey_{arguments.survey_stars}", n_stars=arguments.survey_stars,
+                        seed=arguments.seed + 1, mix=SURVEY_MIX)
+        print(f"sectors ready in {time.perf_counter() - started:.0f} s; load average {_load()}", flush=True)
         for task in arguments.tasks:
-            rows.append(run_task(task, stars=arguments.stars, survey_stars=arguments.survey_stars,
-                                 max_time=arguments.max_time, seed=arguments.seed, work=work))
+            rows.append(run_task(task, truth=truth, survey=survey, max_time=arguments.max_time,
+                                 max_steps=arguments.max_steps))
     finally:
         if not arguments.keep and arguments.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
     command = "`.venv/bin/python benchmarks/quality.py`"
     print()
-    print("| task | stars (train/val/test) | train time (s) | steps | test AUC-ROC | test AUC-PR | "
-          "recall in top 10 % (survey sector) | survey AUC-ROC | load average | command |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| task | train curves (positives) | train time (s) | steps | test AUC-ROC | test AUC-PR "
+          "| survey AUC-ROC | survey recall in top 10 % | load average | command |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     for row in rows:
-        survey = (f"{row['survey_recall_top10']:.3f} ({row['survey_positives']} of {row['survey_stars']})"
-                  if "survey_recall_top10" in row else "-")
-        survey_auc = f"{row['survey_auc_roc']:.3f}" if "survey_auc_roc" in row else "-"
-        print(f"| {row['task']} | {row['stars']:,} ({row['test_positives']} positives in test) | "
-              f"{row['train_time']:.0f} | {row['steps']:,} | {row['auc_roc']:.3f} | {row['auc_pr']:.3f} | "
-              f"{survey} | {survey_auc} | {row['load']} | {command} |")
+        print(f"| {row['task']} | {row['train']:,} ({row['train_positives']}) | {row['train_time']:.0f} "
+              f"| {row['steps']:,} | {row['auc_roc']:.3f} (test: {row['test_size']}, {row['test_positives']} positive) "
+              f"| {row['auc_pr']:.3f} | {row['survey_auc_roc']:.3f} "
+              f"| **{row['survey_recall_top10']:.3f}** ({row['survey_positives']} of {row['survey_stars']}) "
+              f"| {row['load']} | {command} |")
+    print()
+    print("Survey recall in the top 10 %, by signal-to-noise ratio (positives in the bin):")
+    print()
+    print("| task | " + " | ".join(f"SNR {name}" for name in rows[0]["by_snr"]) + " |" if rows else "")
+    print("|---|" + "---:|" * (len(SNR_BINS)))
+    for row in rows:
+        print(f"| {row['task']} | " + " | ".join(f"{recall:.2f} ({count})" for count, recall in row["by_snr"].values())
+              + " |")
 
 
 if __name__ == "__main__":

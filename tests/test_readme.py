@@ -13,7 +13,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def notebook_blocks() -> list[str]:
     text = README.read_text()
-    section = text[text.index("## In a notebook") : text.index("## What is in the box")]
+    section = text[text.index("## In a notebook") : text.index("## Train, evaluate, rank")]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def training_blocks() -> list[str]:
+    text = README.read_text()
+    section = text[text.index("## Train, evaluate, rank") : text.index("## What is in the box")]
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
@@ -41,6 +47,17 @@ def test_readme_notebook_example_runs(tmp_path, monkeypatch):
     exec(compile(blocks[1], "README.md[directory example]", "exec"), namespace)
     assert set(namespace["datasets"]) >= {"train", "validation"}
     assert len(namespace["train"]) > 0
+
+    # Train, evaluate, rank, save and load, as written; only the number of steps is cut for the test.
+    (training,) = training_blocks()
+    assert "max_steps=2000" in training
+    exec(compile(training.replace("max_steps=2000", "max_steps=6"), "README.md[training]", "exec"), namespace)
+    assert namespace["result"].steps == 6
+    assert "auc_roc" in namespace["scores"].metrics
+    candidates = namespace["candidates"]
+    assert len(candidates) == len(namespace["datasets"]["test"])
+    assert candidates["score"].is_monotonic_decreasing
+    assert (tmp_path / "runs" / "transit-v1").is_dir() and namespace["model"].bundle is not None
 
 
 @pytest.mark.parametrize("command", ["make demo", "make test", "make lab"])

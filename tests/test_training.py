@@ -513,3 +513,22 @@ def test_mismatched_model_or_datasets_are_refused(binary_sets) -> None:
         train(small_model(), train_set, renamed, progress=False)
     with pytest.raises(ValueError, match="early stopping needs a validation set"):
         train(small_model(), train_set, early_stopping_patience=3, progress=False)
+
+
+def test_a_time_budget_anneals_the_cosine_schedule_before_max_steps(binary_sets) -> None:
+    train_set, _ = binary_sets
+    base = 1e-3
+    timed = train(small_model(), train_set, max_steps=100_000, max_time=2.0, batch_size=8, validation_every=5, warmup_steps=0,
+                  learning_rate=base, progress=False, cache=True)
+    assert timed.stopped_reason == "max_time" and timed.steps < 100_000
+    rates = timed.history["learning_rate"].to_numpy()
+    # By steps alone the rate would still be ~base (a few hundred of 100,000 steps); by time it has decayed.
+    assert rates[-1] < 0.25 * base and rates[0] > 0.9 * base
+    assert (np.diff(rates) <= 1e-12).all()  # monotonic decay
+    # A run that reaches max_steps well within its time budget keeps the step schedule, rate for rate.
+    settings: dict[str, Any] = dict(max_steps=40, batch_size=8, validation_every=5, learning_rate=base,
+                                    progress=False, cache=True)
+    generous = train(small_model(), train_set, max_time=600.0, **settings)
+    plain = train(small_model(), train_set, **settings)
+    assert np.array_equal(generous.history["learning_rate"].to_numpy(), plain.history["learning_rate"].to_numpy())
+    assert weights_equal(generous.model.state_dict(), plain.model.state_dict())

@@ -277,6 +277,41 @@ def _make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _time_budget_schedule(
+    scheduler: str | None,
+    optimizer: torch.optim.Optimizer,
+    max_steps: int,
+    warmup_steps: int,
+    max_time: float | None,
+) -> Callable[[float, int], None] | None:
+    """With a time budget, let the cosine decay follow whichever budget runs out first.
+
+    A run stopped by ``max_time`` before ``max_steps`` would otherwise end at a high learning rate,
+    never annealed (on a busy machine, or when ``max_steps`` is generous). After each step this
+    lowers the rate to the cosine value at the elapsed fraction of ``max_time`` when that is further
+    along than the step count; a run that reaches ``max_steps`` in time is unchanged, step for step.
+    """
+    name = "constant" if scheduler is None else str(scheduler).lower()
+    if name != "cosine" or max_time is None or not float(max_time) > 0:
+        return None
+    budget = float(max_time)
+    bases = [float(group["initial_lr"]) for group in optimizer.param_groups]
+
+    def apply(elapsed: float, step: int) -> None:
+        # The step-based schedule has set the rate for the next step; replace it only when the time
+        # budget is further along (never during warm-up).
+        if step < warmup_steps:
+            return
+        progress = min(1.0, elapsed / budget)
+        if progress <= (step - warmup_steps) / max(1, max_steps - warmup_steps):
+            return
+        factor = 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+        for group, base in zip(optimizer.param_groups, bases, strict=True):
+            group["lr"] = base * factor
+
+    return apply
+
+
 def _resolve_class_weights(class_weights: Any, dataset: Any, task: str) -> list[float] | None:
     """Weights as ``(w_negative, w_positive)`` (binary) or one per class (multiclass)."""
     if class_weights is None:
@@ -519,7 +554,8 @@ def train(
         ``"adamw"`` (default), ``"adam"``, ``"sgd"`` (Nesterov momentum 0.9), or a function
         ``parameters -> torch.optim.Optimizer``.
     scheduler, warmup_steps:
-        ``"cosine"`` (decay to 5% of ``learning_rate`` at ``max_steps``) or ``"constant"``, after a
+        ``"cosine"`` (decay to 5% of ``learning_rate`` at ``max_steps``, or at ``max_time`` when that
+        comes first) or ``"constant"``, after a
         linear warm-up of ``warmup_steps`` (default ``min(100, max_steps // 20)``).
     balance:
         Class shares of the training stream: None (natural), ``"equal"``, or e.g.
@@ -644,6 +680,7 @@ def train(
     loss_function.to(chosen_device)
     optimizer_object = _make_optimizer(optimizer, model, float(learning_rate), float(weight_decay))
     scheduler_object = _make_scheduler(scheduler, optimizer_object, max_steps, warmup)
+    time_budget_schedule = _time_budget_schedule(scheduler, optimizer_object, max_steps, warmup, max_time)
 
     architecture = getattr(model, "name", None) or type(model).__name__
     config: dict[str, Any] = _plain(
@@ -901,6 +938,8 @@ def train(
                 optimizer_object.step()
                 scheduler_object.step()
                 state.step += 1
+                if time_budget_schedule is not None:
+                    time_budget_schedule(time.monotonic() - started, state.step)
                 phase = "bookkeeping"
                 loss_value = float(loss.detach())
                 loss_sum += loss_value
