@@ -88,6 +88,12 @@ def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: 
     trained = ql.train(model, splits["train"], splits["validation"], max_steps=max_steps, max_time=max_time,
                        progress=False)
     print(f"[{task}] {trained}", flush=True)
+    history = trained.history
+    validated = history[history["val_auc_roc"].notna()] if "val_auc_roc" in history else history.iloc[:0]
+    print(f"[{task}] validation AUC (step: AUC @ s): " + ", ".join(
+        f"{int(row.step)}: {row.val_auc_roc:.3f} @ {row.elapsed:.0f}" for row in validated.itertuples()), flush=True)
+    reached = validated[validated["val_auc_roc"] >= 0.95]
+    first_095 = (int(reached["step"].iloc[0]), float(reached["elapsed"].iloc[0])) if len(reached) else None
     evaluation = ql.evaluate(trained.model, splits["test"])
     print(f"[{task}] test: {evaluation}", flush=True)
     metrics = evaluation.metrics
@@ -118,6 +124,7 @@ def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: 
         "survey_auc_pr": auc_pr(scores, truth_label),
         "survey_recall_top10": recall_at_top_fraction(scores, truth_label, 0.1),
         "by_snr": by_snr,
+        "first_095": first_095,
         "load": f"{load_before} -> {_load()}",
     }
 
@@ -166,6 +173,11 @@ def main() -> None:
               f"| {row['auc_pr']:.3f} | {row['survey_auc_roc']:.3f} "
               f"| **{row['survey_recall_top10']:.3f}** ({row['survey_positives']} of {row['survey_stars']}) "
               f"| {row['load']} | {command} |")
+    print()
+    for row in rows:
+        reached = row["first_095"]
+        print(f"{row['task']}: validation AUC first >= 0.95 at "
+              + (f"step {reached[0]:,}, {reached[1]:.0f} s into training" if reached else "no step (not reached)"))
     print()
     print("Survey recall in the top 10 %, by signal-to-noise ratio (positives in the bin):")
     print()
