@@ -270,3 +270,38 @@ def test_keys_are_watched_over_figures_and_buttons_not_over_text_fields(panel):
     watched = {id(widget) for events in panel.key_events for widget in descendants(events.source)}
     assert {id(panel.light_curve_plot), id(panel.fold_plot), id(panel.verdict_buttons[0])} <= watched
     assert not {id(panel.note), id(panel.jump_text), id(panel.score_slider)} & watched
+
+
+def test_heartbeat_view_draws_a_fitted_model_on_the_injected_one(sector, tmp_path):
+    """The heartbeat view of the panel: the folded curve with the periastron feature at phase 0, the injected
+    model (truth.csv) and the heartbeat model fitted to the fold, which must follow the injected one."""
+    truth = sector["truth"]
+    star = truth[truth.label == "heartbeat"].sort_values("snr").iloc[-1]
+    table = pd.DataFrame({"path": [str(sector["data"] / star.path)], "target_id": [star.target_id],
+                          "mission": ["TESS"], "sector": [1], "score": [0.9], "period": [star.period],
+                          "epoch": [star.epoch]})
+    panel = VettingPanel(table, tmp_path / "labels.csv", model=None, view="heartbeat")
+    folded = must(panel._folded)
+    fit = must(folded.fit)
+    sources = panel.figures.sources
+    injected_x, injected_y = (np.asarray(sources["model"].data[name], dtype=np.float64) for name in ("x", "y"))
+    fit_x, fit_y = (np.asarray(sources["fit"].data[name], dtype=np.float64) for name in ("x", "y"))
+    assert len(injected_x) > 100 and len(fit_x) > 100
+    legend = panel.figures.fold_legend.items
+    assert (legend[3].label.value, legend[3].visible) == ("injected model", True)
+    assert (legend[4].label.value, legend[4].visible) == ("heartbeat fit", True)
+    assert "periastron feature at phase 0" in panel.figures.fold.title.text
+    assert "heartbeat model: e " in panel.metadata.value and f"e {fit.eccentricity:.2f}" in panel.metadata.value
+    amplitude = float(np.ptp(injected_y))
+    difference = (fit_y - np.median(fit_y)) - (np.interp(fit_x, injected_x, injected_y) - np.median(injected_y))
+    assert np.sqrt(np.mean(difference**2)) < 0.15 * amplitude, (star.snr, amplitude)
+    panel.fold_at(2.0)  # refolding refits and updates the card
+    assert must(must(panel._folded).fit).period == pytest.approx(2 * star.period)
+    panel.close()
+
+    no_fit = VettingPanel(table, tmp_path / "labels.csv", model=None, view="heartbeat", model_fit=None)
+    assert len(no_fit.figures.sources["fit"].data["x"]) == 0 and not no_fit.figures.fold_legend.items[4].visible
+    assert "heartbeat model" not in no_fit.metadata.value
+    no_fit.close()
+    with pytest.raises(ValueError, match="model_fit"):
+        VettingPanel(table, tmp_path / "labels.csv", model=None, model_fit="least squares")

@@ -277,6 +277,10 @@ def _make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+#: Steps timed before :func:`_time_budget_schedule` projects when a run will end.
+_PACE_STEPS = 20
+
+
 def _time_budget_schedule(
     scheduler: str | None,
     optimizer: torch.optim.Optimizer,
@@ -287,25 +291,38 @@ def _time_budget_schedule(
     """With a time budget, let the cosine decay follow whichever budget runs out first.
 
     A run stopped by ``max_time`` before ``max_steps`` would otherwise end at a high learning rate,
-    never annealed (on a busy machine, or when ``max_steps`` is generous). After each step this
-    lowers the rate to the cosine value at the elapsed fraction of ``max_time`` when that is further
-    along than the step count; a run that reaches ``max_steps`` in time is unchanged, step for step.
+    never annealed (on a busy machine, or when ``max_steps`` is generous). From the end of warm-up,
+    after each step this projects the end of the run from the mean time per step so far; once the
+    projection passes ``max_time`` the rate follows the cosine at the elapsed fraction of
+    ``max_time`` (or of ``max_steps``, whichever is further along) to the end of the run. A run
+    projected to finish within its budget at every step keeps the step schedule exactly, so its
+    result does not depend on the machine's speed.
     """
     name = "constant" if scheduler is None else str(scheduler).lower()
     if name != "cosine" or max_time is None or not float(max_time) > 0:
         return None
     budget = float(max_time)
     bases = [float(group["initial_lr"]) for group in optimizer.param_groups]
+    reference: list[float] = []  # (elapsed, step) when the projection starts
+    engaged = False
 
     def apply(elapsed: float, step: int) -> None:
-        # The step-based schedule has set the rate for the next step; replace it only when the time
-        # budget is further along (never during warm-up).
-        if step < warmup_steps:
+        nonlocal engaged
+        if step < max(1, warmup_steps):
             return
-        progress = min(1.0, elapsed / budget)
-        if progress <= (step - warmup_steps) / max(1, max_steps - warmup_steps):
+        if not reference:
+            reference.extend((elapsed, float(step)))
             return
-        factor = 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+        if not engaged:
+            measured = step - reference[1]
+            if measured < _PACE_STEPS:  # too few steps for a steady time per step
+                return
+            per_step = (elapsed - reference[0]) / measured
+            if elapsed + (max_steps - step) * per_step <= budget:
+                return  # on pace: the step schedule alone
+            engaged = True
+        progress = max(min(1.0, elapsed / budget), (step - warmup_steps) / max(1, max_steps - warmup_steps))
+        factor = 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
         for group, base in zip(optimizer.param_groups, bases, strict=True):
             group["lr"] = base * factor
 

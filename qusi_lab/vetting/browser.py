@@ -176,6 +176,7 @@ def make_figure(title: str, *, x_range: Any = None, y_range: Any = None, height:
     )
     plot.title.text_font_size = "9pt"
     plot.min_border_left = 50
+    plot.toolbar.logo = None
     return plot
 
 

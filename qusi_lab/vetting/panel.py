@@ -169,8 +169,11 @@ class VettingPanel:
         ``"auto"`` (heartbeat view when the table's classes say heartbeat, else transit),
         ``"transit"`` or ``"heartbeat"``.
     model_fit:
-        ``model_fit(light_curve_view, candidate) -> (time, relative_flux)`` or None: a model to draw
-        over the heartbeat fold (for example a fitted heartbeat model).
+        The model drawn (dashed) over the heartbeat fold: ``"auto"`` (default) fits the heartbeat
+        model of :func:`qusi_lab.signals.heartbeat` to the fold (:func:`qusi_lab.vetting.fit.fit_heartbeat`,
+        period fixed, ~10-30 ms; its parameters go into the candidate card), a function
+        ``model_fit(light_curve_view, candidate) -> (time, relative_flux)`` of your own, or None (no
+        fit). The injected model of synthetic data is drawn too, in red, whatever this is.
     saliency_options:
         Keywords for :func:`qusi_lab.inference.saliency`.
     preload:
@@ -202,7 +205,7 @@ class VettingPanel:
         load: Callable[[Any], Any] | None = None,
         truth: Any = "auto",
         view: str = "auto",
-        model_fit: Callable[[CandidateView, Candidate], Any] | None = None,
+        model_fit: Callable[[CandidateView, Candidate], Any] | str | None = "auto",
         saliency_options: Mapping[str, Any] | None = None,
         preload: int = 3,
         user: str | None = None,
@@ -210,6 +213,8 @@ class VettingPanel:
     ) -> None:
         if view not in ("auto", "transit", "heartbeat"):
             raise ValueError(f"view must be 'auto', 'transit' or 'heartbeat', got {view!r}")
+        if isinstance(model_fit, str) and model_fit != "auto":
+            raise ValueError(f"model_fit must be 'auto', a function or None, got {model_fit!r}")
         if len(verdicts) > 9:
             raise ValueError("at most 9 verdicts (one digit key each)")
         self.queue = CandidateQueue(candidates, labels, verdicts=verdicts, min_score=min_score, show=show,
@@ -276,13 +281,16 @@ class VettingPanel:
             return None
         if self._mode == "heartbeat":
             curve = None
-            label = "model fit"
-            if self.model_fit is not None and self.queue.current is not None:
+            if callable(self.model_fit) and self.queue.current is not None:
                 try:
                     curve = self.model_fit(view, self.queue.current)
                 except Exception as error:  # a failing fit must not take the panel down
                     self._set_status(f"model fit failed: {type(error).__name__}: {error}", error=True)
-            return fold_heartbeat(view, self._multiplier, model_curve=curve, model_label=label)
+            folded = fold_heartbeat(view, self._multiplier, model_curve=curve, model_label="model fit",
+                                    fit=self.model_fit == "auto")
+            if folded is not None and folded.fit_problem:
+                self._set_status(f"heartbeat fit failed: {html.escape(folded.fit_problem)}", error=True)
+            return folded
         return fold_transit(view, self._multiplier)
 
     # ------------------------------------------------------------------ widgets
@@ -489,6 +497,7 @@ class VettingPanel:
         if self._view is not None:
             self.figures.update_fold(self._view, self._folded, mode=self._mode)
         self._update_period_label()
+        self._refresh_metadata()
 
     def handle_key(self, event: Mapping[str, Any]) -> None:
         """The ipyevents keydown handler (also callable with the same dict in tests)."""
@@ -542,6 +551,13 @@ class VettingPanel:
         if self._view is not None:
             self.figures.update(self._view, self._folded, mode=self._mode, title=self._plot_title())
         self._update_period_label()
+        self._refresh_metadata()
+
+    def _refresh_metadata(self) -> None:
+        """The candidate card again (after a refold: the heartbeat fit's parameters change)."""
+        candidate = self.queue.current
+        if candidate is not None:
+            self.metadata.value = self._metadata_html(candidate, self.queue.record_of(candidate))
 
     # ------------------------------------------------------------------ showing
     def _set_status(self, text: str, *, error: bool = False) -> None:
@@ -702,6 +718,10 @@ class VettingPanel:
                 details.append(f"SNR {float(snr):.1f}")
             rows.append(("transit", " · ".join(details)))
         folded = self._folded
+        if folded is not None and folded.fit is not None:
+            fit = folded.fit
+            rows.append(("fit", f"heartbeat model: {html.escape(fit.describe())} "
+                                f'<span class="qv-subtitle">({fit.seconds * 1000:.0f} ms)</span>'))
         if folded is not None and self._mode == "transit":
             odd_even = (f"odd/even differ by {folded.odd_even_sigma:.1f}σ"
                         if math.isfinite(folded.odd_even_sigma) else "odd/even: n/a")
@@ -721,7 +741,7 @@ class VettingPanel:
             rows.append(("verdict", f"<b>{html.escape(record.verdict)}</b> by {html.escape(record.user)} "
                                     f"{html.escape(record.time[:16].replace('T', ' '))}{note}"))
         # Two pairs per line; long values (file, checks, verdict) get a line of their own.
-        wide = {"checks", "file", "verdict", "note", "error", "period", "transit", "classes"}
+        wide = {"checks", "file", "verdict", "note", "error", "period", "transit", "classes", "fit"}
         cells: list[str] = []
         pending: list[str] = []
         for name, value in sorted(rows, key=lambda row: row[0] in wide):

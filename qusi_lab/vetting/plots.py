@@ -6,8 +6,8 @@
 * ``left``: the full light curve (raw points and 30-minute bins, ticks at the predicted
   transits; pan, wheel zoom, box zoom, reset) above the network's saliency on the same time axis;
 * ``right``: the folded curve (transit view: odd and even transits in two colours, the secondary
-  eclipse phase marked; heartbeat view: the periastron feature at phase 0 with the model when there
-  is one) and, for transits, three zooms: odd transits, even transits, secondary eclipse, on a
+  eclipse phase marked; heartbeat view: the periastron feature at phase 0 with the injected model of
+  synthetic data and a fitted heartbeat model, dashed) and, for transits, three zooms: odd transits, even transits, secondary eclipse, on a
   shared flux axis with their measured depths.
 
 Updating replaces the data of existing ``ColumnDataSource`` objects under one document hold,
@@ -53,6 +53,7 @@ PALETTE = {
     "fold": "#212529",
     "secondary": "#7048e8",
     "model": "#e03131",
+    "fit": "#0ca678",
     "grid": "#e9ecef",
     "outline": "#dee2e6",
     "text": "#343a40",
@@ -153,7 +154,7 @@ class VettingFigures:
         self.sources: dict[str, ColumnDataSource] = {
             name: ColumnDataSource(data=dict(_EMPTY))
             for name in ("raw", "binned", "markers", "saliency", "fold_odd", "fold_even", "fold_binned",
-                         "model", "zoom_odd", "zoom_even", "zoom_secondary")
+                         "model", "fit", "zoom_odd", "zoom_even", "zoom_secondary")
         }
         tools = "xpan,xwheel_zoom,box_zoom,reset"
         self.time_range = Range1d(start=0, end=1)
@@ -197,6 +198,8 @@ class VettingFigures:
                        legend_label="binned")
         self.model_renderer = self.fold.line("x", "y", source=self.sources["model"], color=PALETTE["model"],
                                              line_width=2, legend_label="model")
+        self.fit_renderer = self.fold.line("x", "y", source=self.sources["fit"], color=PALETTE["fit"],
+                                           line_width=2, line_dash="dashed", legend_label="fit")
         self.primary_span = Span(location=0, dimension="height", line_color=PALETTE["fold"], line_dash="dotted",
                                  line_alpha=0.6)
         self.secondary_span = Span(location=0.5, dimension="height", line_color=PALETTE["secondary"],
@@ -325,7 +328,8 @@ class VettingFigures:
         heartbeat = mode == "heartbeat"
         self.zoom_row.visible = not heartbeat
         if folded is None:
-            for name in ("fold_odd", "fold_even", "fold_binned", "model", "zoom_odd", "zoom_even", "zoom_secondary"):
+            for name in ("fold_odd", "fold_even", "fold_binned", "model", "fit", "zoom_odd", "zoom_even",
+                         "zoom_secondary"):
                 self.sources[name].data = dict(_EMPTY)
             self.secondary_span.visible = False
             self.fold.title.text = "Folded: no period known (the table has none and the search failed)"
@@ -337,20 +341,23 @@ class VettingFigures:
             self.sources["fold_odd"].data = _xy(folded.phase[folded.odd], folded.flux[folded.odd])
             self.sources["fold_even"].data = _xy(folded.phase[~folded.odd], folded.flux[~folded.odd])
         self.sources["fold_binned"].data = _xy(folded.binned_phase, folded.binned_flux)
-        if folded.model_phase is not None and folded.model_flux is not None:
-            self.sources["model"].data = _xy(folded.model_phase, folded.model_flux)
-        else:
-            self.sources["model"].data = dict(_EMPTY)
+        for name in ("model", "fit"):
+            phase, flux = getattr(folded, f"{name}_phase"), getattr(folded, f"{name}_flux")
+            self.sources[name].data = _xy(phase, flux) if phase is not None and flux is not None else dict(_EMPTY)
         items = self.fold_legend.items
-        if len(items) >= 4:
+        if len(items) >= 5:
             items[0].label = {"value": "data" if heartbeat else "odd"}
             items[1].visible = not heartbeat
             items[3].label = {"value": folded.model_label or "model"}
             items[3].visible = folded.model_phase is not None
+            items[4].label = {"value": folded.fit_label or "fit"}
+            items[4].visible = folded.fit_phase is not None
         period_text = f"P = {folded.period:.5g} d"
         if heartbeat:
             _set_range(self.phase_range, -0.5, 0.5)
-            bottom, top = _limits(np.concatenate([folded.flux, folded.binned_flux]), 0.5, 99.5, 0.1)
+            drawn = [folded.flux, folded.binned_flux] + [curve for curve in (folded.model_flux, folded.fit_flux)
+                                                         if curve is not None]
+            bottom, top = _limits(np.concatenate(drawn), 0.5, 99.5, 0.1)
             _set_range(self.fold_flux_range, bottom, top)
             self.secondary_span.visible = False
             self.primary_span.location = 0.0

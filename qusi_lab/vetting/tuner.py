@@ -217,6 +217,13 @@ class _StepControls:
         self.box = widgets.HBox(
             title + controls, layout=widgets.Layout(flex_flow="row wrap", align_items="center")
         )
+        # CSS classes for pages and browser tests: .qt-step-AddNoise, .qt-AddNoise-std, .qt-AddNoise-enabled ...
+        self.box.add_class("qt-step")
+        self.box.add_class(f"qt-step-{self.name}")
+        named = {"enabled": self.enabled, "probability": self.probability, **self.widgets}
+        for parameter, widget in named.items():
+            if widget is not None:
+                widget.add_class(f"qt-{self.name}-{parameter}")
         self._sync_disabled()
 
     @staticmethod
@@ -429,6 +436,8 @@ class AugmentationTuner(widgets.VBox):
         self.save_button.on_click(lambda _: self._save_clicked())
         self.load_button.on_click(lambda _: self._load_clicked())
         self.selector.on_change = lambda _: self.regenerate()
+        self.add_class("qusi-augmentation-tuner")
+        self.plot.add_class("qt-plots")
         self.children = [
             self.selector.box,
             self.steps_box,

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from qusi_lab.lightcurve import LightCurve
+from qusi_lab.vetting.fit import HeartbeatFit, fit_heartbeat
 
 __all__ = [
     "CandidateView",
@@ -122,6 +123,9 @@ class FoldedView:
     ``odd`` marks points of odd-numbered transits. Zoom arrays are in hours from mid-transit.
     Depths are in ppm with their 1-sigma errors; ``odd_even_sigma`` is their difference over its
     error. ``secondary_phase`` is the deepest dip away from the transit.
+
+    Heartbeat view: ``model_*`` is the injected model (synthetic data), ``fit_*`` a fitted model
+    (``fit`` its parameters when the panel's own heartbeat fit made it; ``fit_problem`` why it failed).
     """
 
     period: float
@@ -150,6 +154,11 @@ class FoldedView:
     model_flux: np.ndarray | None = None
     model_label: str = ""
     feature_phase: float = math.nan
+    fit_phase: np.ndarray | None = None
+    fit_flux: np.ndarray | None = None
+    fit_label: str = ""
+    fit: HeartbeatFit | None = None
+    fit_problem: str = ""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -422,6 +431,10 @@ def prepare_view(
     injected = light_curve.meta.get("injected")
     if not view.truth and isinstance(injected, Mapping):
         view.truth = {"parameters": dict(injected), "kind": injected.get("kind", "")}
+    elif not view.truth and isinstance(injected, list) and injected:  # several injections (qusi_lab.data)
+        signals = [dict(entry) for entry in injected if isinstance(entry, Mapping)]
+        view.truth = {"parameters": {"signals": signals},
+                      "kind": ", ".join(str(entry.get("kind", "")) for entry in signals)}
     if model is not None:
         try:
             from qusi_lab.inference import saliency
@@ -501,15 +514,19 @@ def fold_heartbeat(
     multiplier: float = 1.0,
     model_curve: tuple[np.ndarray, np.ndarray] | None = None,
     model_label: str = "model fit",
+    *,
+    fit: bool = False,
 ) -> FoldedView | None:
     """The heartbeat view: the curve folded with the periastron feature at phase 0.
 
     The curve is flattened by a running median one orbital period wide (at least half a day), so
     that slower variability does not bury the feature.
 
-    The feature is the largest departure of the binned fold from its median. ``model_curve``
-    (times, relative flux) is folded the same way and drawn over it; without one, an injected
-    heartbeat model (synthetic data) is drawn when the truth has its parameters.
+    The feature is the largest departure of the binned fold from its median. Drawn over it: an
+    injected heartbeat model when the truth has its parameters (synthetic data), and a fitted model:
+    ``model_curve`` (times, relative flux; folded the same way, called ``model_label``) or, with
+    ``fit=True``, the heartbeat model fitted to the fold here (:func:`qusi_lab.vetting.fit.fit_heartbeat`,
+    ~10-30 ms).
     """
     if not view.has_period or view.raw_fold_time.size < 10:
         return None
@@ -535,18 +552,33 @@ def fold_heartbeat(
     folded = FoldedView(period=period, epoch=epoch, duration=view.duration, phase=phase, flux=flux,
                         odd=(cycle % 2) == 1, binned_phase=binned_phase, binned_flux=binned_flux,
                         feature_phase=0.0)
-    curve = model_curve
-    label = model_label
-    if curve is None:
-        curve = _injected_heartbeat(view, time)
-        label = "injected model"
-    if curve is not None:
-        model_time, model_flux = (np.asarray(part, dtype=np.float64) for part in curve)
-        model_phase = _phase(model_time, period, epoch, low=-0.5)
-        order = np.argsort(model_phase)
-        folded.model_phase, folded.model_flux = _binned_fold(model_phase[order], model_flux[order], 400, low=-0.5)
-        folded.model_label = label
+    injected = _injected_heartbeat(view, time)
+    if injected is not None:
+        folded.model_phase, folded.model_flux = _fold_curve(injected, period, epoch)
+        folded.model_label = "injected model"
+    if model_curve is not None:
+        folded.fit_phase, folded.fit_flux = _fold_curve(model_curve, period, epoch)
+        folded.fit_label = model_label
+    elif fit:
+        fit_phase, fit_flux = _binned_fold(phase, flux, 400, low=-0.5)
+        try:
+            result = fit_heartbeat(fit_phase, fit_flux, period=period, epoch=epoch)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+            folded.fit_problem = f"{type(error).__name__}: {error}"
+        else:
+            grid = np.linspace(-0.5, 0.5, 801)
+            folded.fit = result
+            folded.fit_phase, folded.fit_flux = grid, result(epoch + grid * period)
+            folded.fit_label = "heartbeat fit"
     return folded
+
+
+def _fold_curve(curve: tuple[np.ndarray, np.ndarray], period: float, epoch: float) -> tuple[np.ndarray, np.ndarray]:
+    """A model curve (times, flux) folded like the data and binned finely (ordered by phase, for a line)."""
+    model_time, model_flux = (np.asarray(part, dtype=np.float64) for part in curve)
+    model_phase = _phase(model_time, period, epoch, low=-0.5)
+    order = np.argsort(model_phase)
+    return _binned_fold(model_phase[order], model_flux[order], 400, low=-0.5)
 
 
 def injected_signals(truth: Mapping[str, Any]) -> list[dict[str, Any]]:
