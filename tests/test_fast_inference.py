@@ -9,6 +9,7 @@ import threading
 
 import pytest
 import torch
+from test_models import _randomize_batch_norm_statistics
 from torch import nn
 
 from qusi_lab import models
@@ -19,16 +20,7 @@ NAMES = ["astronet", "hadryss", "resnet1d", "transformer"]
 
 def _trained_looking(model: nn.Module, seed: int = 0) -> nn.Module:
     """Non-trivial batch-norm statistics and affine parameters, as after training; eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm1d):
-                size = module.num_features
-                assert module.running_mean is not None and module.running_var is not None
-                module.running_mean.copy_(torch.randn(size, generator=generator) * 0.3)
-                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(size, generator=generator) * 0.1)
+    _randomize_batch_norm_statistics(model, seed)
     return model.eval()
 
 
