@@ -305,3 +305,24 @@ def test_heartbeat_view_draws_a_fitted_model_on_the_injected_one(sector, tmp_pat
     no_fit.close()
     with pytest.raises(ValueError, match="model_fit"):
         VettingPanel(table, tmp_path / "labels.csv", model=None, model_fit="least squares")
+
+
+def test_each_figure_gets_one_patch_message_per_candidate(panel):
+    """BokehJS lays the figures out again after every message: one candidate = one patch per figure."""
+    import json
+
+    sent: dict[str, list[dict]] = {"left": [], "right": []}
+    for name, plot in (("left", panel.light_curve_plot), ("right", panel.fold_plot)):
+        plot.send = lambda content, buffers=None, _name=name: sent[_name].append(content)  # type: ignore[method-assign]
+    panel.next()
+    for name in ("left", "right"):
+        headers = [json.loads(message["payload"]) for message in sent[name]
+                   if "payload" in message and '"msgtype"' in message["payload"]]
+        assert [header["msgtype"] for header in headers] == ["PATCH-DOC"], (name, headers)
+        contents = [json.loads(message["payload"]) for message in sent[name]
+                    if "payload" in message and '"events"' in message["payload"]]
+        assert len(contents) == 1 and len(contents[0]["events"]) >= 5  # sources, ranges, titles together
+    # Outside an update the widget still sends each change at once, as jupyter_bokeh's BokehModel does.
+    sent["left"].clear()
+    panel.figures.light_curve.title.text = "changed by hand"
+    assert any('"msgtype"' in message.get("payload", "") for message in sent["left"])

@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import os
@@ -295,7 +296,6 @@ class VettingPanel:
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self) -> None:
-        from jupyter_bokeh.widgets import BokehModel
 
         queue = self.queue
         low, high = queue.score_range
@@ -341,9 +341,9 @@ class VettingPanel:
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"))
         controls.add_class("qv-controls")
 
-        self.light_curve_plot = BokehModel(self.figures.left)
+        self.light_curve_plot = batched_bokeh_model(self.figures.left)
         self.light_curve_plot.add_class("qv-light-curve-plot")
-        self.fold_plot = BokehModel(self.figures.right)
+        self.fold_plot = batched_bokeh_model(self.figures.right)
         self.fold_plot.add_class("qv-fold-plot")
         self.half_button = widgets.Button(description="÷2", tooltip="fold at half the period",
                                           layout=widgets.Layout(width="46px"))
@@ -495,7 +495,8 @@ class VettingPanel:
         self._multiplier = multiplier
         self._folded = self._fold()
         if self._view is not None:
-            self.figures.update_fold(self._view, self._folded, mode=self._mode)
+            with self._one_patch_per_figure():
+                self.figures.update_fold(self._view, self._folded, mode=self._mode)
         self._update_period_label()
         self._refresh_metadata()
 
@@ -591,15 +592,25 @@ class VettingPanel:
         timings["widgets"] = time.perf_counter() - before_widgets
         if redraw:
             before_plots = time.perf_counter()
-            if self._view is None:
-                self.figures.clear("No candidate passes the filters: lower the score or show all.")
-            else:
-                self.figures.update(self._view, self._folded, mode=self._mode, title=self._plot_title())
+            with self._one_patch_per_figure():
+                if self._view is None:
+                    self.figures.clear("No candidate passes the filters: lower the score or show all.")
+                else:
+                    self.figures.update(self._view, self._folded, mode=self._mode, title=self._plot_title())
             timings["plots"] = time.perf_counter() - before_plots
         if candidate is not None and self.preload:
             self.preloader.request(self.queue.upcoming(self.preload))
         timings["total"] = time.perf_counter() - started
         self.timings = timings
+
+    @contextlib.contextmanager
+    def _one_patch_per_figure(self) -> Any:
+        plots: list[Any] = [getattr(self, "light_curve_plot", None), getattr(self, "fold_plot", None)]
+        with contextlib.ExitStack() as stack:
+            for plot in plots:
+                if hasattr(plot, "batch"):
+                    stack.enter_context(plot.batch())
+            yield
 
     def _plot_title(self) -> str:
         candidate = self.queue.current
@@ -829,4 +840,61 @@ def _close_tree(widget: Any) -> None:
         # jupyter_bokeh's close() fails when called twice (here, then by __del__): leave it to __del__.
         return
     widget.close()
+
+
+_BATCHED_BOKEH_MODEL: Any = None
+
+
+def batched_bokeh_model(model: Any) -> Any:
+    """A ``jupyter_bokeh`` ``BokehModel`` of ``model`` that can send one update as one patch message.
+
+    ``BokehModel`` sends one ``PATCH-DOC`` message per document event; showing a candidate changes
+    some 30 properties (sources, ranges, titles, spans), and BokehJS applies each message on its own.
+    Inside :meth:`batch` the events are collected and sent as one message when it ends, so the
+    browser applies a candidate in one go; outside it the widget behaves as ``BokehModel``. (In
+    headless Chromium without a GPU this took the key-to-redrawn-light-curve time from 405-554 ms
+    to 280-416 ms; most of what is left is BokehJS drawing, see benchmarks/README.md.)
+    """
+    global _BATCHED_BOKEH_MODEL
+    if _BATCHED_BOKEH_MODEL is None:
+        import json
+
+        from bokeh.protocol import Protocol
+        from jupyter_bokeh.widgets import BokehModel
+
+        class BatchedBokehModel(BokehModel):  # type: ignore[misc]
+            @contextlib.contextmanager
+            def batch(self) -> Any:
+                if getattr(self, "_pending_events", None) is not None:  # nested: the outer batch sends
+                    yield
+                    return
+                self._pending_events: list[Any] | None = []
+                try:
+                    yield
+                finally:
+                    events, self._pending_events = self._pending_events, None
+                    if events:
+                        self._send_events(events)
+
+            def _document_patched(self, event: Any) -> None:
+                if event.setter is self:
+                    return
+                pending = getattr(self, "_pending_events", None)
+                if pending is not None:
+                    pending.append(event)
+                else:
+                    self._send_events([event])
+
+            def _send_events(self, events: list[Any]) -> None:
+                # The message framing of BokehModel._document_patched, with several events in it.
+                message = Protocol().create("PATCH-DOC", events)
+                self.send({"msg": "patch", "payload": message.header_json})
+                self.send({"msg": "patch", "payload": message.metadata_json})
+                self.send({"msg": "patch", "payload": message.content_json})
+                for buffer in message.buffers:
+                    self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+                    self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+        _BATCHED_BOKEH_MODEL = BatchedBokehModel
+    return _BATCHED_BOKEH_MODEL(model)
 
