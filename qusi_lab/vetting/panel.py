@@ -842,59 +842,57 @@ def _close_tree(widget: Any) -> None:
     widget.close()
 
 
-_BATCHED_BOKEH_MODEL: Any = None
-
-
 def batched_bokeh_model(model: Any) -> Any:
     """A ``jupyter_bokeh`` ``BokehModel`` of ``model`` that can send one update as one patch message.
 
     ``BokehModel`` sends one ``PATCH-DOC`` message per document event; showing a candidate changes
     some 30 properties (sources, ranges, titles, spans), and BokehJS applies each message on its own.
-    Inside :meth:`batch` the events are collected and sent as one message when it ends, so the
-    browser applies a candidate in one go; outside it the widget behaves as ``BokehModel``. (In
-    headless Chromium without a GPU this took the key-to-redrawn-light-curve time from 405-554 ms
-    to 280-416 ms; most of what is left is BokehJS drawing, see benchmarks/README.md.)
+    Inside the widget's ``batch()`` the events are collected and sent as one message when it ends, so
+    the browser applies a candidate in one go; outside it the widget behaves as ``BokehModel``. (In
+    headless Chromium without a GPU the key-to-redrawn-light-curve time went from 405-554 ms to
+    280-422 ms, a gain within the spread of those runs; most of the time is BokehJS drawing, see
+    benchmarks/README.md.)
     """
-    global _BATCHED_BOKEH_MODEL
-    if _BATCHED_BOKEH_MODEL is None:
-        import json
+    import json
 
-        from bokeh.protocol import Protocol
-        from jupyter_bokeh.widgets import BokehModel
+    from bokeh.protocol import Protocol
+    from jupyter_bokeh.widgets import BokehModel
 
-        class BatchedBokehModel(BokehModel):  # type: ignore[misc]
-            @contextlib.contextmanager
-            def batch(self) -> Any:
-                if getattr(self, "_pending_events", None) is not None:  # nested: the outer batch sends
-                    yield
-                    return
-                self._pending_events: list[Any] | None = []
-                try:
-                    yield
-                finally:
-                    events, self._pending_events = self._pending_events, None
-                    if events:
-                        self._send_events(events)
+    widget = BokehModel(model)
+    pending: list[list[Any]] = []  # the events of the batch under way (none: not batching)
 
-            def _document_patched(self, event: Any) -> None:
-                if event.setter is self:
-                    return
-                pending = getattr(self, "_pending_events", None)
-                if pending is not None:
-                    pending.append(event)
-                else:
-                    self._send_events([event])
+    def send_events(events: list[Any]) -> None:
+        # The message framing of BokehModel._document_patched, with several events in it.
+        message = Protocol().create("PATCH-DOC", events)
+        widget.send({"msg": "patch", "payload": message.header_json})
+        widget.send({"msg": "patch", "payload": message.metadata_json})
+        widget.send({"msg": "patch", "payload": message.content_json})
+        for buffer in message.buffers:
+            widget.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+            widget.send({"msg": "patch"}, [buffer.to_bytes()])
 
-            def _send_events(self, events: list[Any]) -> None:
-                # The message framing of BokehModel._document_patched, with several events in it.
-                message = Protocol().create("PATCH-DOC", events)
-                self.send({"msg": "patch", "payload": message.header_json})
-                self.send({"msg": "patch", "payload": message.metadata_json})
-                self.send({"msg": "patch", "payload": message.content_json})
-                for buffer in message.buffers:
-                    self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
-                    self.send({"msg": "patch"}, [buffer.to_bytes()])
+    def document_patched(event: Any) -> None:
+        # Bokeh dispatches document events to ``receiver._document_patched``: this instance attribute.
+        if event.setter is widget:
+            return
+        if pending:
+            pending[-1].append(event)
+        else:
+            send_events([event])
 
-        _BATCHED_BOKEH_MODEL = BatchedBokehModel
-    return _BATCHED_BOKEH_MODEL(model)
+    @contextlib.contextmanager
+    def batch() -> Any:
+        if pending:  # nested: the outer batch sends
+            yield
+            return
+        pending.append([])
+        try:
+            yield
+        finally:
+            events = pending.pop()
+            if events:
+                send_events(events)
 
+    widget._document_patched = document_patched
+    widget.batch = batch
+    return widget
