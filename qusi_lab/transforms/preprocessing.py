@@ -59,6 +59,13 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def _positive_float(value: Any, name: str, what: str = "a positive number") -> float:
+    number = float(value)
+    if not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be {what}, got {number!r}")
+    return number
+
+
 def _choice(value: str, name: str, options: tuple[str, ...]) -> str:
     if value not in options:
         raise ValueError(f"unknown {name} {value!r}; choose one of {options}")
@@ -233,10 +240,7 @@ class Detrend(Transform):
     """
 
     def __init__(self, window_days: float = 1.0) -> None:
-        window_days = float(window_days)
-        if not (np.isfinite(window_days) and window_days > 0):
-            raise ValueError(f"window_days must be a positive number of days, got {window_days!r}")
-        self.window_days = window_days
+        self.window_days = _positive_float(window_days, "window_days", "a positive number of days")
 
     def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
         flux = lc.flux
@@ -325,10 +329,7 @@ class AsinhStretch(Transform):
     """
 
     def __init__(self, scale: float = 5.0) -> None:
-        scale = float(scale)
-        if not (np.isfinite(scale) and scale > 0):
-            raise ValueError(f"scale must be a positive number, got {scale!r}")
-        self.scale = scale
+        self.scale = _positive_float(scale, "scale")
 
     def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
         ratio = lc.flux * (1.0 / self.scale)
