@@ -258,6 +258,11 @@ def _make_optimizer(
     )
 
 
+def _cosine_factor(progress: float) -> float:
+    """Cosine decay from the full rate (progress 0) to 5% of it (progress 1 and beyond)."""
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
 def _make_scheduler(
     scheduler: str | None, optimizer: torch.optim.Optimizer, max_steps: int, warmup_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -270,9 +275,7 @@ def _make_scheduler(
             return (step + 1) / warmup_steps
         if name == "constant":
             return 1.0
-        # Cosine decay from the full rate to 5% of it at max_steps.
-        progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
-        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return _cosine_factor((step - warmup_steps) / max(1, max_steps - warmup_steps))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
@@ -322,7 +325,7 @@ def _time_budget_schedule(
                 return  # on pace: the step schedule alone
             engaged = True
         progress = max(min(1.0, elapsed / budget), (step - warmup_steps) / max(1, max_steps - warmup_steps))
-        factor = 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        factor = _cosine_factor(progress)
         for group, base in zip(optimizer.param_groups, bases, strict=True):
             group["lr"] = base * factor
 
