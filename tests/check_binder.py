@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "tutorials" / "01_basic_transit_identification.ipynb"
+NEEDED_GB = 3.0
 IMPORTS = "import qusi_lab, torch, ipywidgets, ipyevents, jupyter_bokeh, bokeh, jupyterlab, lightkurve, batman"
 
 
@@ -57,6 +58,12 @@ def main() -> None:
     pin = re.search(r'"torch==([^"]+)"', (ROOT / "pyproject.toml").read_text())
     assert pin, "pyproject.toml pins torch"
 
+    # The venv takes ~1.8 GB and pip unpacks torch beside it: say so plainly rather than let pip die
+    # half-way with ENOSPC (a full disk once failed CI here with nothing but pip's errno).
+    free_gb = shutil.disk_usage(tempfile.gettempdir()).free / 1e9
+    if free_gb < NEEDED_GB:
+        raise SystemExit(f"check_binder: {tempfile.gettempdir()} has {free_gb:.1f} GB free; building the Binder "
+                         f"environment needs about {NEEDED_GB:.0f} GB. Free some space (or set TMPDIR) and rerun.")
     work = Path(tempfile.mkdtemp(prefix="qusi_lab_binder_"))
     venv = work / "venv"
     python = venv / "bin" / "python"
@@ -65,7 +72,7 @@ def main() -> None:
         run([sys.executable, "-m", "venv", str(venv)])
         # PIP_RETRIES=0: where the PyTorch index is unreachable (this machine), fail over at once.
         env = {**os.environ, "PIP_RETRIES": "0", "PIP_DEFAULT_TIMEOUT": "15"}
-        run([str(python), "-m", "pip", "install", "--quiet", "-r", "binder/requirements.txt"], env=env)
+        run([str(python), "-m", "pip", "install", "--quiet", "--no-cache-dir", "-r", "binder/requirements.txt"], env=env)
         install_seconds = time.perf_counter() - started
         size = subprocess.run(["du", "-sm", str(venv)], capture_output=True, text=True).stdout.split()[0]
         print(f"check_binder: binder/requirements.txt installed into a fresh {runtime} venv in "
