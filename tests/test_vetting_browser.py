@@ -87,23 +87,34 @@ def _wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-# Times, in the page, from the next keydown to (a) the panel title's DOM changing and (b) the light curve's
-# data source replaced in BokehJS plus two animation frames (drawn).
-_LATENCY_PROBE = """() => {
+# Times, in the page, from the next keydown to (a) the panel title's DOM changing and (b) the light curve on
+# screen (the visible one of the panel's two sets of figures) being the expected candidate's (its Bokeh
+# title names the target), plus two animation frames: drawn and composited. The panel draws the next
+# candidate ahead in hidden figures and swaps; when it could not (no time to draw ahead), the figures on
+# screen are redrawn, and this times that instead.
+_LATENCY_PROBE = """(expected) => {
   window._qvTitle = null; window._qvPlot = null;
-  const raw = () => { for (const d of Bokeh.documents) for (const m of d.all_models)
-      if (m.data && m.data.x && m.data.x.length > 5000) return m; return null; };
+  const shown = () => {
+    for (const element of document.querySelectorAll('.qv-light-curve-plot'))
+      if (getComputedStyle(element).visibility === 'visible')
+        for (const view of Bokeh.index.roots)
+          if (element.contains(view.el)) return view.model.children[0].title.text;
+    return null; };
   window.addEventListener('keydown', () => {
-    const t0 = performance.now(); const before = raw() ? raw().data.x : null;
-    const observer = new MutationObserver(() => { if (window._qvTitle === null) window._qvTitle = performance.now() - t0; });
+    const t0 = performance.now();
+    const observer = new MutationObserver(() => {
+      if (window._qvTitle === null) { window._qvTitle = performance.now() - t0; observer.disconnect(); } });
     observer.observe(document.querySelector('.qv-title-box'), {subtree: true, childList: true, characterData: true});
-    const poll = () => { const source = raw();
-      if (source && source.data.x !== before) requestAnimationFrame(() => requestAnimationFrame(
+    const poll = () => {
+      if ((shown() || '').includes(expected)) requestAnimationFrame(() => requestAnimationFrame(
           () => { window._qvPlot = performance.now() - t0; }));
       else if (performance.now() - t0 < 15000) requestAnimationFrame(poll); };
     requestAnimationFrame(poll);
   }, {capture: true, once: true});
 }"""
+
+VISIBLE_LIGHT_CURVE = ".qv-light-curve-plot:not(.qv-standby)"
+VISIBLE_FOLD = ".qv-fold-plot:not(.qv-standby)"
 
 
 def _records(path: Path) -> list[dict]:
@@ -212,11 +223,15 @@ def test_vetting_in_voila(voila_url, vetting_folder):
             page = browser.new_page(viewport={"width": 1240, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
+            sent: list[str] = []  # what the page sends to the kernel
+            page.on("websocket", lambda socket: socket.on(
+                "framesent", lambda payload: sent.append(payload if isinstance(payload, str) else
+                                                         payload.decode("latin-1"))))
             page.goto(url, timeout=60_000)
             # Rendered: the widgets and BokehJS's canvas inside the embedded figures.
             page.wait_for_selector(".qusi-vetting-panel", timeout=60_000)
-            page.wait_for_selector(".qv-light-curve-plot canvas", timeout=30_000)
-            page.wait_for_selector(".qv-fold-plot canvas", timeout=30_000)
+            page.wait_for_selector(f"{VISIBLE_LIGHT_CURVE} canvas", timeout=30_000)
+            page.wait_for_selector(f"{VISIBLE_FOLD} canvas", timeout=30_000)
             title = page.locator(".qv-title")
             first, second, third = ranked.target_id.iloc[:3]
             assert title.inner_text().startswith(first)
@@ -235,7 +250,7 @@ def test_vetting_in_voila(voila_url, vetting_folder):
 
             # 2. Keys, with the pointer over the panel (ipyevents listens only then): over the light curve,
             # whose place does not move when the text below changes length.
-            page.locator(".qv-light-curve-plot").hover()
+            page.locator(VISIBLE_LIGHT_CURVE).hover()
             page.keyboard.press("2")
             records = _wait_for(lambda: len(_records(labels)) == 2 and _records(labels), 10,
                                 "the verdict given with key 2")
@@ -249,12 +264,17 @@ def test_vetting_in_voila(voila_url, vetting_folder):
             # 3. Next candidate by key, timed inside the page: key press -> new title in the DOM, and -> the
             # light curve's data replaced in BokehJS and two frames drawn.
             page.wait_for_timeout(1500)  # the next candidate preloaded, as when a person looks at this one
-            page.evaluate(_LATENCY_PROBE)
+            page.evaluate(_LATENCY_PROBE, third)
+            sent.clear()
             page.keyboard.press("j")
             _wait_for(lambda: title.inner_text().startswith(third), 20, "j moving to the next candidate")
             latency = _wait_for(lambda: page.evaluate("() => window._qvPlot && window._qvTitle ? "
                                                       "[window._qvTitle, window._qvPlot] : null"), 20,
                                 "the light curve redrawn")
+            # The page does not send the candidate's data back to the kernel (jupyter_bokeh echoes every
+            # change it applies; the panel's figures send only changes made in the page).
+            echoed = [frame for frame in sent if '"attr":"data"' in frame]
+            assert sent and not echoed, f"{len(echoed)} of {len(sent)} messages echo figure data"
             page.keyboard.press("k")
             _wait_for(lambda: title.inner_text().startswith(second), 20, "k moving back")
             page.wait_for_timeout(400)
@@ -294,7 +314,7 @@ def test_vetting_in_jupyterlab(lab_url, vetting_folder):
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             page.wait_for_selector(".qusi-vetting-panel", timeout=60_000)
-            page.wait_for_selector(".qv-light-curve-plot canvas", timeout=30_000)
+            page.wait_for_selector(f"{VISIBLE_LIGHT_CURVE} canvas", timeout=30_000)
             title = page.locator(".qv-title")
             first, second, third = ranked.target_id.iloc[:3]
             _wait_for(lambda: title.inner_text().startswith(first), 20, "the first candidate")
@@ -304,7 +324,7 @@ def test_vetting_in_jupyterlab(lab_url, vetting_folder):
             assert [(r["target_id"], r["verdict"]) for r in records] == [(first, "eclipsing binary")]
             _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance")
 
-            page.locator(".qv-light-curve-plot").hover()
+            page.locator(VISIBLE_LIGHT_CURVE).hover()
             active = _active_cell(page)
             page.keyboard.press("u")
             records = _wait_for(lambda: len(_records(labels)) == 2 and _records(labels), 20, "the undo record")

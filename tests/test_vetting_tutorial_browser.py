@@ -78,8 +78,8 @@ def _open_panel(browser, url, errors):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="commit", timeout=60_000)
     page.wait_for_selector(".qusi-vetting-panel", timeout=240_000)  # after every cell above it has run
-    page.wait_for_selector(".qv-light-curve-plot canvas", timeout=60_000)
-    page.wait_for_selector(".qv-fold-plot canvas", timeout=60_000)
+    page.wait_for_selector(".qv-light-curve-plot:not(.qv-standby) canvas", timeout=60_000)
+    page.wait_for_selector(".qv-fold-plot:not(.qv-standby) canvas", timeout=60_000)
     return page
 
 
@@ -124,7 +124,7 @@ def test_vet_20_by_keyboard_close_reopen_and_resume(tmp_path):
                 _wait_for(lambda: title.inner_text().startswith(order[0]), 30, "the best candidate first")
                 assert progress.inner_text().strip() == f"0 of {len(order)} vetted"
                 page.evaluate(_TITLE_PROBE)
-                page.locator(".qv-light-curve-plot").hover()  # ipyevents listens while the pointer is here
+                page.locator(".qv-light-curve-plot:not(.qv-standby)").hover()  # ipyevents listens while the pointer is here
                 round_trips = []
                 for number, key in enumerate(keys):
                     pressed = time.monotonic()

@@ -314,7 +314,7 @@ def test_each_figure_gets_one_patch_message_per_candidate(panel):
     sent: dict[str, list[dict]] = {"left": [], "right": []}
     for name, plot in (("left", panel.light_curve_plot), ("right", panel.fold_plot)):
         plot.send = lambda content, buffers=None, _name=name: sent[_name].append(content)  # type: ignore[method-assign]
-    panel.next()
+    panel.go_to(str(panel.queue.table.iloc[-1].target_id))  # not drawn ahead: redrawn on screen
     for name in ("left", "right"):
         headers = [json.loads(message["payload"]) for message in sent[name]
                    if "payload" in message and '"msgtype"' in message["payload"]]
@@ -326,3 +326,37 @@ def test_each_figure_gets_one_patch_message_per_candidate(panel):
     sent["left"].clear()
     panel.figures.light_curve.title.text = "changed by hand"
     assert any('"msgtype"' in message.get("payload", "") for message in sent["left"])
+
+
+def test_the_next_candidate_is_drawn_ahead_in_hidden_figures_and_swapped_in(panel):
+    """The panel keeps two sets of figures: the next candidate is drawn into the hidden one, and moving on swaps
+    them (a class change in the browser) instead of redrawing."""
+    upcoming = panel.queue.upcoming(1, previous=False)[0]
+    assert panel.prepare_next() == upcoming
+    front, hidden = panel.light_curve_plot, panel._sets[1 - panel._front].left
+    assert "qv-standby" in hidden._dom_classes and "qv-standby" not in front._dom_classes
+    hidden_figures = panel._sets[1 - panel._front].figures
+    assert upcoming.target_id in hidden_figures.light_curve.title.text
+    assert len(hidden_figures.sources["raw"].data["x"]) > 10_000
+    sent: list[dict] = []
+    for widget in (hidden, panel._sets[1 - panel._front].right):
+        widget.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    panel.next()
+    assert panel.queue.current.key == upcoming.key
+    assert panel.light_curve_plot is hidden and panel.figures is hidden_figures  # swapped, not redrawn
+    assert "qv-standby" in front._dom_classes and "qv-standby" not in hidden._dom_classes
+    assert not any('"msgtype"' in message.get("payload", "") for message in sent)  # no patch: nothing to draw
+    assert panel.timings["plots"] < 0.005 and panel.timings["view"] == 0.0
+    # The previous candidate is still drawn in the figures now hidden: back is a swap too, until the next one
+    # is drawn there.
+    panel.previous()
+    assert panel.light_curve_plot is front
+    panel.next()
+    assert panel.prepare_next() == panel.queue.upcoming(1, previous=False)[0]
+    assert panel.queue.upcoming(1, previous=False)[0].target_id in \
+        panel._sets[1 - panel._front].figures.light_curve.title.text
+    # A candidate that was not drawn ahead (a jump) is drawn into the figures on screen.
+    last = panel.queue.table.iloc[-1]
+    on_screen = panel.light_curve_plot
+    panel.go_to(str(last.target_id))
+    assert panel.light_curve_plot is on_screen and str(last.target_id) in panel.figures.light_curve.title.text

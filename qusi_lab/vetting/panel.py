@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import math
@@ -58,6 +59,10 @@ KEYS_UNDO: tuple[str, ...] = ("u",)
 #: overlapping default, ~0.25 s for a 4096-long input on a laptop CPU), computed ahead in the background.
 DEFAULT_SALIENCY_OPTIONS: Mapping[str, Any] = {"method": "occlusion", "stride": None}
 
+#: Seconds after a candidate change before the next candidate is drawn into the hidden figures: time
+#: for the browser to show the change first (a swap takes a frame; a full redraw ~0.3 s here).
+STANDBY_DELAY = 0.4
+
 _VERDICT_COLOURS = ("#2f9e44", "#e8590c", "#ae3ec9", "#1971c2", "#868e96", "#f59f00", "#0c8599", "#c2255c",
                     "#5c940d")
 
@@ -90,6 +95,9 @@ _CSS = """
   border-radius: 5px; }
 .qusi-vetting-panel .qv-fold-tools { align-items: center; }
 .qusi-vetting-panel .qv-keys-left:focus, .qusi-vetting-panel .qv-keys-right:focus { outline: none; }
+.qusi-vetting-panel .qv-plot-stack { position: relative; }
+.qusi-vetting-panel .qv-plot-stack > .qv-standby { position: absolute !important; top: 0; left: 0;
+  visibility: hidden; pointer-events: none; }
 .qusi-vetting-panel .ipyevents-watched { outline: 1px solid #a5d8ff; outline-offset: 3px; border-radius: 4px; }
 </style>
 """
@@ -231,7 +239,12 @@ class VettingPanel:
         self.preload = max(0, int(preload))
         self._load = load
         self.preloader = Preloader(self._compute_view, capacity=max(8, 2 * self.preload + 4))
-        self.figures = VettingFigures(left_width=560, right_width=400)
+        # Two sets of figures: one on screen, one hidden that draws the next candidate ahead (see
+        # _FigureSet); moving on is then a swap of the two, not a redraw.
+        self._sets = (_FigureSet(), _FigureSet())
+        self._front = 0
+        self._standby_generation = 0
+        self._closed = False
         self.timings: dict[str, float] = {}
         self._multiplier = 1.0
         self._mode = "transit"
@@ -245,6 +258,10 @@ class VettingPanel:
         _load_bokehjs()
         self._build_widgets()
         self._show_current()
+        # The hidden figures are filled now, not later on the event loop: patches sent before the browser has
+        # made its views are lost (Voila makes them only after the whole notebook has run), and the figures
+        # in the browser would then lag behind their Python side.
+        self.prepare_next()
         self._refresh_plot_widgets()
 
     # ------------------------------------------------------------------ computing views
@@ -276,23 +293,34 @@ class VettingPanel:
         classes = " ".join(str(value) for value in (attrs.get("positive_class"), attrs.get("score")) if value)
         return "heartbeat" if "heartbeat" in classes.lower() else "transit"
 
-    def _fold(self) -> FoldedView | None:
-        view = self._view
+    def _fold(self, view: CandidateView | None = None, *, mode: str | None = None,
+              multiplier: float | None = None, candidate: Candidate | None = None,
+              report: bool = True) -> FoldedView | None:
+        """The folded view (of the current candidate unless given); ``report``: fit problems to the status."""
+        view = self._view if view is None else view
+        mode = self._mode if mode is None else mode
+        multiplier = self._multiplier if multiplier is None else multiplier
+        candidate = self.queue.current if candidate is None else candidate
         if view is None or view.error is not None:
             return None
-        if self._mode == "heartbeat":
+        if mode == "heartbeat":
             curve = None
-            if callable(self.model_fit) and self.queue.current is not None:
+            if callable(self.model_fit) and candidate is not None:
                 try:
-                    curve = self.model_fit(view, self.queue.current)
+                    curve = self.model_fit(view, candidate)
                 except Exception as error:  # a failing fit must not take the panel down
-                    self._set_status(f"model fit failed: {type(error).__name__}: {error}", error=True)
-            folded = fold_heartbeat(view, self._multiplier, model_curve=curve, model_label="model fit",
+                    if report:
+                        self._set_status(f"model fit failed: {type(error).__name__}: {error}", error=True)
+            folded = fold_heartbeat(view, multiplier, model_curve=curve, model_label="model fit",
                                     fit=self.model_fit == "auto")
-            if folded is not None and folded.fit_problem:
-                self._set_status(f"heartbeat fit failed: {html.escape(folded.fit_problem)}", error=True)
+            if report:
+                self._report_fit(folded)
             return folded
-        return fold_transit(view, self._multiplier)
+        return fold_transit(view, multiplier)
+
+    def _report_fit(self, folded: FoldedView | None) -> None:
+        if folded is not None and folded.fit_problem:
+            self._set_status(f"heartbeat fit failed: {html.escape(folded.fit_problem)}", error=True)
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self) -> None:
@@ -341,10 +369,11 @@ class VettingPanel:
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"))
         controls.add_class("qv-controls")
 
-        self.light_curve_plot = batched_bokeh_model(self.figures.left)
-        self.light_curve_plot.add_class("qv-light-curve-plot")
-        self.fold_plot = batched_bokeh_model(self.figures.right)
-        self.fold_plot.add_class("qv-fold-plot")
+        self._sets[1].show(False)
+        light_curve_stack = widgets.Box([figure_set.left for figure_set in self._sets])
+        light_curve_stack.add_class("qv-plot-stack")
+        fold_stack = widgets.Box([figure_set.right for figure_set in self._sets])
+        fold_stack.add_class("qv-plot-stack")
         self.half_button = widgets.Button(description="÷2", tooltip="fold at half the period",
                                           layout=widgets.Layout(width="46px"))
         self.double_button = widgets.Button(description="×2", tooltip="fold at twice the period",
@@ -392,9 +421,9 @@ class VettingPanel:
             f'<div class="qv-help">Keys, with the pointer over the figures or buttons: {keys} · <kbd>j</kbd>/'
             '<kbd>→</kbd> next · <kbd>k</kbd>/<kbd>←</kbd> previous · <kbd>u</kbd> undo. Each verdict is saved at '
             f'once to <code>{html.escape(str(self.store.path))}</code>.</div>')
-        left = widgets.VBox([self.light_curve_plot, self.metadata])
+        left = widgets.VBox([light_curve_stack, self.metadata])
         left.add_class("qv-keys-left")
-        right_keys = widgets.VBox([self.fold_plot, fold_tools, verdict_buttons])
+        right_keys = widgets.VBox([fold_stack, fold_tools, verdict_buttons])
         right_keys.add_class("qv-keys-right")
         right = widgets.VBox([right_keys, note_row, self.status], layout=widgets.Layout(margin="0 0 0 8px"))
         self._key_areas = (left, right_keys)
@@ -572,48 +601,124 @@ class VettingPanel:
         started = time.perf_counter()
         candidate = self.queue.current
         timings = {"view": 0.0, "plots": 0.0, "widgets": 0.0}
-        redraw = False
+        redraw = swap = False
         if candidate is None:
             redraw = self._shown_key is not None or force or self._view is None
             self._view, self._folded, self._shown_key = None, None, None
         elif candidate.key != self._shown_key or force:
-            if candidate.key != self._shown_key:
+            standby = self._sets[1 - self._front]
+            swap = candidate.key != self._shown_key and standby.key == candidate.key
+            if swap:  # drawn ahead in the hidden figures: take its view, fold and mode from there
+                self._view, self._folded, self._mode = standby.view, standby.folded, standby.mode
                 self._multiplier = 1.0
-                self._mode = self._mode_for(candidate)
-            self._view = self.preloader.get(candidate)
-            timings["view"] = time.perf_counter() - started
+                self._report_fit(self._folded)
+            else:
+                if candidate.key != self._shown_key:
+                    self._multiplier = 1.0
+                    self._mode = self._mode_for(candidate)
+                self._view = self.preloader.get(candidate)
+                timings["view"] = time.perf_counter() - started
+                self._folded = self._fold()
+                redraw = True
             self._shown_key = candidate.key
-            self._folded = self._fold()
-            redraw = True
         # Text first, figures second: messages reach the browser in order, and the figures' patch is the
         # slow one to apply, so the name and numbers of the new candidate show at once.
         before_widgets = time.perf_counter()
         self._update_widgets(candidate)
         timings["widgets"] = time.perf_counter() - before_widgets
-        if redraw:
+        if swap:
             before_plots = time.perf_counter()
-            with self._one_patch_per_figure():
+            self._sets[self._front].show(False)
+            self._front = 1 - self._front
+            self._sets[self._front].show(True)
+            timings["plots"] = time.perf_counter() - before_plots
+        elif redraw:
+            before_plots = time.perf_counter()
+            front = self._sets[self._front]
+            with front.batch():
                 if self._view is None:
-                    self.figures.clear("No candidate passes the filters: lower the score or show all.")
+                    front.figures.clear("No candidate passes the filters: lower the score or show all.")
                 else:
-                    self.figures.update(self._view, self._folded, mode=self._mode, title=self._plot_title())
+                    front.figures.update(self._view, self._folded, mode=self._mode, title=self._plot_title())
+            front.key = candidate.key if candidate is not None else None
             timings["plots"] = time.perf_counter() - before_plots
         if candidate is not None and self.preload:
             self.preloader.request(self.queue.upcoming(self.preload))
         timings["total"] = time.perf_counter() - started
         self.timings = timings
+        self._schedule_standby()
+
+    # ------------------------------------------------------------------ drawing ahead
+    def _schedule_standby(self) -> None:
+        """Draw the next candidate into the hidden figures once the browser has drawn this one.
+
+        In a kernel (a notebook, Voila) this runs on its event loop, ``STANDBY_DELAY`` seconds after
+        the candidate changed, so that the browser paints the swap first; elsewhere (scripts, tests) call
+        :meth:`prepare_next`.
+        """
+        self._standby_generation += 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_later(STANDBY_DELAY, self._prepare_next_when_ready, self._standby_generation, loop)
+
+    def _prepare_next_when_ready(self, generation: int, loop: asyncio.AbstractEventLoop) -> None:
+        if generation != self._standby_generation or self._closed:
+            return  # the user moved on since: a newer call is scheduled
+        upcoming = self.queue.upcoming(1, previous=False)
+        if upcoming and not self.preloader.is_ready(upcoming[0]):
+            # Never wait for the background thread on the event loop: that would hold up key presses.
+            loop.call_later(0.1, self._prepare_next_when_ready, generation, loop)
+            return
+        self.prepare_next()
+
+    def prepare_next(self) -> Candidate | None:
+        """Draw the next candidate of the queue into the hidden set of figures (if not there already).
+
+        Moving on to it then swaps the two sets (``timings["plots"]`` well under a millisecond) instead of
+        sending its light curve to the browser and waiting for it to be drawn.
+        """
+        upcoming = self.queue.upcoming(1, previous=False)
+        if not upcoming:
+            return None
+        candidate = upcoming[0]
+        standby = self._sets[1 - self._front]
+        if standby.key == candidate.key:
+            return candidate
+        view = self.preloader.get(candidate)
+        mode = self._mode_for(candidate)
+        folded = self._fold(view, mode=mode, multiplier=1.0, candidate=candidate, report=False)
+        with standby.batch():
+            if view.error is not None:
+                standby.figures.clear(f"Could not read the light curve: {view.error}")
+            else:
+                standby.figures.update(view, folded, mode=mode, title=self._plot_title(candidate))
+        standby.key, standby.view, standby.folded, standby.mode = candidate.key, view, folded, mode
+        return candidate
+
+    @property
+    def figures(self) -> VettingFigures:
+        """The Bokeh figures on screen (:class:`~qusi_lab.vetting.plots.VettingFigures`)."""
+        return self._sets[self._front].figures
+
+    @property
+    def light_curve_plot(self) -> Any:
+        """The widget showing the light curve and saliency figures on screen."""
+        return self._sets[self._front].left
+
+    @property
+    def fold_plot(self) -> Any:
+        """The widget showing the folded figures on screen."""
+        return self._sets[self._front].right
 
     @contextlib.contextmanager
     def _one_patch_per_figure(self) -> Any:
-        plots: list[Any] = [getattr(self, "light_curve_plot", None), getattr(self, "fold_plot", None)]
-        with contextlib.ExitStack() as stack:
-            for plot in plots:
-                if hasattr(plot, "batch"):
-                    stack.enter_context(plot.batch())
+        with self._sets[self._front].batch():
             yield
 
-    def _plot_title(self) -> str:
-        candidate = self.queue.current
+    def _plot_title(self, candidate: Candidate | None = None) -> str:
+        candidate = self.queue.current if candidate is None else candidate
         if candidate is None:
             return "Light curve"
         parts = [candidate.target_id or Path(candidate.path).name or candidate.key]
@@ -808,8 +913,9 @@ class VettingPanel:
         Bokeh patches sent before a widget is on screen are lost (nothing applies them in the
         browser), so each time the panel is displayed the widgets start from the full current state.
         """
-        self.light_curve_plot.update_from_model(self.figures.left)
-        self.fold_plot.update_from_model(self.figures.right)
+        for figure_set in self._sets:
+            figure_set.left.update_from_model(figure_set.figures.left)
+            figure_set.right.update_from_model(figure_set.figures.right)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self._refresh_plot_widgets()
@@ -823,6 +929,7 @@ class VettingPanel:
 
     def close(self) -> None:
         """Stop the background preloading and close the widgets."""
+        self._closed = True
         self.preloader.close()
         for events in self.key_events:
             events.close()
@@ -830,6 +937,42 @@ class VettingPanel:
 
     def __repr__(self) -> str:
         return f"VettingPanel({self.queue!r})"
+
+
+class _FigureSet:
+    """One set of the panel's figures with the two widgets that embed them.
+
+    The panel has two: the one on screen and a hidden one (CSS class ``qv-standby``: absolutely
+    positioned under the other, ``visibility: hidden``) into which the next candidate is drawn while
+    the user looks at this one. BokehJS draws hidden figures like visible ones, so going to the next
+    candidate swaps the two classes, which the browser shows in a frame (~20-35 ms in headless
+    Chromium without a GPU, against 250-450 ms to send and draw a 20,000-point light curve).
+    """
+
+    def __init__(self) -> None:
+        self.figures = VettingFigures(left_width=560, right_width=400)
+        self.left = batched_bokeh_model(self.figures.left)
+        self.left.add_class("qv-light-curve-plot")
+        self.right = batched_bokeh_model(self.figures.right)
+        self.right.add_class("qv-fold-plot")
+        self.key: str | None = None  # the candidate drawn
+        self.view: CandidateView | None = None
+        self.folded: FoldedView | None = None
+        self.mode = "transit"
+
+    def show(self, visible: bool) -> None:
+        for widget in (self.left, self.right):
+            if visible:
+                widget.remove_class("qv-standby")
+            else:
+                widget.add_class("qv-standby")
+
+    @contextlib.contextmanager
+    def batch(self) -> Any:
+        """One patch message per figure; the light curve's sent first (the batches end last-in first-out):
+        the browser applies and draws them in order, and the light curve is what a vetter looks at first."""
+        with self.right.batch(), self.left.batch():
+            yield
 
 
 def _close_tree(widget: Any) -> None:
@@ -840,6 +983,27 @@ def _close_tree(widget: Any) -> None:
         # jupyter_bokeh's close() fails when called twice (here, then by __del__): leave it to __del__.
         return
     widget.close()
+
+
+# jupyter_bokeh's view sends every change of its BokehJS document back to the kernel, including the changes
+# it has just applied from the kernel's own patch (BokehJS marks those ``sync: false``; Bokeh's server
+# connection drops them, jupyter_bokeh 4.1 does not). For a candidate that is the whole light curve again,
+# base64-encoded on the page's main thread: ~45 ms before the light curve could be drawn, measured in
+# headless Chromium. When the document is ready, this wraps its change listeners so that only changes made
+# in the page (zoom, pan, reset) are sent. If BokehJS's internals differ, it changes nothing.
+_NO_ECHO_JS = """
+const doc = cb_obj;
+const listeners = doc._callbacks;
+if (listeners instanceof Map && typeof doc.remove_on_change === "function") {
+  for (const [listener, batches] of [...listeners]) {
+    if (listener.qusi_page_changes_only) continue;
+    const page_changes_only = (event) => { if (event.sync !== false) listener(event); };
+    page_changes_only.qusi_page_changes_only = true;
+    doc.remove_on_change(listener);
+    doc.on_change(page_changes_only, batches);
+  }
+}
+"""
 
 
 def batched_bokeh_model(model: Any) -> Any:
@@ -855,9 +1019,14 @@ def batched_bokeh_model(model: Any) -> Any:
     """
     import json
 
+    from bokeh.document import Document
+    from bokeh.models import CustomJS
     from bokeh.protocol import Protocol
     from jupyter_bokeh.widgets import BokehModel
 
+    if model.document is None:
+        Document().add_root(model)
+    model.document.js_on_event("document_ready", CustomJS(code=_NO_ECHO_JS))
     widget = BokehModel(model)
     pending: list[list[Any]] = []  # the events of the batch under way (none: not batching)
 

@@ -463,16 +463,16 @@ class CandidateQueue:
         self._show_position(chosen)
         return self.current
 
-    def upcoming(self, count: int = 3) -> list[Candidate]:
+    def upcoming(self, count: int = 3, *, previous: bool = True) -> list[Candidate]:
         """The candidates a user most likely sees next (to preload): the next ``count`` unvetted ones when
-        showing ``"unvetted"``, else the next ``count``; then the previous one."""
+        showing ``"unvetted"``, else the next ``count``; then (``previous=True``) the previous one."""
         if self._cursor < 0:
             return []
         after = self._visible[self._cursor + 1:]
         if self._show == "unvetted":
             after = after[self._state[after] == _UNVETTED]
         positions = [int(position) for position in after[:count]]
-        if self._cursor > 0:
+        if previous and self._cursor > 0:
             positions.append(int(self._visible[self._cursor - 1]))
         return [self.candidate_at(position) for position in positions]
 
