@@ -210,6 +210,23 @@ def lab_url(vetting_folder):
         yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}", folder
 
 
+@pytest.fixture(scope="module")
+def notebook_url(vetting_folder):
+    _require_browser_tools()
+    notebook = Path(sys.executable).with_name("jupyter-notebook")
+    if not notebook.exists():
+        pytest.skip("BROWSER TEST SKIPPED: notebook (Jupyter Notebook 7) is not installed in this environment")
+    folder = _server_folder(vetting_folder, "notebook")
+    shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
+    port = _free_port()
+    token = "qusi-vetting-test"
+    command = [str(notebook), "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+               "--JupyterNotebookApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    with _server(command, folder, port, _vetting_environment(folder)):
+        yield f"http://127.0.0.1:{port}/notebooks/{NOTEBOOK.name}?token={token}", folder
+
+
 def test_vetting_in_voila(voila_url, vetting_folder):
     from playwright.sync_api import sync_playwright
 
@@ -358,6 +375,57 @@ def test_vetting_in_jupyterlab(lab_url, vetting_folder):
             if page is not None:
                 with contextlib.suppress(Exception):
                     page.screenshot(path=str(ARTIFACTS / "vetting_panel_jupyterlab_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def test_vetting_in_jupyter_notebook_7(notebook_url, vetting_folder):
+    """The same panel in Jupyter Notebook 7: run the notebook from its menu, then a click and keys reach the
+    verdict file, and the figure swapped in on `j` is the next candidate's."""
+    from playwright.sync_api import sync_playwright
+
+    url, folder = notebook_url
+    _, ranked = vetting_folder
+    labels = folder / "labels.csv"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = None
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1150})
+            page.goto(url, timeout=60_000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.wait_for_selector(".qusi-vetting-panel", timeout=90_000)
+            page.wait_for_selector(f"{VISIBLE_LIGHT_CURVE} canvas", timeout=30_000)
+            title = page.locator(".qv-title")
+            first, second, third = ranked.target_id.iloc[:3]
+            _wait_for(lambda: title.inner_text().startswith(first), 20, "the first candidate")
+
+            page.locator(".qv-verdict-4").click()
+            records = _wait_for(lambda: _records(labels), 20, "the clicked verdict in the labels file")
+            assert [(r["target_id"], r["verdict"]) for r in records] == [(first, "variable")]
+            _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance")
+
+            page.locator(VISIBLE_LIGHT_CURVE).hover()
+            active = _active_cell(page)
+            page.wait_for_timeout(1500)  # time to draw the next candidate ahead
+            page.evaluate(_LATENCY_PROBE, third)
+            page.keyboard.press("j")
+            _wait_for(lambda: title.inner_text().startswith(third), 20, "j moving to the next candidate")
+            _wait_for(lambda: page.evaluate("() => window._qvPlot"), 20, "the next light curve on screen")
+            page.keyboard.press("5")
+            records = _wait_for(lambda: len(_records(labels)) == 2 and _records(labels), 20, "key 5")
+            assert (records[1]["target_id"], records[1]["verdict"]) == (third, "systematic")
+            page.wait_for_timeout(300)
+            assert _active_cell(page) == active  # the notebook did not also move its cursor
+            page.locator(".qusi-vetting-panel").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "vetting_panel_notebook7.png"))
+        except BaseException:
+            if page is not None:
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=str(ARTIFACTS / "vetting_panel_notebook7_failure.png"), full_page=True)
             raise
         finally:
             browser.close()
