@@ -2,11 +2,12 @@
 
 Command (from the repository root; needs ``/usr/bin/chromium``, ``playwright`` and ``voila``)::
 
-    .venv/bin/python benchmarks/bench_vetting_browser.py            # 8 candidates, 6 key presses per mode
-    .venv/bin/python benchmarks/bench_vetting_browser.py --presses 10 --think 2
+    .venv/bin/python benchmarks/bench_vetting_browser.py            # 100,000 candidates, 6 presses per mode
+    .venv/bin/python benchmarks/bench_vetting_browser.py --presses 10 --think 2 --candidates 1000
 
-Writes a small synthetic TESS sector (real-size SPOC files, ~18,800 two-minute cadences each), its
-candidate table and a model bundle, then opens ``tests/notebooks/vetting_panel.ipynb`` in Voila on
+Writes a small synthetic TESS sector (8 real-size SPOC files, ~18,800 two-minute cadences each), a
+model bundle and a table of 100,000 candidates (``--candidates``; each row its own target id, random
+score and path, a symbolic link to one of the 8 files), then opens ``tests/notebooks/vetting_panel.ipynb`` in Voila on
 loopback, twice in the same run: with the panel's defaults (``draw_ahead=True``: the next candidate is
 drawn into hidden figures while the user looks at this one) and, as the baseline, with
 ``draw_ahead=False`` (every candidate drawn when shown, the panel's only mode before draw-ahead). In headless Chromium
@@ -34,8 +35,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 
-def make_folder(folder: Path, n_stars: int) -> list[str]:
-    """A synthetic sector, an (untrained) bundle and its candidate table; the targets in queue order."""
+def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
+    """A synthetic sector, an (untrained) bundle and a candidate table of ``n_candidates`` rows; the targets
+    in queue order. Beyond ``n_stars`` rows, each row gets its own target id, a random score and its own
+    path: a symbolic link to one of the sector's files (so every row is a distinct candidate to the panel)."""
+    import numpy as np
+
     from qusi_lab.inference import infer, save_candidates
     from qusi_lab.models import Hadryss
     from qusi_lab.synthetic import make_sector
@@ -48,6 +53,22 @@ def make_folder(folder: Path, n_stars: int) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = infer(bundle, [str(path) for path in sector.paths], num_workers=0, progress=False)
+    if n_candidates > len(table):
+        rng = np.random.default_rng(0)
+        links = folder / "links"
+        links.mkdir()
+        rows = np.arange(n_candidates) % len(table)
+        paths = []
+        for index, row in enumerate(rows):
+            link = links / f"{index:06d}_{Path(table.path.iloc[row]).name}"
+            link.symlink_to(table.path.iloc[row])
+            paths.append(str(link))
+        attrs = dict(table.attrs)
+        table = table.iloc[rows].reset_index(drop=True)
+        table.attrs = attrs
+        table["path"] = paths
+        table["target_id"] = [f"TIC {300_000_000 + index}" for index in range(n_candidates)]
+        table["score"] = rng.uniform(0.0, 1.0, n_candidates)
     save_candidates(table, folder / "candidates.csv")
     return [str(target) for target in table.sort_values("score", ascending=False).target_id]
 
@@ -90,17 +111,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presses", type=int, default=6, help="j presses timed per mode")
     parser.add_argument("--think", type=float, default=1.5, help="seconds spent on each candidate before j")
+    parser.add_argument("--candidates", type=int, default=100_000, help="rows in the candidate table")
     arguments = parser.parse_args()
     if not os.path.exists("/usr/bin/chromium"):
         print("bench_vetting_browser: needs /usr/bin/chromium (apt-get install chromium)")
         return 1
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        targets = make_folder(folder, n_stars=arguments.presses + 2)
+        targets = make_folder(folder, n_stars=8, n_candidates=arguments.candidates)
         results = {mode: measure(folder, targets, draw_ahead=mode == "ahead", presses=arguments.presses,
                                  think=arguments.think)
                    for mode in ("baseline", "ahead")}
-    print(f"Voila, headless Chromium without GPU, {os.cpu_count()} cores; {arguments.presses} presses of `j` per "
+    print(f"Voila, headless Chromium without GPU, {os.cpu_count()} cores; a queue of {arguments.candidates:,} "
+          f"candidates over 8 real-size SPOC files; {arguments.presses} presses of `j` per "
           f"mode, {arguments.think:g} s on each candidate; load average {os.getloadavg()[0]:.1f} at the end.\n")
     print("| panel | title median ms | light curve median ms | light curve max ms |")
     print("|---|---:|---:|---:|")

@@ -360,3 +360,34 @@ def test_the_next_candidate_is_drawn_ahead_in_hidden_figures_and_swapped_in(pane
     on_screen = panel.light_curve_plot
     panel.go_to(str(last.target_id))
     assert panel.light_curve_plot is on_screen and str(last.target_id) in panel.figures.light_curve.title.text
+
+
+def test_in_an_event_loop_the_next_candidate_is_drawn_ahead_by_itself(sector, tmp_path):
+    """In a kernel the panel draws ahead on its event loop, STANDBY_DELAY after each change, without blocking it;
+    with draw_ahead=False it never does."""
+    import asyncio
+    import time
+
+    from qusi_lab.vetting import panel as panel_module
+
+    async def run(draw_ahead: bool) -> tuple[bool, bool]:
+        panel = VettingPanel(sector["candidates"], labels=tmp_path / f"labels-{draw_ahead}.csv", preload=2,
+                             draw_ahead=draw_ahead)
+        try:
+            first_swap = panel._sets[1 - panel._front].drawn is not None  # drawn in the constructor
+            panel.next()
+            upcoming = panel.queue.upcoming(1, previous=False)[0]
+            deadline = time.monotonic() + (30 if draw_ahead else panel_module.STANDBY_DELAY + 1.0)
+            while time.monotonic() < deadline:  # the loop stays free: this coroutine keeps running
+                await asyncio.sleep(0.05)
+                if panel._sets[1 - panel._front].drawn == (upcoming.position, upcoming.key):
+                    break
+            drawn = panel._sets[1 - panel._front].drawn == (upcoming.position, upcoming.key)
+            assert panel.draw_ahead_error is None
+            return first_swap, drawn
+        finally:
+            panel.close()
+
+    assert panel_module.STANDBY_DELAY < 1.0
+    assert asyncio.run(run(True)) == (True, True)
+    assert asyncio.run(run(False)) == (False, False)

@@ -236,6 +236,7 @@ class VettingPanel:
         self.store = self.queue.store
         self.auto_advance = auto_advance
         self.draw_ahead = draw_ahead
+        self.draw_ahead_error: str | None = None  # the last failure to draw the next candidate ahead
         self.view_mode = view
         self.model_fit = model_fit
         self.model, model_problem = _resolve_model(model, self.queue.table)
@@ -614,7 +615,7 @@ class VettingPanel:
             self._view, self._folded, self._shown_key = None, None, None
         elif candidate.key != self._shown_key or force:
             standby = self._sets[1 - self._front]
-            swap = candidate.key != self._shown_key and standby.key == candidate.key
+            swap = candidate.key != self._shown_key and standby.drawn == _identity(candidate)
             if swap:  # drawn ahead in the hidden figures: take its view, fold and mode from there
                 self._view, self._folded, self._mode = standby.view, standby.folded, standby.mode
                 self._multiplier = 1.0
@@ -647,7 +648,7 @@ class VettingPanel:
                     front.figures.clear("No candidate passes the filters: lower the score or show all.")
                 else:
                     front.figures.update(self._view, self._folded, mode=self._mode, title=self._plot_title())
-            front.key = candidate.key if candidate is not None else None
+            front.drawn = _identity(candidate) if candidate is not None else None
             timings["plots"] = time.perf_counter() - before_plots
         if candidate is not None and self.preload:
             self.preloader.request(self.queue.upcoming(self.preload))
@@ -680,7 +681,12 @@ class VettingPanel:
             # Never wait for the background thread on the event loop: that would hold up key presses.
             loop.call_later(0.1, self._prepare_next_when_ready, generation, loop)
             return
-        self.prepare_next()
+        try:
+            self.prepare_next()
+        except Exception as error:
+            # On the event loop nobody would see it: the candidate is drawn when shown instead, where any
+            # error reaches the status line as usual.
+            self.draw_ahead_error = f"{type(error).__name__}: {error}"
 
     def prepare_next(self) -> Candidate | None:
         """Draw the next candidate of the queue into the hidden set of figures (if not there already).
@@ -693,7 +699,7 @@ class VettingPanel:
             return None
         candidate = upcoming[0]
         standby = self._sets[1 - self._front]
-        if standby.key == candidate.key:
+        if standby.drawn == _identity(candidate):
             return candidate
         view = self.preloader.get(candidate)
         mode = self._mode_for(candidate)
@@ -703,7 +709,7 @@ class VettingPanel:
                 standby.figures.clear(f"Could not read the light curve: {view.error}")
             else:
                 standby.figures.update(view, folded, mode=mode, title=self._plot_title(candidate))
-        standby.key, standby.view, standby.folded, standby.mode = candidate.key, view, folded, mode
+        standby.drawn, standby.view, standby.folded, standby.mode = _identity(candidate), view, folded, mode
         return candidate
 
     @property
@@ -948,6 +954,11 @@ class VettingPanel:
         return f"VettingPanel({self.queue!r})"
 
 
+def _identity(candidate: Candidate) -> tuple[int, str]:
+    """Which row a set of figures shows: its place in the table and its key (two rows may share a file)."""
+    return candidate.position, candidate.key
+
+
 class _FigureSet:
     """One set of the panel's figures with the two widgets that embed them.
 
@@ -964,7 +975,7 @@ class _FigureSet:
         self.left.add_class("qv-light-curve-plot")
         self.right = batched_bokeh_model(self.figures.right)
         self.right.add_class("qv-fold-plot")
-        self.key: str | None = None  # the candidate drawn
+        self.drawn: tuple[int, str] | None = None  # the candidate drawn (see _identity)
         self.view: CandidateView | None = None
         self.folded: FoldedView | None = None
         self.mode = "transit"
