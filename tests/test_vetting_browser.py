@@ -314,6 +314,23 @@ def _active_cell(page) -> int:
         "() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex(c => c.classList.contains('jp-mod-active'))"))
 
 
+def _run_all_and_give_first_verdict(page, ranked, labels: Path, button: str, verdict: str):
+    """In JupyterLab or Notebook 7: Run > Run All Cells, wait for the panel at the first candidate, click verdict
+    button ``button`` and check it reached the labels file and the panel moved on. Returns the title locator."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_selector(".qusi-vetting-panel", timeout=90_000)
+    page.wait_for_selector(f"{VISIBLE_LIGHT_CURVE} canvas", timeout=30_000)
+    title = page.locator(".qv-title")
+    first, second = ranked.target_id.iloc[:2]
+    _wait_for(lambda: title.inner_text().startswith(first), 20, "the first candidate")
+    page.locator(f".qv-verdict-{button}").click()
+    records = _wait_for(lambda: _records(labels), 20, "the clicked verdict in the labels file")
+    assert [(r["target_id"], r["verdict"]) for r in records] == [(first, verdict)]
+    _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance")
+    return title
+
+
 def test_vetting_in_jupyterlab(lab_url, vetting_folder):
     """The same panel in JupyterLab; its keys must not also act on the notebook (j/k move the active cell there)."""
     from playwright.sync_api import sync_playwright
@@ -328,18 +345,8 @@ def test_vetting_in_jupyterlab(lab_url, vetting_folder):
             page = browser.new_page(viewport={"width": 1600, "height": 1150})
             page.goto(url, timeout=60_000)
             page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            page.wait_for_selector(".qusi-vetting-panel", timeout=60_000)
-            page.wait_for_selector(f"{VISIBLE_LIGHT_CURVE} canvas", timeout=30_000)
-            title = page.locator(".qv-title")
+            title = _run_all_and_give_first_verdict(page, ranked, labels, "2", "eclipsing binary")
             first, second, third = ranked.target_id.iloc[:3]
-            _wait_for(lambda: title.inner_text().startswith(first), 20, "the first candidate")
-
-            page.locator(".qv-verdict-2").click()
-            records = _wait_for(lambda: _records(labels), 20, "the clicked verdict in the labels file")
-            assert [(r["target_id"], r["verdict"]) for r in records] == [(first, "eclipsing binary")]
-            _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance")
 
             page.locator(VISIBLE_LIGHT_CURVE).hover()
             active = _active_cell(page)
@@ -395,18 +402,8 @@ def test_vetting_in_jupyter_notebook_7(notebook_url, vetting_folder):
             page = browser.new_page(viewport={"width": 1400, "height": 1150})
             page.goto(url, timeout=60_000)
             page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            page.wait_for_selector(".qusi-vetting-panel", timeout=90_000)
-            page.wait_for_selector(f"{VISIBLE_LIGHT_CURVE} canvas", timeout=30_000)
-            title = page.locator(".qv-title")
-            first, second, third = ranked.target_id.iloc[:3]
-            _wait_for(lambda: title.inner_text().startswith(first), 20, "the first candidate")
-
-            page.locator(".qv-verdict-4").click()
-            records = _wait_for(lambda: _records(labels), 20, "the clicked verdict in the labels file")
-            assert [(r["target_id"], r["verdict"]) for r in records] == [(first, "variable")]
-            _wait_for(lambda: title.inner_text().startswith(second), 20, "auto-advance")
+            title = _run_all_and_give_first_verdict(page, ranked, labels, "4", "variable")
+            _, _, third = ranked.target_id.iloc[:3]
 
             page.locator(VISIBLE_LIGHT_CURVE).hover()
             active = _active_cell(page)
