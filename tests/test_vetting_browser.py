@@ -193,38 +193,38 @@ def voila_url(vetting_folder):
         yield f"http://127.0.0.1:{port}/", folder
 
 
-@pytest.fixture(scope="module")
-def lab_url(vetting_folder):
+@contextlib.contextmanager
+def _jupyter_url(vetting_folder, executable: str, what: str, page: str, *options: str):
+    """A JupyterLab-like server (``jupyter-lab``, ``jupyter-notebook``) on loopback with a token, serving a copy of
+    the notebook in a folder of its own; yields the page's URL and the folder."""
     _require_browser_tools()
-    lab = Path(sys.executable).with_name("jupyter-lab")
-    if not lab.exists():
-        pytest.skip("BROWSER TEST SKIPPED: jupyterlab is not installed in this environment")
-    folder = _server_folder(vetting_folder, "lab")
+    program = Path(sys.executable).with_name(executable)
+    if not program.exists():
+        pytest.skip(f"BROWSER TEST SKIPPED: {what} is not installed in this environment")
+    folder = _server_folder(vetting_folder, executable)
     shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
     port = _free_port()
     token = "qusi-vetting-test"
-    command = [str(lab), "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+    command = [str(program), "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
+               *options]
     with _server(command, folder, port, _vetting_environment(folder)):
-        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}", folder
+        yield f"http://127.0.0.1:{port}/{page}/{NOTEBOOK.name}?token={token}", folder
+
+
+@pytest.fixture(scope="module")
+def lab_url(vetting_folder):
+    with _jupyter_url(vetting_folder, "jupyter-lab", "jupyterlab", "lab/tree",
+                      "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                      "--LabApp.news_url=None") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def notebook_url(vetting_folder):
-    _require_browser_tools()
-    notebook = Path(sys.executable).with_name("jupyter-notebook")
-    if not notebook.exists():
-        pytest.skip("BROWSER TEST SKIPPED: notebook (Jupyter Notebook 7) is not installed in this environment")
-    folder = _server_folder(vetting_folder, "notebook")
-    shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
-    port = _free_port()
-    token = "qusi-vetting-test"
-    command = [str(notebook), "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-               "--JupyterNotebookApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    with _server(command, folder, port, _vetting_environment(folder)):
-        yield f"http://127.0.0.1:{port}/notebooks/{NOTEBOOK.name}?token={token}", folder
+    with _jupyter_url(vetting_folder, "jupyter-notebook", "notebook (Jupyter Notebook 7)", "notebooks",
+                      "--JupyterNotebookApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate") as served:
+        yield served
 
 
 def test_vetting_in_voila(voila_url, vetting_folder):

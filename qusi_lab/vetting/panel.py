@@ -704,11 +704,8 @@ class VettingPanel:
         view = self.preloader.get(candidate)
         mode = self._mode_for(candidate)
         folded = self._fold(view, mode=mode, multiplier=1.0, candidate=candidate, report=False)
-        with standby.batch():
-            if view.error is not None:
-                standby.figures.clear(f"Could not read the light curve: {view.error}")
-            else:
-                standby.figures.update(view, folded, mode=mode, title=self._plot_title(candidate))
+        with standby.batch():  # update() shows a view's read error itself
+            standby.figures.update(view, folded, mode=mode, title=self._plot_title(candidate))
         standby.drawn, standby.view, standby.folded, standby.mode = _identity(candidate), view, folded, mode
         return candidate
 
@@ -1032,7 +1029,8 @@ def batched_bokeh_model(model: Any) -> Any:
     ``BokehModel`` sends one ``PATCH-DOC`` message per document event; showing a candidate changes
     some 30 properties (sources, ranges, titles, spans), and BokehJS applies each message on its own.
     Inside the widget's ``batch()`` the events are collected and sent as one message when it ends, so
-    the browser applies a candidate in one go; outside it the widget behaves as ``BokehModel``. (In
+    the browser applies a candidate in one go; outside it the widget behaves as ``BokehModel``. Its
+    document also gets ``_NO_ECHO_JS``, so the page does not send the patches back. (In
     headless Chromium without a GPU the key-to-redrawn-light-curve time went from 405-554 ms to
     280-422 ms, a gain within the spread of those runs; most of the time is BokehJS drawing, see
     benchmarks/README.md.)
