@@ -170,7 +170,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="peak learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     train.add_argument("--input-length", type=_positive_int, default=None, metavar="N",
-                       help="network input length: each curve is binned to N points (default: 4096)")
+                       help="network input length: each curve is binned to N points (default: 2048)")
     train.add_argument("--positive-class", default=None, metavar="NAME",
                        help="binary tasks: the class to score (default: 'positive', else the second class)")
     train.add_argument("--balance", choices=("equal", "natural"), default="equal",

@@ -39,7 +39,7 @@ def test_readme_notebook_example_runs(tmp_path, monkeypatch):
     dataset, train, x = namespace["dataset"], namespace["train"], namespace["x"]
     assert dataset.task == "binary" and set(dataset.label_names) == {"negative", "positive"}
     assert 0 < sum(1 for label in dataset.labels if label == "positive") < len(dataset)
-    assert tuple(x.shape) == (4096,)
+    assert tuple(x.shape) == (2048,)
     split_targets = [set(part.target_ids) for part in (namespace["train"], namespace["validation"], namespace["test"])]
     assert not (split_targets[0] & split_targets[1]) and not (split_targets[0] & split_targets[2])
     assert sum(len(part) for part in (train, namespace["validation"], namespace["test"])) == len(dataset)

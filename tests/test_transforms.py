@@ -499,7 +499,7 @@ def test_pipeline_repr_lists_every_step_with_all_parameters():
 
 def test_pipeline_behaves_like_a_list_and_can_be_edited():
     pipeline = default_preprocessing()
-    assert len(pipeline) == 6 and pipeline[1] == BinToLength(4096)
+    assert len(pipeline) == 6 and pipeline[1] == BinToLength(2048)
     assert [step.name for step in pipeline] == [
         "RemoveNonFinite", "BinToLength", "Detrend", "Normalize", "AsinhStretch", "FillGaps"]
     assert isinstance(pipeline[1:3], Pipeline) and len(pipeline[1:3]) == 2
@@ -509,7 +509,7 @@ def test_pipeline_behaves_like_a_list_and_can_be_edited():
     del pipeline[0]
     edited = pipeline.replace("BinToLength", length=128)
     assert edited[1].params == {"length": 128, "span": None}
-    assert pipeline[1].params["length"] == 4096  # replace() leaves the original alone
+    assert pipeline[1].params["length"] == 2048  # replace() leaves the original alone
     pipeline.set_params(1, length=256)
     assert pipeline.input_length == 256
     with pytest.raises(TypeError, match="no parameter"):

@@ -299,21 +299,21 @@ def test_a_curve_that_fails_is_reported_not_raised(tmp_path):
     broken.write_bytes(b"this is not a FITS file")
     dataset = LightCurveDataset([path, broken], ["a", "b"])
     tuner = AugmentationTuner(dataset, n_examples=1)
-    assert tuner.error is None and plotted(tuner, "original").size == 4096
+    assert tuner.error is None and plotted(tuner, "original").size == 2048
     tuner.selector.next_button.click()
     assert tuner.index == 1
     assert tuner.error is not None and "cannot show curve 1" in tuner.error
     assert "tic_6_s01.fits" in tuner.message.value
     assert plotted(tuner, "original").size == 0
     tuner.selector.previous_button.click()
-    assert tuner.error is None and plotted(tuner, "original").size == 4096
+    assert tuner.error is None and plotted(tuner, "original").size == 2048
     with pytest.raises(LightCurveError, match="tic_6_s01.fits"):
         tuner.examples(index=1)  # the plain method raises; only the widget reports
 
 
-def test_regeneration_is_fast_at_input_length_4096(dataset):
+def test_regeneration_is_fast_at_the_default_input_length_2048(dataset):
     tuner = AugmentationTuner(dataset, n_examples=3)
-    assert plotted(tuner, "augmented_3").size == 4096
+    assert plotted(tuner, "augmented_3").size == 2048
     std = tuner.controls("AddNoise")["std"]
     seconds = []
     for value in np.linspace(0.1, 2.0, 12):
@@ -339,8 +339,8 @@ def test_light_curves_and_display_bundle():
 def test_length_changes_and_read_only_parameters(dataset):
     tuner = AugmentationTuner(dataset, Pipeline([TunerTestTrim(keep=0.5)]), n_examples=1)
     curve = plotted(tuner, "augmented_1")
-    assert curve.size == 4096 and np.isfinite(curve[:2048]).all() and np.isnan(curve[2048:]).all()
-    assert tuner.error == "augmented_1 has 2048 points, the original 4096"
+    assert curve.size == 2048 and np.isfinite(curve[:1024]).all() and np.isnan(curve[1024:]).all()
+    assert tuner.error == "augmented_1 has 1024 points, the original 2048"
     tags = tuner.controls("TunerTestTrim")["tags"]
     assert tags.disabled and tags.value == "None"  # shown, not edited in the widget
     tuner.set_params("TunerTestTrim", tags=["a", "b"])

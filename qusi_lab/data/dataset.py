@@ -190,7 +190,7 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         ``dataset[i]`` never augments.
     input_length:
         Length of ``x``; default the preprocessing's length, else
-        :data:`~qusi_lab.transforms.DEFAULT_INPUT_LENGTH` (4096).
+        :data:`~qusi_lab.transforms.DEFAULT_INPUT_LENGTH` (2048).
     target_ids:
         Star identifier per curve, used to keep a star in one split. Default:
         ``target_id_from_path(source)`` if given, the ``target_id`` of in-memory
@@ -205,7 +205,7 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     -------
     >>> dataset = LightCurveDataset.from_directory("data/spoc_transit_experiment/train")  # doctest: +SKIP
     >>> dataset  # doctest: +SKIP
-    LightCurveDataset(1,204 light curves, task='binary', classes: negative=1,000, positive=204, input_length=4096)
+    LightCurveDataset(1,204 light curves, task='binary', classes: negative=1,000, positive=204, input_length=2048)
     >>> x, y = dataset[0]  # doctest: +SKIP
     """
 

@@ -49,7 +49,7 @@ __all__ = [
     "search_period",
 ]
 
-#: Trial transit durations: 1 to 7.5 hours (the transits the default 4096-bin input resolves).
+#: Trial transit durations: 1 to 7.5 hours (the transits the default whole-sector input resolves).
 DEFAULT_DURATIONS_HOURS: tuple[float, ...] = (1.0, 1.5, 2.25, 3.3, 5.0, 7.5)
 
 #: Columns :meth:`PeriodSearchResult.as_row` fills in a candidate table (TOI-catalogue units).

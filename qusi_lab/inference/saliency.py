@@ -158,7 +158,7 @@ def saliency(
         ``"occlusion"`` or ``"integrated_gradients"``.
     window:
         Occlusion: cadences hidden at a time (default ``input_length // 64``, ~10 hours of
-        a TESS sector binned to 4096: about a transit's width). Choose it near the width of
+        a binned TESS sector: about a transit's width). Choose it near the width of
         the features you expect.
     stride:
         Occlusion: step between windows (default ``window // 4``).

@@ -36,6 +36,7 @@ from qusi_lab.models.base import (
     stage_lengths,
 )
 from qusi_lab.models.registry import register_model
+from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
 __all__ = ["AstronetGlobalLocal", "default_local_length", "crop_around_deepest_dip"]
 
@@ -138,7 +139,7 @@ class AstronetGlobalLocal(LightCurveModel):
 
     def __init__(
         self,
-        input_length: int = 4096,
+        input_length: int = DEFAULT_INPUT_LENGTH,
         n_outputs: int = 1,
         *,
         local_length: int | None = None,

@@ -35,6 +35,7 @@ from qusi_lab.models.base import (
     stage_lengths,
 )
 from qusi_lab.models.registry import register_model
+from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
 __all__ = ["Hadryss", "HADRYSS_FILTERS"]
 
@@ -48,7 +49,7 @@ class Hadryss(LightCurveModel):
     Parameters
     ----------
     input_length:
-        Length of the input curves (samples); sets the pooling of every block.
+        Length of the input curves (samples; default the preprocessing's, 2048); sets the pooling of every block.
     n_outputs:
         Number of logits: 1 for binary (``BCEWithLogitsLoss``), the number of classes for
         multiclass (``CrossEntropyLoss``), the number of targets for regression.
@@ -83,7 +84,7 @@ class Hadryss(LightCurveModel):
 
     def __init__(
         self,
-        input_length: int = 4096,
+        input_length: int = DEFAULT_INPUT_LENGTH,
         n_outputs: int = 1,
         *,
         filters: Sequence[int] = HADRYSS_FILTERS,

@@ -34,6 +34,7 @@ from qusi_lab.models.base import (
     stage_lengths,
 )
 from qusi_lab.models.registry import register_model
+from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
 __all__ = ["ResNet1D", "ResidualBlock"]
 
@@ -103,7 +104,7 @@ class ResNet1D(LightCurveModel):
 
     def __init__(
         self,
-        input_length: int = 4096,
+        input_length: int = DEFAULT_INPUT_LENGTH,
         n_outputs: int = 1,
         *,
         widths: Sequence[int] = (16, 32, 64, 128),

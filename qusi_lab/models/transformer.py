@@ -29,6 +29,7 @@ from qusi_lab.models.base import (
     stage_lengths,
 )
 from qusi_lab.models.registry import register_model
+from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
 __all__ = ["TransformerClassifier", "sinusoidal_position_encoding"]
 
@@ -88,7 +89,7 @@ class TransformerClassifier(LightCurveModel):
 
     def __init__(
         self,
-        input_length: int = 4096,
+        input_length: int = DEFAULT_INPUT_LENGTH,
         n_outputs: int = 1,
         *,
         stem_channels: Sequence[int] = (16, 32),

@@ -631,7 +631,7 @@ def train(
         Keep the deterministic part of the training preprocessing (reading, binning, normalising)
         in memory, computed once before the first step, so that each step only augments
         (:class:`~qusi_lab.training.cache.CachedTrainingView`; the batches are the same). None
-        (default): when it fits in 1 GiB (about 10,000 curves of 4096 bins). Its time counts
+        (default): when it fits in 1 GiB (about 20,000 curves of 2048 bins). Its time counts
         towards ``max_time``.
 
     Returns

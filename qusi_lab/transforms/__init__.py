@@ -8,7 +8,7 @@ Print the defaults to see every parameter, edit one, save the result::
     AddNoise(std=0.3, units='mad', probability=0.5)
 
 The network input is ``pipeline.to_array(lc, rng)``: float32, ``DEFAULT_INPUT_LENGTH``
-(4096) values, all finite, covering the whole light curve (see
+(2048) values, all finite, covering the whole light curve (see
 :mod:`qusi_lab.transforms.preprocessing` for why binning rather than cropping).
 """
 

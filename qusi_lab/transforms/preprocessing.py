@@ -2,7 +2,8 @@
 
 The default, :func:`default_preprocessing`, is::
 
-    RemoveNonFinite() -> BinToLength(length=4096) -> Normalize(method='median_mad') -> FillGaps()
+    RemoveNonFinite() -> BinToLength(length=2048) -> Detrend(window_days=2.0)
+        -> Normalize(method='median_mad') -> AsinhStretch(scale=5.0) -> FillGaps()
 
 **Why binning to a length, not cropping.** qusi feeds the network the first
 3,500 cadences of a light curve (padding shorter ones by repetition). At TESS's
@@ -11,11 +12,13 @@ transits all fall after day 5, a heartbeat star whose periastron passage comes
 on day 20 or an eclipsing binary with a 10-day period is invisible to the
 network, and the label attached to the file is then wrong for what the network
 saw. :class:`BinToLength` instead averages the whole curve into
-``DEFAULT_INPUT_LENGTH = 4096`` equal-width time bins (~9.6 minutes for a TESS
+``DEFAULT_INPUT_LENGTH = 2048`` equal-width time bins (~19 minutes for a TESS
 sector, still shorter than the ~1-13 hour transits and day-long heartbeat
 events this package looks for), so every cadence contributes and averaging
 improves the per-point signal-to-noise by the square root of the number of
-cadences per bin (~2.2 at 2-minute, ~11 at 20-second cadence). Empty bins (the
+cadences per bin (~3.1 at 2-minute, ~7.6 at 20-second cadence). 2048 bins train
+as well as 4096 in less time: in 5 minutes on 2 cores, 3,000 steps instead of
+2,000 and a better transit classifier (``benchmarks/README.md``, "Quality"). Empty bins (the
 mid-sector downlink gap, quality-flagged stretches, or sparse 10/30-minute FFI
 cadences) become NaN and are filled last by :class:`FillGaps`. The qusi-style
 window is still available as :class:`CropOrPad`.
@@ -49,8 +52,8 @@ __all__ = [
     "default_preprocessing",
 ]
 
-DEFAULT_INPUT_LENGTH = 4096
-"""Network input length: a full 27-day TESS sector at 2-minute cadence binned to ~9.6-minute bins."""
+DEFAULT_INPUT_LENGTH = 2048
+"""Network input length: a full 27-day TESS sector at 2-minute cadence binned to ~19-minute bins."""
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -477,7 +480,7 @@ def default_preprocessing(input_length: int = DEFAULT_INPUT_LENGTH) -> Pipeline:
     >>> default_preprocessing()
     Pipeline([
         RemoveNonFinite(),
-        BinToLength(length=4096, span=None),
+        BinToLength(length=2048, span=None),
         Detrend(window_days=2.0),
         Normalize(method='median_mad'),
         AsinhStretch(scale=5.0),
