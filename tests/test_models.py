@@ -348,3 +348,14 @@ def test_same_seed_same_model_and_outputs(name: str) -> None:
     assert all(torch.equal(first_state[key], second_state[key]) for key in first_state)
     assert torch.equal(first_output, second_output)
     assert not torch.equal(first_output, other_output)
+
+
+@pytest.mark.parametrize("name", ["Hadryss", "ResNet1D", "AstronetGlobalLocal", "TransformerClassifier"])
+def test_models_default_to_the_length_the_default_preprocessing_makes(name: str) -> None:
+    from qusi_lab.transforms import DEFAULT_INPUT_LENGTH, default_preprocessing
+
+    assert default_preprocessing().input_length == DEFAULT_INPUT_LENGTH == 2048
+    model = getattr(models, name)().eval()
+    assert model.input_length == DEFAULT_INPUT_LENGTH
+    with torch.no_grad():
+        assert model(torch.zeros(2, DEFAULT_INPUT_LENGTH)).shape == (2, 1)
