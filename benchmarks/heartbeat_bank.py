@@ -88,7 +88,7 @@ def noise_spectrum(times: np.ndarray, values: np.ndarray, start: float) -> tuple
     return frequencies, np.maximum(smooth / white, 1e-3)
 
 
-def whitened(path: str) -> tuple[np.ndarray, np.ndarray]:
+def high_passed(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Times and high-passed, normalised, clipped flux of one curve, in 30-minute bins."""
     from scipy.ndimage import gaussian_filter1d
 
@@ -118,7 +118,7 @@ def score(path: str, whiten: bool = False) -> float:
     ``whiten``: weight each harmonic by the inverse of the curve's own noise spectrum at its frequency
     (:func:`noise_spectrum`), the matched filter for red noise; otherwise white noise is assumed.
     """
-    times, values = whitened(path)
+    times, values = high_passed(path)
     if whiten:
         spectrum_frequencies, spectrum = noise_spectrum(times, values, times[0])
     best = -np.inf
