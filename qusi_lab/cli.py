@@ -123,6 +123,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="run `qusi-lab COMMAND --help` for the options and examples of each command",
     )
     from qusi_lab import __version__
+    from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
     parser.add_argument("--version", action="version", version=f"qusi_lab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -170,7 +171,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="peak learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     train.add_argument("--input-length", type=_positive_int, default=None, metavar="N",
-                       help="network input length: each curve is binned to N points (default: 2048)")
+                       help=f"network input length: each curve is binned to N points (default: {DEFAULT_INPUT_LENGTH})")
     train.add_argument("--positive-class", default=None, metavar="NAME",
                        help="binary tasks: the class to score (default: 'positive', else the second class)")
     train.add_argument("--balance", choices=("equal", "natural"), default="equal",
