@@ -25,7 +25,8 @@ It
 3. evaluates the best-validation weights on the test split (:func:`qusi_lab.evaluate`), and
 4. scores the survey sector and reports the recall of its positives among the top 10 % of scores (on
    the test split, where 20 % of the stars host planets, the top 10 % can hold at most half of them),
-   with that recall split by signal-to-noise ratio.
+   with that recall split by signal-to-noise ratio and by period, and which kinds of star fill the
+   top 10 % (``--scores-dir`` also writes each survey star's score beside its truth row, as CSV).
 
 The sectors (~2 MB per star) go to a temporary folder, deleted afterwards (``--keep`` keeps them and a
 later run with the same ``--workdir`` reuses them). Prints the load average (the machine may be
@@ -49,6 +50,7 @@ import numpy as np
 SURVEY_MIX = {"planet": 0.04, "eclipsing_binary": 0.1, "heartbeat": 0.04, "flare": 0.1, "quiet": 0.72}
 TASKS = {"transit": "planet", "heartbeat": "heartbeat"}
 SNR_BINS = ((7, 10), (10, 20), (20, 1000))
+PERIOD_BINS = ((0, 3), (3, 8), (8, 1000))  # days: >= 9 events in the 27-day sector, 4-8, 2-3
 
 
 def _load() -> str:
@@ -77,7 +79,8 @@ def labelled(truth: Any, positive: str, **options: Any) -> Any:
     return ql.LightCurveDataset(list(truth["absolute_path"]), labels, label_names=["negative", "positive"], **options)
 
 
-def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: int) -> dict[str, Any]:
+def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: int,
+             scores_dir: Path | None = None) -> dict[str, Any]:
     import qusi_lab as ql
     from qusi_lab.training.metrics import auc_pr, auc_roc, recall_at_top_fraction
 
@@ -103,10 +106,16 @@ def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: 
     scores = scored["score"].to_numpy()
     snr = survey.set_index("absolute_path").loc[scored["path"], "snr"].to_numpy()
     cut = np.sort(scores)[::-1][max(1, int(round(0.1 * scores.size))) - 1]
-    by_snr = {}
-    for low, high in SNR_BINS:
-        chosen = (truth_label == 1) & (snr >= low) & (snr < high)
-        by_snr[f"{low}-{high if high < 1000 else ''}"] = (int(chosen.sum()), float(np.mean(scores[chosen] >= cut)))
+    by_snr = _recall_by(truth_label, scores >= cut, snr, SNR_BINS)
+    rows = survey.set_index("absolute_path").loc[scored["path"]]
+    by_period = _recall_by(truth_label, scores >= cut, rows["period"].to_numpy(dtype=float), PERIOD_BINS)
+    # Who takes the places in the top 10 % that positives miss: the star kinds, by truth label.
+    top_kinds = rows["label"][scores >= cut].value_counts().to_dict()
+    if scores_dir is not None:
+        scores_dir.mkdir(parents=True, exist_ok=True)
+        table = rows.reset_index().drop(columns=["parameters"]).assign(
+            score=scores, in_top_10=scores >= cut).sort_values("score", ascending=False)
+        table.to_csv(scores_dir / f"survey_scores_{task}.csv", index=False)
     return {
         "task": task,
         "train": len(splits["train"]),
@@ -124,9 +133,22 @@ def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: 
         "survey_auc_pr": auc_pr(scores, truth_label),
         "survey_recall_top10": recall_at_top_fraction(scores, truth_label, 0.1),
         "by_snr": by_snr,
+        "by_period": by_period,
+        "top_kinds": top_kinds,
         "first_095": first_095,
         "load": f"{load_before} -> {_load()}",
     }
+
+
+def _recall_by(positive: np.ndarray, found: np.ndarray, values: np.ndarray,
+               bins: tuple[tuple[float, float], ...]) -> dict[str, tuple[int, float]]:
+    """(positives, recall) of the positives whose ``values`` fall in each ``[low, high)`` bin."""
+    result = {}
+    for low, high in bins:
+        chosen = (positive == 1) & (values >= low) & (values < high)
+        recall = float(np.mean(found[chosen])) if chosen.any() else float("nan")
+        result[f"{low}-{high if high < 1000 else ''}"] = (int(chosen.sum()), recall)
+    return result
 
 
 def main() -> None:
@@ -139,6 +161,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None, help="where to write the sectors (default: temporary)")
     parser.add_argument("--keep", action="store_true", help="keep the sector files")
+    parser.add_argument("--scores-dir", type=Path, default=None,
+                        help="write survey_scores_<task>.csv (each survey star's score and truth row) here")
     arguments = parser.parse_args()
 
     import torch
@@ -157,7 +181,7 @@ def main() -> None:
         print(f"sectors ready in {time.perf_counter() - started:.0f} s; load average {_load()}", flush=True)
         for task in arguments.tasks:
             rows.append(run_task(task, truth=truth, survey=survey, max_time=arguments.max_time,
-                                 max_steps=arguments.max_steps))
+                                 max_steps=arguments.max_steps, scores_dir=arguments.scores_dir))
     finally:
         if not arguments.keep and arguments.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -186,6 +210,19 @@ def main() -> None:
     for row in rows:
         print(f"| {row['task']} | " + " | ".join(f"{recall:.2f} ({count})" for count, recall in row["by_snr"].values())
               + " |")
+    print()
+    print("Survey recall in the top 10 %, by period in days (positives in the bin):")
+    print()
+    print("| task | " + " | ".join(f"P {name} d" for name in rows[0]["by_period"]) + " |" if rows else "")
+    print("|---|" + "---:|" * (len(PERIOD_BINS)))
+    for row in rows:
+        print(f"| {row['task']} | " + " | ".join(f"{recall:.2f} ({count})" for count, recall in row["by_period"].values())
+              + " |")
+    print()
+    print("Who fills the survey's top 10 % (stars by kind):")
+    print()
+    for row in rows:
+        print(f"{row['task']}: " + ", ".join(f"{kind} {count}" for kind, count in row["top_kinds"].items()))
 
 
 if __name__ == "__main__":
