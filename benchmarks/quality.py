@@ -151,6 +151,19 @@ def _recall_by(positive: np.ndarray, found: np.ndarray, values: np.ndarray,
     return result
 
 
+def _print_recall_table(rows: list[dict[str, Any]], key: str, by: str, column: str) -> None:
+    """A markdown table of each task's survey recall in the top 10 %, one column per bin of ``rows[i][key]``."""
+    if not rows:
+        return
+    print(f"Survey recall in the top 10 %, by {by} (positives in the bin):")
+    print()
+    print("| task | " + " | ".join(column.format(name) for name in rows[0][key]) + " |")
+    print("|---|" + "---:|" * len(rows[0][key]))
+    for row in rows:
+        print(f"| {row['task']} | " + " | ".join(f"{recall:.2f} ({count})" for count, recall in row[key].values()) + " |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["transit", "heartbeat"])
@@ -203,22 +216,8 @@ def main() -> None:
         print(f"{row['task']}: validation AUC first >= 0.95 at "
               + (f"step {reached[0]:,}, {reached[1]:.0f} s into training" if reached else "no step (not reached)"))
     print()
-    print("Survey recall in the top 10 %, by signal-to-noise ratio (positives in the bin):")
-    print()
-    print("| task | " + " | ".join(f"SNR {name}" for name in rows[0]["by_snr"]) + " |" if rows else "")
-    print("|---|" + "---:|" * (len(SNR_BINS)))
-    for row in rows:
-        print(f"| {row['task']} | " + " | ".join(f"{recall:.2f} ({count})" for count, recall in row["by_snr"].values())
-              + " |")
-    print()
-    print("Survey recall in the top 10 %, by period in days (positives in the bin):")
-    print()
-    print("| task | " + " | ".join(f"P {name} d" for name in rows[0]["by_period"]) + " |" if rows else "")
-    print("|---|" + "---:|" * (len(PERIOD_BINS)))
-    for row in rows:
-        print(f"| {row['task']} | " + " | ".join(f"{recall:.2f} ({count})" for count, recall in row["by_period"].values())
-              + " |")
-    print()
+    _print_recall_table(rows, "by_snr", "signal-to-noise ratio", "SNR {}")
+    _print_recall_table(rows, "by_period", "period in days", "P {} d")
     print("Who fills the survey's top 10 % (stars by kind):")
     print()
     for row in rows:
