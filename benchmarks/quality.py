@@ -50,7 +50,7 @@ import numpy as np
 SURVEY_MIX = {"planet": 0.04, "eclipsing_binary": 0.1, "heartbeat": 0.04, "flare": 0.1, "quiet": 0.72}
 TASKS = {"transit": "planet", "heartbeat": "heartbeat"}
 SNR_BINS = ((7, 10), (10, 20), (20, 1000))
-PERIOD_BINS = ((0, 3), (3, 8), (8, 1000))  # days: >= 9 events in the 27-day sector, 4-8, 2-3
+PERIOD_BINS = ((0, 3), (3, 8), (8, 1000))  # days: >= 9 passages in the 27-day sector, 3-9, at most 3
 
 
 def _load() -> str:
@@ -104,17 +104,17 @@ def run_task(task: str, *, truth: Any, survey: Any, max_time: float, max_steps: 
     scored = ql.evaluate(trained.model, labelled(survey, positive, augmentation=False)).scores
     truth_label = np.asarray(scored["label"] == "positive", dtype=int)
     scores = scored["score"].to_numpy()
-    snr = survey.set_index("absolute_path").loc[scored["path"], "snr"].to_numpy()
+    rows = survey.set_index("absolute_path").loc[scored["path"]]  # each scored star's truth row
     cut = np.sort(scores)[::-1][max(1, int(round(0.1 * scores.size))) - 1]
-    by_snr = _recall_by(truth_label, scores >= cut, snr, SNR_BINS)
-    rows = survey.set_index("absolute_path").loc[scored["path"]]
-    by_period = _recall_by(truth_label, scores >= cut, rows["period"].to_numpy(dtype=float), PERIOD_BINS)
+    found = scores >= cut
+    by_snr = _recall_by(truth_label, found, rows["snr"].to_numpy(dtype=float), SNR_BINS)
+    by_period = _recall_by(truth_label, found, rows["period"].to_numpy(dtype=float), PERIOD_BINS)
     # Who takes the places in the top 10 % that positives miss: the star kinds, by truth label.
-    top_kinds = rows["label"][scores >= cut].value_counts().to_dict()
+    top_kinds = rows["label"][found].value_counts().to_dict()
     if scores_dir is not None:
         scores_dir.mkdir(parents=True, exist_ok=True)
         table = rows.reset_index().drop(columns=["parameters"]).assign(
-            score=scores, in_top_10=scores >= cut).sort_values("score", ascending=False)
+            score=scores, in_top_10=found).sort_values("score", ascending=False)
         table.to_csv(scores_dir / f"survey_scores_{task}.csv", index=False)
     return {
         "task": task,
