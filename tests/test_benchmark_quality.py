@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,9 +52,19 @@ def test_quality_script_writes_survey_scores_beside_the_truth(tmp_path: Path) ->
     truth = pd.read_csv(tmp_path / "work" / "survey_100" / "truth.csv")
     assert len(table) == len(truth) == 100
     assert set(table["path"]) == set(truth["path"])
-    # Each row's label is its own star's: the scores were joined by path, not by position.
-    merged = table.merge(truth[["path", "label", "snr"]], on="path", suffixes=("", "_truth"))
-    assert (merged["label"] == merged["label_truth"]).all()
+    # The recall printed from the dataset's own labels is the one the CSV's truth rows give: the scores
+    # were joined to their stars by path, not by position.
+    heartbeat = table["label"] == "heartbeat"
+    printed_recall = re.search(r"\*\*([0-9.]+)\*\* \((\d+) of 100\)", run.stdout)
+    assert printed_recall is not None, run.stdout[-2000:]
+    assert int(printed_recall.group(2)) == heartbeat.sum()
+    assert float(printed_recall.group(1)) == pytest.approx(table.loc[heartbeat, "in_top_10"].mean(), abs=5e-4)
+    # So are the positives counted in each period bin (their periods come from the truth rows).
+    after_header = run.stdout.split("by period in days")[1]
+    by_period = next(line for line in after_header.splitlines() if line.startswith("| heartbeat | "))
+    printed_counts = [int(count) for count in re.findall(r"\((\d+)\)", by_period)]
+    periods = table.loc[heartbeat, "period"]
+    assert printed_counts == [int(((periods >= low) & (periods < high)).sum()) for low, high in ((0, 3), (3, 8), (8, 1e9))]
     # Highest score first, and "in the top 10 %" marks exactly the 10 best of 100.
     assert table["score"].is_monotonic_decreasing
     assert table["in_top_10"].sum() == 10
