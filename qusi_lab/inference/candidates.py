@@ -32,14 +32,31 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["CandidateTable", "PROBLEM_COLUMNS", "save_candidates", "read_candidates", "metadata_path"]
+from qusi_lab.errors import QusiLabError
+from qusi_lab.io.spreadsheet import neutralize_cell, restore_cell
+
+__all__ = [
+    "CandidateTable",
+    "PROBLEM_COLUMNS",
+    "TableWriteError",
+    "save_candidates",
+    "read_candidates",
+    "metadata_path",
+]
+
+
+class TableWriteError(QusiLabError, OSError):
+    """A table could not be written (disk full, no permission ...); the previous file, if any, is unchanged."""
 
 PROBLEM_COLUMNS: tuple[str, str, str] = ("path", "error", "stage")
 
@@ -110,12 +127,79 @@ def _json_ready(value: Any) -> Any:
     return str(value)
 
 
+def _temporary_beside(path: Path) -> Path:
+    """An empty temporary file in ``path``'s folder (same file system, so :func:`os.replace` is atomic)."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    return Path(name)
+
+
+def _write_error(path: Path, error: OSError) -> TableWriteError:
+    cause = error.strerror or str(error) or type(error).__name__
+    return TableWriteError(
+        f"{path}: cannot write the table ({cause.lower()}); the previous file, if any, is unchanged")
+
+
+def _write_atomically(writes: list[tuple[Path, Callable[[Path], object]]]) -> None:
+    """Run each ``write(temporary)``, then move every temporary file onto its path.
+
+    Nothing is replaced until every file is written, so a full disk or a failing writer
+    leaves the previous table *and* its metadata as they were (never a 0-byte table).
+    Raises :class:`TableWriteError` naming the path and the cause.
+    """
+    temporaries: list[Path] = []
+    try:
+        for path, write in writes:
+            try:
+                temporary = _temporary_beside(path)
+            except OSError as error:
+                raise _write_error(path, error) from error
+            temporaries.append(temporary)
+            try:
+                write(temporary)
+            except OSError as error:
+                raise _write_error(path, error) from error
+        for (path, _), temporary in zip(writes, temporaries, strict=True):
+            try:
+                os.replace(temporary, path)
+            except OSError as error:
+                raise _write_error(path, error) from error
+    finally:
+        for temporary in temporaries:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+
+def _neutralized(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells starting with a formula character get a leading ``'`` (numbers are left alone)."""
+    text_columns = [column for column in frame.columns
+                    if pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(frame[column])]
+    if not text_columns:
+        return frame
+    frame = frame.copy()
+    for column in text_columns:
+        frame[column] = frame[column].map(neutralize_cell)
+    return frame
+
+
 def save_candidates(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a candidate table to ``.csv`` or ``.parquet`` (by suffix); returns the path.
 
     CSV is a plain table any program reads (``pandas.read_csv`` included), with the
     metadata (``attrs``) beside it in ``<name>.meta.json``. Parquet keeps the metadata in
     the file itself.
+
+    In CSV, text cells that a spreadsheet would run as a formula (starting with ``=``,
+    ``+``, ``-``, ``@``, tab or carriage return, e.g. a ``target_id`` taken from a user's
+    file) are prefixed with ``'`` (:func:`qusi_lab.io.spreadsheet.neutralize_formula`);
+    numbers, negative ones included, are written as numbers. :func:`read_candidates`
+    removes the quote again. Lines end in CRLF as RFC 4180 says, which also makes the
+    writer quote any cell holding a carriage return (with ``\n`` line ends it does not,
+    and the row would split in two).
+
+    Files are written to a temporary file in the same folder and then renamed over
+    ``path``: a full disk raises :class:`TableWriteError` (naming the path and the cause)
+    and leaves the previous table and its metadata intact.
 
     Example
     -------
@@ -128,20 +212,27 @@ def save_candidates(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     suffix = path.name.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _write_error(path, error) from error
     attrs = _json_ready(dict(table.attrs))
     plain = pd.DataFrame(table)
     if suffix.endswith(".csv"):
+        plain = _neutralized(plain)
         plain.attrs = {}
-        plain.to_csv(path, index=False)
         meta = metadata_path(path)
+        writes: list[tuple[Path, Callable[[Path], object]]] = [
+            (path, lambda temporary: plain.to_csv(temporary, index=False, lineterminator="\r\n"))]
         if attrs:
-            meta.write_text(json.dumps(attrs, indent=1) + "\n", encoding="utf-8")
-        elif meta.exists():
+            text = json.dumps(attrs, indent=1) + "\n"
+            writes.append((meta, lambda temporary: temporary.write_text(text, encoding="utf-8")))
+        _write_atomically(writes)
+        if not attrs and meta.exists():
             meta.unlink()  # a stale description of an earlier table
     elif suffix.endswith((".parquet", ".pq")):
         plain.attrs = attrs  # pandas stores attrs as JSON in the Parquet schema metadata
-        plain.to_parquet(path, index=False)
+        _write_atomically([(path, lambda temporary: plain.to_parquet(temporary, index=False))])
     else:
         raise ValueError(f"{path}: unknown table format; use a .csv or .parquet file name")
     return path
@@ -149,6 +240,9 @@ def save_candidates(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def read_candidates(path: str | os.PathLike[str]) -> CandidateTable:
     """Read a table written by :func:`save_candidates` (metadata back in ``attrs``).
+
+    CSV text cells that :func:`save_candidates` guarded against formula injection
+    (``'=...``) come back as written (``=...``).
 
     Raises ``FileNotFoundError`` when the file does not exist, ``ValueError`` for an
     unknown suffix.
@@ -159,6 +253,9 @@ def read_candidates(path: str | os.PathLike[str]) -> CandidateTable:
     suffix = path.name.lower()
     if suffix.endswith(".csv"):
         frame = pd.read_csv(path)
+        for column in frame.columns:  # undo save_candidates' formula guard ('=x -> =x)
+            if pd.api.types.is_object_dtype(frame[column]):
+                frame[column] = frame[column].map(restore_cell)
         attrs: dict[str, Any] = {}
         meta = metadata_path(path)
         if meta.is_file():
