@@ -128,21 +128,23 @@ def test_undo_goes_back_and_restores(tmp_path):
     assert every.action.tolist() == ["verdict", "verdict", "undo", "undo"]
 
 
-def test_reopening_resumes_after_the_last_verdict(tmp_path):
+def test_reopening_resumes_at_the_best_ranked_unvetted(tmp_path):
     labels = tmp_path / "labels.csv"
     table = make_table([0.9, 0.8, 0.7, 0.6, 0.5])
     queue = CandidateQueue(table, labels, show="all", user="ana")
     queue.record("variable")
     queue.next()  # skipped TIC 1001 without a verdict
     queue.record("variable")  # TIC 1002
-    assert must(CandidateQueue(table, labels, show="all", user="ana").current).target_id == "TIC 1003"
-    # Showing unvetted only, TIC 1001 (skipped) waits at its place; resuming still starts after TIC 1002.
+    # Issue 12: not after the last verdict (TIC 1002), where `next` would never reach TIC 1001 again.
+    assert must(CandidateQueue(table, labels, show="all", user="ana").current).target_id == "TIC 1001"
     again = CandidateQueue(table, labels, user="ana")
-    assert must(again.current).target_id == "TIC 1003" and len(again) == 3
+    assert must(again.current).target_id == "TIC 1001" and len(again) == 3
+    again.record("variable")
+    assert must(again.current).target_id == "TIC 1003"
     again.record("variable")
     again.record("variable")
-    # Everything after is vetted: a new queue comes back round to what was skipped.
-    assert must(CandidateQueue(table, labels, user="ana").current).target_id == "TIC 1001"
+    # Everything vetted: showing "all", a new queue opens on the first candidate.
+    assert must(CandidateQueue(table, labels, show="all", user="ana").current).target_id == "TIC 1000"
 
 
 def test_two_queues_on_one_file(tmp_path):

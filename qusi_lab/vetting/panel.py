@@ -159,7 +159,7 @@ class VettingPanel:
     candidates:
         A candidate table (:func:`qusi_lab.inference.infer`) or its ``.csv``/``.parquet`` file.
     labels:
-        The verdict file (created when missing; reopening it resumes where you stopped).
+        The verdict file (created when missing; reopening it resumes at the best-ranked candidate still unvetted).
     min_score:
         Start with candidates scoring below this hidden (the slider changes it).
     show:

@@ -7,7 +7,8 @@ with a ``score`` column) highest score first. Two filters choose what it shows:
 * ``show``: ``"unvetted"`` (default), ``"all"``, ``"vetted"`` or one verdict (``"eclipsing binary"``).
 
 Every verdict goes straight to a :class:`~qusi_lab.vetting.store.VerdictStore` file, so a queue
-opened again on the same file resumes after the last candidate vetted there. A candidate vetted
+opened again on the same file resumes at the best-ranked candidate still unvetted there (in the
+table given now: after retraining, the order may differ). A candidate vetted
 while showing ``"unvetted"`` stays in the queue until a filter changes, so going back to correct
 it works as expected.
 
@@ -320,24 +321,16 @@ class CandidateQueue:
         return int(self._visible[self._cursor]) if 0 <= self._cursor < self._visible.size else None
 
     def _resume_cursor(self) -> int:
-        """Just after the candidate the file's latest verdict was given to (this user's first)."""
+        """The best-ranked unvetted candidate shown, in the table as it is now.
+
+        Not "just after the last verdict": a retrained network ranks differently, and unvetted
+        candidates ranked above the one vetted last would sit behind the cursor where ``next``
+        never reaches them. When every candidate shown is vetted, the first one shown.
+        """
         if self._visible.size == 0:
             return -1
-        latest = None
-        for record in reversed(self.store.records):
-            if record.action == "verdict" and record.key in self._position_of_key:
-                if latest is None:
-                    latest = record
-                if record.user == self.store.user:
-                    latest = record
-                    break
-        start = 0
-        if latest is not None:
-            start = int(np.searchsorted(self._visible, self._position_of_key[latest.key], side="right"))
-        for cursor in (*range(start, self._visible.size), *range(0, start)):
-            if self._state[self._visible[cursor]] == _UNVETTED:
-                return cursor
-        return min(start, self._visible.size - 1)
+        unvetted = np.flatnonzero(self._state[self._visible] == _UNVETTED)
+        return int(unvetted[0]) if unvetted.size else 0
 
     def candidate_at(self, position: int) -> Candidate:
         """The candidate at ``position`` in score order (0: the highest score)."""
