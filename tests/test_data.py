@@ -209,10 +209,14 @@ def test_from_experiment_gives_train_validation_test_with_the_same_classes(tmp_p
     root = tmp_path / "spoc_transit_experiment"
     write_class_folders(root / "train", {"positive": 2, "negative": 3}, first_tic=100)
     write_class_folders(root / "validation", {"negative": 2}, first_tic=200)  # no positives here
+    # Every split needs the same class folders (tests/test_class_folders.py has the other cases).
+    with pytest.raises(DatasetLayoutError, match="every split needs the same class folders"):
+        LightCurveDataset.from_experiment(root, input_length=LENGTH)
+    write_class_folders(root / "validation", {"positive": 1}, first_tic=250)
     datasets = LightCurveDataset.from_experiment(root, input_length=LENGTH)
     assert set(datasets) == {"train", "validation"}
     assert datasets["train"].label_names == datasets["validation"].label_names == ("negative", "positive")
-    assert datasets["validation"].task == "binary" and len(datasets["validation"]) == 2
+    assert datasets["validation"].task == "binary" and len(datasets["validation"]) == 3
     write_class_folders(root / "test", {"positive": 1, "negative": 1}, first_tic=300)
     assert len(LightCurveDataset.from_experiment(root, input_length=LENGTH)["test"]) == 2
     with pytest.raises(DatasetLayoutError, match="no train or validation folder"):

@@ -85,6 +85,40 @@ def target_id_from_filename(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def _class_folder_names(folder: Path) -> list[str]:
+    """The class sub-folders of a split folder, sorted (hidden folders are not classes)."""
+    return sorted(child.name for child in folder.iterdir() if child.is_dir() and not child.name.startswith("."))
+
+
+def _check_class_folders(folders: dict[str, Path]) -> list[str]:
+    """The class names every split of an experiment shares; raises if train has < 2 or the splits differ.
+
+    A class folder present in one split only (``validation/planet`` beside
+    ``train/positive``) would silently make a binary task a 3-class one with a
+    class that never trains; the same for a test split lacking a class.
+    """
+
+    def listed(names: list[str]) -> str:
+        return "{" + ", ".join(names) + "}"
+
+    train = folders["train"]
+    expected = _class_folder_names(train)
+    if not expected:
+        return expected  # no class folders at all: from_directory explains the expected layout
+    if len(expected) == 1:
+        raise DatasetLayoutError(
+            f"{train} has one class folder ({expected[0]}): a classifier needs at least two"
+        )
+    for split, folder in folders.items():
+        found = _class_folder_names(folder)
+        if split != "train" and found and found != expected:
+            raise DatasetLayoutError(
+                f"{folder} has classes {listed(found)} but {train} has {listed(expected)}: "
+                "every split needs the same class folders"
+            )
+    return expected
+
+
 def _is_path(source: Any) -> bool:
     return isinstance(source, (str, os.PathLike))
 
@@ -451,6 +485,13 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         (``validation`` may also be called ``val``). All splits get the same class
         names in the same order.
 
+        For classification every split must hold the same class folders, the test
+        split too (per-class metrics of a class it lacks mean nothing), and train at
+        least two: anything else raises
+        :class:`~qusi_lab.data.problems.DatasetLayoutError` naming the folders. A
+        regression layout (``task="regression"``, folders named by target value)
+        is not checked.
+
         Example
         -------
         >>> datasets = LightCurveDataset.from_experiment("data/spoc_transit_experiment")  # doctest: +SKIP
@@ -474,14 +515,10 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 f"{base}: no {' or '.join(missing)} folder. Expected train/, validation/ (and optionally "
                 f"test/) in it, each with {EXPECTED_LAYOUT}"
             )
-        if "label_names" not in kwargs:
-            classes = {
-                child.name
-                for folder in folders.values()
-                for child in folder.iterdir()
-                if child.is_dir() and not child.name.startswith(".")
-            }
-            kwargs["label_names"] = sorted(classes)
+        if kwargs.get("task") != "regression":
+            classes = _check_class_folders(folders)
+            if classes:
+                kwargs.setdefault("label_names", classes)
         return {split: cls.from_directory(folder, **kwargs) for split, folder in folders.items()}
 
     @classmethod

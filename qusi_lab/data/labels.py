@@ -5,7 +5,7 @@ Rules (all overridable with ``task=``, ``label_names=`` and ``positive_class=``)
 - no labels: an unlabelled (inference) dataset;
 - strings, booleans, or integers with at most :data:`MAX_INTEGER_CLASSES` distinct
   values: classification, ``"binary"`` with two classes (or integers within {0, 1}),
-  else ``"multiclass"``;
+  else ``"multiclass"``; ``label_names`` with fewer than two names is an error;
 - floats (or integers with many distinct values): ``"regression"``.
 
 Class order: the given ``label_names``, else sorted (numerically for integers).
@@ -69,7 +69,11 @@ def infer_task(labels: Sequence[Any] | None, label_names: Sequence[Any] | None =
         return None
     values = list(labels)
     if label_names is not None:
-        return "binary" if len(list(label_names)) == 2 else "multiclass"
+        names = list(label_names)
+        if len(names) < 2:
+            # Caught here, not when a model with one output class fails to build.
+            raise LabelError(f"label_names {names} names {len(names)} class(es): a classifier needs at least two")
+        return "binary" if len(names) == 2 else "multiclass"
     if not values:
         raise LabelError("the label list is empty")
     if all(_is_bool(value) for value in values):
@@ -148,6 +152,8 @@ def resolve_label_names(
         names = [name for name in names if name != positive] + [positive]
     elif positive_class is not None:
         raise LabelError(f"positive_class only applies to a binary task, not {task!r}")
+    elif task == "multiclass" and label_names is not None and len(names) < 2:
+        raise LabelError(f"label_names {names} names {len(names)} class(es): a classifier needs at least two")
     return tuple(names)
 
 
