@@ -102,7 +102,7 @@ def test_vet_20_by_keyboard_close_reopen_and_resume(tmp_path):
     folder.mkdir()
     notebook = shutil.copy(TUTORIAL, folder / TUTORIAL.name)
     data = folder / DATA
-    labels = data / "verdicts.csv"
+    labels = folder / "verdicts" / "01_basic_transit_identification.csv"  # kept apart from DATA (issue 12)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     keys = [str(number % 6 + 1) for number in range(N_VETTED)]  # 1..6: every verdict button's key
