@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -124,10 +125,22 @@ def copy_bundle(folder: Path, destination: Path) -> Path:
     return destination
 
 
+def reseal(folder: Path) -> None:
+    """Recompute the recorded checksums, as a bundle genuinely saved with this content would have."""
+    from qusi_lab.training.bundle import _description_digest
+
+    data = json.loads((folder / "bundle.json").read_text())
+    data["checksums"] = {"model.pt": hashlib.sha256((folder / "model.pt").read_bytes()).hexdigest(),
+                         "bundle.json": _description_digest(data)}
+    (folder / "bundle.json").write_text(json.dumps(data))
+
+
 def edit_json(folder: Path, **changes) -> None:
+    """Change bundle.json as if the bundle had been saved so (checksums recomputed)."""
     data = json.loads((folder / "bundle.json").read_text())
     data.update(changes)
     (folder / "bundle.json").write_text(json.dumps(data))
+    reseal(folder)
 
 
 @pytest.mark.parametrize("saved_version", ["0.2.0", "1.0.0", "0.0.9"])
@@ -173,6 +186,9 @@ def test_weight_problems_name_the_weights_file(trained, tmp_path) -> None:
     truncated = copy_bundle(trained[1], tmp_path / "truncated")
     data = (truncated / "model.pt").read_bytes()
     (truncated / "model.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="model.pt: its sha256 differs .* damaged or was edited"):
+        load(truncated)
+    reseal(truncated)  # a truncated file whose checksum was recorded anyway still fails to load
     with pytest.raises(BundleError, match="model.pt: cannot load the weights"):
         load(truncated)
     missing = copy_bundle(trained[1], tmp_path / "missing")
@@ -189,6 +205,7 @@ def test_weights_are_loaded_without_unpickling_code(trained, tmp_path) -> None:
     folder = copy_bundle(trained[1], tmp_path / "pickled")
     state = torch.load(folder / "model.pt", weights_only=True)
     torch.save(PickledState(state), folder / "model.pt")
+    reseal(folder)  # whoever planted the file also rewrote the checksum: weights_only still protects
     with pytest.raises(
         BundleError, match=r"model.pt: cannot load the weights \(UnpicklingError: Weights only load"
     ):

@@ -6,7 +6,18 @@ A bundle is a folder::
         model.pt       the state_dict (torch.save; read back with weights_only=True)
         bundle.json    architecture name and config, preprocessing pipeline, class names, task,
                        positive class, input length, regression target scaler, training settings,
-                       validation metrics, qusi_lab version, bundle format version, creation time
+                       validation metrics, qusi_lab version, bundle format version, creation time,
+                       and ``checksums``: the sha256 of every file of the bundle
+
+Integrity: ``checksums["model.pt"]`` is the sha256 of the weights file's bytes, and
+``checksums["bundle.json"]`` the sha256 of bundle.json's own content *without* the
+``checksums`` entry, written as compact JSON with sorted keys (so re-indenting the file does
+not matter, but changing any value does). :func:`load_bundle_info` and :func:`load` verify both
+and raise :class:`BundleDamagedError` naming the file when a byte of the weights or a value of
+the description changed. Bundles saved before checksums existed load with a warning. The
+content is checked too (known task, positive class among the classes, one output per class,
+weight shapes matching the architecture's config, finite weights), so a bundle whose
+checksums were recomputed after an edit is still refused when it does not hold together.
 
 :func:`load` rebuilds the network (:func:`qusi_lab.models.from_config`), loads the weights, puts it in
 eval mode and attaches a :class:`BundleInfo` as ``model.bundle``: inference code then preprocesses
@@ -28,11 +39,16 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
+import io
 import json
 import math
 import os
 import re
+import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +58,12 @@ import torch
 from torch import nn
 
 from qusi_lab.errors import QusiLabError
-from qusi_lab.training.checkpoints import atomic_write_bytes
 
 __all__ = [
     "BUNDLE_FORMAT_VERSION",
     "BundleError",
+    "BundleDamagedError",
+    "TASKS",
     "BundleInfo",
     "save_bundle",
     "load",
@@ -59,10 +76,28 @@ __all__ = [
 BUNDLE_FORMAT_VERSION = 1
 BUNDLE_FILE = "bundle.json"
 WEIGHTS_FILE = "model.pt"
+CHECKSUMS_KEY = "checksums"
+
+#: The tasks a bundle can be for.
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
 
 class BundleError(QusiLabError, ValueError):
     """A saved model bundle is missing, corrupt, or from an incompatible qusi_lab version."""
+
+
+class BundleDamagedError(BundleError):
+    """A file of a bundle does not match the sha256 recorded when it was saved: damaged or edited."""
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _description_digest(data: Mapping[str, Any]) -> str:
+    """sha256 of bundle.json's content minus its ``checksums``: compact JSON, sorted keys."""
+    content = {key: value for key, value in data.items() if key != CHECKSUMS_KEY}
+    return _sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("utf-8"))
 
 
 def _current_version() -> str:
@@ -276,8 +311,13 @@ def save_bundle(
 
     Every keyword defaults to the value in ``model.bundle`` (set by :func:`~qusi_lab.training.train`
     and :func:`load`), so ``save_bundle(path, result.model)`` needs nothing else. ``preprocessing``
-    may be a :class:`~qusi_lab.transforms.Pipeline` or its ``to_dict()``. Files are written
-    atomically; an existing bundle in ``path`` is replaced.
+    may be a :class:`~qusi_lab.transforms.Pipeline` or its ``to_dict()``. An existing bundle in
+    ``path`` is replaced; other files in the folder are left alone.
+
+    bundle.json records the sha256 of the weights and of its own content (``checksums``), which
+    :func:`load` verifies. Both files are first written to temporary files in the folder and
+    only then renamed into place, so a full disk raises :class:`BundleError` (naming the file
+    and the cause) and leaves a previous bundle there as it was.
 
     Example
     -------
@@ -339,14 +379,53 @@ def save_bundle(
         format_version=BUNDLE_FORMAT_VERSION,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
-    folder.mkdir(parents=True, exist_ok=True)
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    from qusi_lab.training.checkpoints import atomic_torch_save
-
-    atomic_torch_save(state, folder / WEIGHTS_FILE)
-    # bundle.json last: a folder with a bundle.json always has the weights it describes.
-    atomic_write_bytes(folder / BUNDLE_FILE, (json.dumps(info.to_dict(), indent=2) + "\n").encode("utf-8"))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    weights = buffer.getvalue()
+    description = info.to_dict()
+    description[CHECKSUMS_KEY] = {WEIGHTS_FILE: _sha256(weights), BUNDLE_FILE: _description_digest(description)}
+    _write_files_atomically(folder, {
+        WEIGHTS_FILE: weights,
+        BUNDLE_FILE: (json.dumps(description, indent=2) + "\n").encode("utf-8"),
+    })
     return folder
+
+
+def _write_files_atomically(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write every file to a temporary file in ``folder``, then rename them all into place.
+
+    Nothing is replaced before everything is written, so a failure (a full disk) leaves the
+    previous files untouched; bundle.json is renamed last, so a folder never holds a
+    description newer than its weights (and the checksum would catch the reverse).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BundleError(f"{folder}: cannot create the bundle folder ({error.strerror or error})") from error
+    temporaries: dict[str, Path] = {}
+    try:
+        for name, data in files.items():
+            try:
+                handle, temporary_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+                temporaries[name] = Path(temporary_name)
+                with os.fdopen(handle, "wb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+            except OSError as error:
+                raise BundleError(
+                    f"{folder / name}: cannot write the bundle ({(error.strerror or str(error)).lower()}); "
+                    "a previous bundle there is unchanged") from error
+        for name in sorted(files, key=lambda item: item == BUNDLE_FILE):
+            try:
+                os.replace(temporaries[name], folder / name)
+            except OSError as error:
+                raise BundleError(f"{folder / name}: cannot write the bundle ({error.strerror or error})") from error
+    finally:
+        for temporary in temporaries.values():
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
 
 
 def _bundle_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -363,11 +442,30 @@ def _bundle_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def load_bundle_info(path: str | os.PathLike[str]) -> BundleInfo:
-    """Read and check ``bundle.json`` of the bundle at ``path`` (no weights are loaded).
+    """Read and check ``bundle.json`` of the bundle at ``path`` (the weights are checked, not loaded).
 
-    Raises :class:`BundleError` naming the file when it is corrupt or from an incompatible version.
+    Verifies the recorded sha256 of bundle.json's content and of ``model.pt`` and that the
+    description holds together (known task, positive class among the classes, class count
+    fitting the task). Raises :class:`BundleDamagedError` naming the file when a checksum does
+    not match (damaged or edited), :class:`BundleError` naming the file when it is corrupt,
+    inconsistent or from an incompatible version. Bundles saved without checksums (older
+    qusi_lab) load with a warning.
     """
     folder, json_path = _bundle_paths(path)
+    data = _read_description(json_path)
+    _verify_checksums(folder, json_path, data)
+    try:
+        info = BundleInfo.from_dict(data, path=folder)
+    except Exception as error:
+        raise BundleError(
+            f"{json_path}: invalid bundle description ({type(error).__name__}: {error})"
+        ) from error
+    _check_description(info, json_path)
+    return info
+
+
+def _read_description(json_path: Path) -> dict[str, Any]:
+    """bundle.json as a dict, with format, version and required keys checked."""
     try:
         data = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -379,26 +477,119 @@ def load_bundle_info(path: str | os.PathLike[str]) -> BundleInfo:
     current = _current_version()
     format_version = data.get("format_version")
     saved_version = data.get("qusi_lab_version")
+    saved_by = f"saved by qusi_lab {saved_version}" if saved_version else "saved without a qusi_lab version"
     if format_version != BUNDLE_FORMAT_VERSION:
         raise BundleError(
-            f"{json_path}: bundle format {format_version!r} (written by qusi_lab {saved_version}) is not one "
+            f"{json_path}: bundle format {format_version!r} ({saved_by}) is not one "
             f"qusi_lab {current} can read (it reads format {BUNDLE_FORMAT_VERSION})"
         )
-    if not isinstance(saved_version, str) or not versions_compatible(saved_version, current):
+    if not isinstance(saved_version, str) or not saved_version.strip():
         raise BundleError(
-            f"{json_path}: this model was saved by qusi_lab {saved_version}, which is incompatible with the "
+            f"{json_path}: this model was {saved_by}, so qusi_lab {current} cannot tell whether it can read it "
+            "(bundles load only within the same major version, and within the same minor version for 0.x)"
+        )
+    if not versions_compatible(saved_version, current):
+        raise BundleError(
+            f"{json_path}: this model was {saved_by}, which is incompatible with the "
             f"installed qusi_lab {current} (bundles load only within the same major version, and within the "
             f"same minor version for 0.x); install qusi_lab {saved_version} to use it"
         )
     missing = [key for key in ("architecture", "model_config", "task") if key not in data]
     if missing:
         raise BundleError(f"{json_path}: missing {', '.join(missing)}")
-    try:
-        return BundleInfo.from_dict(data, path=folder)
-    except Exception as error:
+    return data
+
+
+def _damaged(path: Path, what: str) -> BundleDamagedError:
+    return BundleDamagedError(
+        f"{path}: {what}: the file is damaged or was edited after the bundle was saved; save the model "
+        "again, or restore the bundle from a copy"
+    )
+
+
+def _verify_checksums(folder: Path, json_path: Path, data: Mapping[str, Any]) -> None:
+    """Compare every recorded sha256 with the files; warn when the bundle predates checksums."""
+    checksums = data.get(CHECKSUMS_KEY)
+    if checksums is None:
+        warnings.warn(
+            f"{json_path}: this bundle records no checksums (saved by an older qusi_lab), so damage to its "
+            "files cannot be detected; save it again to add them", UserWarning, stacklevel=3)
+        return
+    if not isinstance(checksums, Mapping) or not all(isinstance(value, str) for value in checksums.values()):
+        raise _damaged(json_path, f"'{CHECKSUMS_KEY}' is not a map of file names to sha256 digests")
+    if BUNDLE_FILE not in checksums or WEIGHTS_FILE not in checksums:
+        raise _damaged(json_path, f"'{CHECKSUMS_KEY}' lacks the sha256 of {BUNDLE_FILE} or {WEIGHTS_FILE}")
+    if _description_digest(data) != checksums[BUNDLE_FILE]:
+        raise _damaged(json_path, "its content does not match the sha256 recorded in it")
+    for name, expected in checksums.items():
+        if name == BUNDLE_FILE:
+            continue
+        file = folder / name
+        if Path(name).name != name or name.startswith("."):
+            raise _damaged(json_path, f"'{CHECKSUMS_KEY}' names {name!r}, which is not a file of the bundle")
+        if not file.is_file():
+            raise BundleError(f"{file}: the bundle has no {'weights file' if name == WEIGHTS_FILE else name}")
+        try:
+            actual = _sha256(file.read_bytes())
+        except OSError as error:
+            raise BundleError(f"{file}: cannot read ({type(error).__name__}: {error})") from error
+        if actual != expected:
+            raise _damaged(file, f"its sha256 differs from the one recorded in {BUNDLE_FILE}")
+
+
+def _check_description(info: BundleInfo, json_path: Path) -> None:
+    """Refuse descriptions that cannot be right whatever the weights are."""
+    if info.task not in TASKS:
+        raise BundleError(f"{json_path}: unknown task {info.task!r}; a bundle is for one of {', '.join(TASKS)}")
+    names = info.label_names
+    if len(set(names)) != len(names):
+        raise BundleError(f"{json_path}: label_names {list(names)} repeat a class")
+    if info.task == "regression":
+        if names or info.positive_class is not None:
+            raise BundleError(
+                f"{json_path}: task 'regression' with label_names {list(names)} and positive_class "
+                f"{info.positive_class!r}; a regression model has no classes")
+        return
+    if info.task == "binary" and len(names) not in (0, 2):
+        raise BundleError(f"{json_path}: a binary model has two classes, label_names has {len(names)}: {list(names)}")
+    if info.task == "multiclass" and len(names) < 2:
+        raise BundleError(f"{json_path}: a multiclass model needs at least two label_names, got {list(names)}")
+    if info.positive_class is not None and names and info.positive_class not in names:
         raise BundleError(
-            f"{json_path}: invalid bundle description ({type(error).__name__}: {error})"
-        ) from error
+            f"{json_path}: positive_class {info.positive_class!r} is not one of the label_names {list(names)}")
+
+
+def _expected_outputs(info: BundleInfo) -> int:
+    return len(info.label_names) if info.task == "multiclass" else 1
+
+
+def _check_weights(model: nn.Module, state: Mapping[str, Any], info: BundleInfo, json_path: Path,
+                   weights_path: Path) -> None:
+    """Compare the saved tensors with a network built from the config (on the meta device: no memory)."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise BundleError(
+            f"{weights_path}: the weights do not fit architecture {info.architecture!r} with the config in "
+            f"{json_path.name} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for key, tensor in expected.items():
+        saved = state[key]
+        if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != tuple(tensor.shape):
+            shape = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
+            raise BundleError(
+                f"{json_path}: model_config builds {key} of shape {tuple(tensor.shape)}, but {weights_path.name} "
+                f"holds {shape}; the config was edited or belongs to other weights")
+    outputs = getattr(model, "n_outputs", None)
+    if outputs is not None and int(outputs) != _expected_outputs(info):
+        raise BundleError(
+            f"{json_path}: the network has {outputs} outputs, but a {info.task} model with label_names "
+            f"{list(info.label_names)} needs {_expected_outputs(info)}")
+    for key, saved in state.items():
+        if isinstance(saved, torch.Tensor) and saved.is_floating_point() and not bool(torch.isfinite(saved).all()):
+            raise BundleError(
+                f"{weights_path}: the weights hold NaN or infinite values (in {key}); the model cannot give "
+                "meaningful scores (did training diverge?)")
 
 
 def load(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> nn.Module:
@@ -408,8 +599,15 @@ def load(path: str | os.PathLike[str], *, map_location: str | torch.device = "cp
     (preprocessing pipeline, class names, task, ...). Weights are read with
     ``torch.load(weights_only=True)``, so loading a bundle never runs code from the file.
 
-    Raises :class:`BundleError` (naming the file) for a corrupt bundle, an unknown format or a bundle
-    from an incompatible qusi_lab version; ``FileNotFoundError`` when ``path`` does not exist.
+    Before anything is built, the checksums are verified (:func:`load_bundle_info`) and the
+    saved tensors' shapes are compared with a network built from the config on PyTorch's
+    ``meta`` device (no memory), so an edited config never allocates a huge network; the
+    output count must fit the classes and every weight must be finite.
+
+    Raises :class:`BundleDamagedError` (naming the file) when a file changed after saving,
+    :class:`BundleError` (naming the file) for a corrupt or inconsistent bundle, an unknown
+    format or a bundle from an incompatible qusi_lab version; ``FileNotFoundError`` when
+    ``path`` does not exist.
 
     Example
     -------
@@ -421,17 +619,31 @@ def load(path: str | os.PathLike[str], *, map_location: str | torch.device = "cp
     info = load_bundle_info(path)
     folder = info.path if info.path is not None else Path(path)
     weights_path = folder / WEIGHTS_FILE
-    try:
-        model = from_config(str(info.architecture), info.model_config)
-    except Exception as error:
-        raise BundleError(
-            f"{folder / BUNDLE_FILE}: cannot rebuild architecture {info.architecture!r} "
-            f"({type(error).__name__}: {error})"
-        ) from error
+    json_path = folder / BUNDLE_FILE
     if not weights_path.is_file():
         raise BundleError(f"{weights_path}: the bundle has no weights file")
     try:
-        state = torch.load(weights_path, map_location=map_location, weights_only=True)
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise BundleError(
+            f"{weights_path}: cannot load the weights ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(state, Mapping):
+        raise BundleError(f"{weights_path}: cannot load the weights (a {type(state).__name__}, not a state dict)")
+
+    def build() -> nn.Module:
+        try:
+            return from_config(str(info.architecture), info.model_config)
+        except Exception as error:
+            raise BundleError(
+                f"{json_path}: cannot rebuild architecture {info.architecture!r} ({type(error).__name__}: {error})"
+            ) from error
+
+    with torch.device("meta"):
+        skeleton = build()
+    _check_weights(skeleton, state, info, json_path, weights_path)
+    model = build()
+    try:
         model.load_state_dict(state)
     except Exception as error:
         raise BundleError(
