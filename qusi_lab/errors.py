@@ -54,3 +54,15 @@ class LabelError(QusiLabError, ValueError):
 
     def __reduce__(self):
         return (type(self), (self.reason, self.path))
+
+
+class CheckpointError(QusiLabError, ValueError):
+    """A training checkpoint cannot be read, does not fit the model, or was made by another run.
+
+    The message names the file, what differs, and how to start afresh instead
+    (``resume=False`` in Python, ``--fresh`` on the command line).
+    """
+
+
+class CheckpointWriteError(QusiLabError, OSError):
+    """A checkpoint could not be written (disk full, no permission ...); the previous one is intact."""

@@ -10,12 +10,19 @@ A training run with ``checkpoint_dir`` keeps two files there:
 
 Every file is written to a temporary name in the same folder, flushed to disk, then renamed over
 the old one with :func:`os.replace` (atomic on POSIX and Windows): a run killed mid-write leaves the
-previous checkpoint intact, never a truncated one. Files hold only tensors and plain Python values,
-so they load with ``torch.load(weights_only=True)``.
+previous checkpoint intact, never a truncated one. A write that fails (a full disk, no permission)
+removes the temporary file, leaves the previous checkpoint as it was and raises
+:class:`~qusi_lab.errors.CheckpointWriteError` naming the file and the cause. Files hold only tensors
+and plain Python values, so they load with ``torch.load(weights_only=True)``.
+
+A checkpoint that cannot be read raises :class:`~qusi_lab.errors.CheckpointError` naming the file
+and how to start afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 import tempfile
@@ -25,11 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from qusi_lab.errors import CheckpointError, CheckpointWriteError
+
 __all__ = [
     "LAST_CHECKPOINT",
     "BEST_CHECKPOINT",
     "METRICS_FILE",
     "CHECKPOINT_FORMAT_VERSION",
+    "START_OVER",
     "atomic_write_bytes",
     "atomic_torch_save",
     "load_checkpoint",
@@ -41,22 +51,42 @@ LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 METRICS_FILE = "metrics.csv"
 CHECKPOINT_FORMAT_VERSION = 1
+#: How every "cannot resume" message says to start afresh, in Python and on the command line.
+START_OVER = "pass resume=False (CLI: --fresh) to start over"
 
 
 def _atomic_write(path: Path, write: Any) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        _remove(temporary)
+        raise CheckpointWriteError(
+            f"{path}: could not write it ({_cause(error)}); the previous file, if any, is unchanged"
+        ) from error
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        _remove(temporary)
         raise
     return path
+
+
+def _remove(temporary: str | None) -> None:
+    if temporary is not None:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink(missing_ok=True)
+
+
+def _cause(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror if error.errno is None else f"[Errno {error.errno}] {error.strerror}"
+    return f"{type(error).__name__}: {error}"
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -73,29 +103,47 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save(obj, path)``, atomically: readers see the old file or the new one, never half of one."""
-    return _atomic_write(Path(path), lambda file: torch.save(obj, file))
+    """``torch.save(obj, path)``, atomically: readers see the old file or the new one, never half of one.
+
+    The object is serialised in memory first and then written with plain file writes, so a full disk
+    is reported as such (``No space left on device``) rather than as torch's
+    ``RuntimeError: [enforce fail at inline_container.cc...]``. Any failure raises
+    :class:`~qusi_lab.errors.CheckpointWriteError` naming the file; the previous file is untouched.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    try:
+        torch.save(obj, buffer)
+    except (OSError, RuntimeError) as error:
+        raise CheckpointWriteError(
+            f"{path}: could not write it ({_cause(error)}); the previous file, if any, is unchanged"
+        ) from error
+    data = buffer.getbuffer()
+    return _atomic_write(path, lambda file: file.write(data))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a checkpoint written by the training loop (``weights_only=True``: no code is unpickled).
 
-    Raises ``ValueError`` naming the file when it cannot be read.
+    Raises :class:`~qusi_lab.errors.CheckpointError` (a ``ValueError``) naming the file, with the
+    cause on one line, when it cannot be read or is not a training checkpoint of this format.
     """
     path = Path(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ValueError(
-            f"{path}: cannot read the checkpoint ({type(error).__name__}: {error}); "
-            "delete it or pass resume=False to start over"
+        # torch's messages run over many lines (a zip-archive error, a weights_only explanation): keep the first.
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise CheckpointError(
+            f"{path}: cannot read the checkpoint ({type(error).__name__}: {first_line}); "
+            f"delete it or {START_OVER}"
         ) from error
     if not isinstance(checkpoint, dict) or "format_version" not in checkpoint:
-        raise ValueError(f"{path}: not a qusi_lab training checkpoint")
+        raise CheckpointError(f"{path}: not a qusi_lab training checkpoint; delete it or {START_OVER}")
     if checkpoint["format_version"] != CHECKPOINT_FORMAT_VERSION:
-        raise ValueError(
+        raise CheckpointError(
             f"{path}: checkpoint format {checkpoint['format_version']!r} is not the one this qusi_lab writes "
-            f"({CHECKPOINT_FORMAT_VERSION}); pass resume=False to start over"
+            f"({CHECKPOINT_FORMAT_VERSION}); {START_OVER}"
         )
     return checkpoint
 

@@ -661,6 +661,11 @@ def train(
             raise ValueError(f"{name} must be at least 1, got {value!r}")
     if int(num_workers) < 0:
         raise ValueError(f"num_workers must be 0 or more, got {num_workers!r}")
+    # An infinite or NaN rate would only show up as a FloatingPointError at the first step.
+    if not (math.isfinite(float(learning_rate)) and float(learning_rate) > 0):
+        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
+    if not (math.isfinite(float(weight_decay)) and float(weight_decay) >= 0):
+        raise ValueError(f"weight_decay must be a finite number of at least 0, got {weight_decay!r}")
     if early_stopping_patience is not None and int(early_stopping_patience) < 1:
         raise ValueError(
             f"early_stopping_patience must be at least 1 (or None), got {early_stopping_patience!r}"
