@@ -67,8 +67,10 @@ class CandidateTable(pd.DataFrame):
     Metadata lives in ``attrs`` (plain JSON values, so Parquet keeps it):
     ``model`` (bundle folder), ``qusi_lab_version``, ``task``, ``label_names``,
     ``positive_class``, ``score`` (what the score column means), ``input_length``,
-    ``preprocessing``, ``created``, ``light_curves``, ``scored``, ``problems``,
-    ``period_search``.
+    ``preprocessing``, ``created``, ``light_curves``, ``scored``, ``not_scored`` (curves that
+    could not be read, preprocessed or given a finite score), ``period_search_failed`` (scored
+    curves whose period search failed: they keep their score), ``unlisted_folders``,
+    ``problems``, ``period_search``.
 
     Example
     -------
@@ -86,7 +88,12 @@ class CandidateTable(pd.DataFrame):
 
     @property
     def problems(self) -> pd.DataFrame:
-        """Files that could not be read or preprocessed: a DataFrame with columns path, error, stage."""
+        """What went wrong, one row each: a DataFrame with columns path, error, stage.
+
+        Stages: ``discover`` (a folder that could not be listed), ``load``, ``preprocess``,
+        ``score`` (a non-finite score; these curves are not ranked) and ``period_search``
+        (the curve was scored and ranked, only its period estimate is missing).
+        """
         records = self.attrs.get("problems") or []
         return pd.DataFrame(list(records), columns=list(PROBLEM_COLUMNS))
 

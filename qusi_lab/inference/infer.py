@@ -10,7 +10,9 @@ while the main process runs the network:
   run channels-last (:func:`qusi_lab.models.to_channels_last`) when that copy gives the
   same outputs;
 * files that cannot be read or preprocessed are skipped and listed in ``table.problems``;
-  one bad file never stops a run over a sector;
+  one bad file never stops a run over a sector; curves the network gives a non-finite
+  score are not ranked either (stage ``"score"``), and a network that gives no finite score
+  at all raises :class:`InferenceError`;
 * memory stays flat however many curves go through: only one small row per curve is kept;
 * for transit models, a box-least-squares period search (:mod:`qusi_lab.inference.periods`)
   on the top candidates adds period, epoch, duration and depth estimates.
@@ -60,9 +62,12 @@ _FORWARD_CHUNK = 32
 _META_COLUMNS: tuple[str, ...] = ("target_id", "mission", "sector", "quarter", "campaign")
 _OPTIONAL_META_COLUMNS = ("quarter", "campaign")
 
+# Problem stages that do not stop a curve from being scored (or are not about one curve).
+_NOT_CURVE_FAILURES = frozenset({"period_search", "discover"})
+
 
 class InferenceError(QusiLabError, ValueError):
-    """Inference cannot start: no light curves, or a model without what inference needs."""
+    """Inference cannot run: no light curves, a model without what inference needs, or a broken model."""
 
 
 # ----------------------------------------------------------------------------- the model and its bundle
@@ -248,12 +253,17 @@ def _load_any(source: Any) -> Any:
     return source
 
 
-def inference_dataset(data: Any, preprocessing: Any = None) -> Any:
+def inference_dataset(data: Any, preprocessing: Any = None,
+                      problems: list[tuple[str, str, str]] | None = None) -> Any:
     """A :class:`~qusi_lab.data.LightCurveDataset` of ``data`` (returned as is when it already is one).
 
     ``data``: a LightCurveDataset; a folder (searched recursively for FITS, CSV and NPZ
     files); one file; a LightCurve; or a list of paths and/or LightCurves (qusi_lab or
     lightkurve).
+
+    Sub-folders that cannot be listed are appended to ``problems`` as ``(folder, error,
+    "discover")`` when it is given (:func:`infer` reports them in ``table.problems``), and
+    warned about otherwise.
 
     Raises
     ------
@@ -271,7 +281,11 @@ def inference_dataset(data: Any, preprocessing: Any = None) -> Any:
         if root.is_dir():
             from qusi_lab.io import find_light_curve_files
 
-            sources: list[Any] = list(find_light_curve_files(root))
+            unreadable: list[tuple[Path, OSError]] | None = None if problems is None else []
+            sources: list[Any] = list(find_light_curve_files(root, unreadable=unreadable))
+            for folder, error in unreadable or ():
+                assert problems is not None  # unreadable is only a list when problems is
+                problems.append((str(folder), f"{type(error).__name__}: cannot list folder", "discover"))
             if not sources:
                 raise InferenceError(f"{root}: no light-curve files (.fits, .fits.gz, .fit, .csv, .npz) in it")
         elif root.exists():
@@ -585,7 +599,10 @@ def infer(
     FileNotFoundError
         When ``data`` names a folder or file that does not exist.
     InferenceError
-        When there are no light curves, or the model lacks what inference needs.
+        When there are no light curves, the model lacks what inference needs, or the
+        network gives a non-finite score for every curve (a broken model). Curves with a
+        non-finite score among finite ones are listed in ``table.problems`` (stage
+        ``"score"``) instead of being ranked.
 
     Example
     -------
@@ -596,7 +613,8 @@ def infer(
     network_source = model
     model = load_model(model)
     info = model_info(model, preprocessing=preprocessing)
-    dataset = inference_dataset(data, info.preprocessing)
+    discover_problems: list[tuple[str, str, str]] = []
+    dataset = inference_dataset(data, info.preprocessing, discover_problems)
     size = len(dataset)
     workers = _worker_count(num_workers, size)
     if int(batch_size) < 1:
@@ -619,6 +637,7 @@ def infer(
         network = _inference_network(model, info.input_length, fuse)
         positions, metas, outputs, problems = _score_all(network, dataset, info, int(batch_size), workers,
                                                          progress)
+        problems[:0] = discover_problems
     finally:
         model.train(was_training)
         torch.set_num_threads(previous_threads)
@@ -626,6 +645,7 @@ def infer(
     if len(outputs):
         scores = _outputs_to_scores(torch.from_numpy(outputs), info).astype(np.float64)
         scores = scores.reshape(len(positions), -1)
+        positions, metas, scores = _drop_non_finite(dataset, positions, metas, outputs, scores, problems)
     else:  # every file failed: an empty table with the usual columns
         scores = np.zeros((0, len(info.label_names) if info.task == "multiclass" else 1))
     frame, meaning = _build_table(dataset, positions, metas, scores, info, rank_by)
@@ -670,11 +690,42 @@ def infer(
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "light_curves": size,
         "scored": len(frame),
+        # Counted apart: a curve whose period search failed was scored and keeps its score, and an
+        # unlisted folder is not a light curve, so scored + not_scored == light_curves.
+        "not_scored": sum(stage not in _NOT_CURVE_FAILURES for _, _, stage in problems),
+        "period_search_failed": sum(stage == "period_search" for _, _, stage in problems),
+        "unlisted_folders": sum(stage == "discover" for _, _, stage in problems),
         "problems": [dict(zip(PROBLEM_COLUMNS, problem, strict=True)) for problem in problems],
         "period_search": search_settings,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return table
+
+
+def _drop_non_finite(
+    dataset: Any,
+    positions: np.ndarray,
+    metas: list[dict[str, Any]],
+    outputs: np.ndarray,
+    scores: np.ndarray,
+    problems: list[tuple[str, str, str]],
+) -> tuple[np.ndarray, list[dict[str, Any]], np.ndarray]:
+    """Keep only curves with finite outputs and scores; the others become "score" problems.
+
+    A NaN score sorts anywhere and an infinite logit is a probability of exactly 1: neither
+    is a ranking. When no curve at all has a finite score, the network itself is broken.
+    """
+    finite = np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1) & np.isfinite(scores).all(axis=1)
+    if finite.all():
+        return positions, metas, scores
+    if not finite.any():
+        raise InferenceError(
+            f"the model is broken: the network gave a non-finite score (NaN or infinity) for every one of the "
+            f"{len(finite):,} curves it scored (are its weights finite? did training diverge?)")
+    for position in positions[~finite]:
+        problems.append((dataset.source_name(int(position)),
+                         "the network gave a non-finite score (NaN or infinity) for this curve", "score"))
+    return positions[finite], [meta for meta, keep in zip(metas, finite, strict=True) if keep], scores[finite]
 
 
 def _score_all(

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from qusi_lab.errors import QusiLabError
 from qusi_lab.training.bundle import BundleInfo, scores_from_outputs
 from qusi_lab.training.metrics import (
     confusion_matrix,
@@ -36,7 +37,7 @@ from qusi_lab.training.metrics import (
     roc_curve,
 )
 
-__all__ = ["evaluate", "EvaluationResult", "predict_outputs", "evaluation_batches"]
+__all__ = ["evaluate", "EvaluationResult", "NonFiniteScoreError", "predict_outputs", "evaluation_batches"]
 
 
 def _default_device(model: nn.Module) -> torch.device:
@@ -274,6 +275,27 @@ def _check_compatible(model: nn.Module, dataset: Any, info: BundleInfo | None) -
     return str(task)
 
 
+class NonFiniteScoreError(QusiLabError, ValueError):
+    """The network gave NaN or infinite outputs: metrics computed from them would mean nothing."""
+
+
+def _check_finite(outputs: np.ndarray, scores: np.ndarray, names: list[str]) -> None:
+    """Refuse to compute metrics from non-finite outputs, naming the curves (dropping them would bias the metrics)."""
+    finite = np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1) & np.isfinite(
+        scores.reshape(len(scores), -1)).all(axis=1)
+    if finite.all():
+        return
+    bad = [name for name, keep in zip(names, finite, strict=True) if not keep]
+    if not finite.any():
+        raise NonFiniteScoreError(
+            f"the model is broken: the network gave a non-finite score (NaN or infinity) for every one of the "
+            f"{len(bad):,} curves (are its weights finite? did training diverge?)")
+    more = f" and {len(bad) - 3:,} more" if len(bad) > 3 else ""
+    raise NonFiniteScoreError(
+        f"the network gave a non-finite score (NaN or infinity) for {len(bad):,} of {len(names):,} curves "
+        f"({', '.join(bad[:3])}{more}); the metrics would be meaningless")
+
+
 def evaluate(
     model: nn.Module,
     dataset: Any,
@@ -307,6 +329,12 @@ def evaluate(
     progress:
         Show a progress bar.
 
+    Raises
+    ------
+    NonFiniteScoreError
+        When the network gives NaN or infinite outputs for any curve (naming them): metrics
+        over the other curves would look valid while hiding them.
+
     Example
     -------
     >>> result = evaluate(model, test_set, threshold=0.5, top_fraction=0.05)   # doctest: +SKIP
@@ -328,6 +356,7 @@ def evaluate(
     scores = scores_from_outputs(outputs, task, scaler).numpy().astype(np.float64)
     label_names = tuple(dataset.label_names)
     names = [dataset.source_name(int(index)) for index in indices]
+    _check_finite(outputs.numpy(), scores, names)
     frame = pd.DataFrame(
         {
             "index": indices,
