@@ -388,7 +388,18 @@ def _run_infer(args: argparse.Namespace) -> int:
     problems = table.problems
     if len(problems):
         where = metadata_path(args.out) if suffix.endswith(".csv") else args.out
-        print(f"{len(problems)} files could not be used (listed in {where}):")
+        stages = problems["stage"]
+        # Counted apart, so the numbers add up: a scored file whose period search failed keeps its score and
+        # rank, and an unlisted folder is not a file (scored + could not be scored = light curves found).
+        not_scored = int((~stages.isin(["period_search", "discover"])).sum())
+        search_failed = int((stages == "period_search").sum())
+        unlisted = int((stages == "discover").sum())
+        parts = [f"{not_scored:,} files could not be scored"] if not_scored else []
+        if search_failed:
+            parts.append(f"period search failed for {search_failed:,} scored files (they keep their score)")
+        if unlisted:
+            parts.append(f"{unlisted:,} folders could not be listed (their files were not looked at)")
+        print(f"{'; '.join(parts)} (listed in {where}):")
         print(problems.head(10).to_string(index=False))
     return 0
 
