@@ -14,14 +14,17 @@ Or all of it on the embedded synthetic sector, with an HTML summary::
     qusi-lab demo --out demo_output
 
 Every command prints examples with ``--help``. Problems the user can fix (a missing folder,
-a folder not laid out as expected, a corrupt model bundle) end with a one-line
+a folder not laid out as expected, a corrupt model bundle, an output folder that cannot be
+written, an unknown option value, nothing but unreadable light curves) end with a one-line
 ``qusi-lab: error: ...`` and exit code 2, not a traceback; set ``QUSI_LAB_DEBUG=1`` to
-see the traceback anyway.
+see the traceback anyway. Files that could not be used are named: ``qusi-lab train``
+writes them to ``RUN/problems.csv`` and prints the first few.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -181,6 +184,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="class shares in training batches (default: %(default)s)")
     train.add_argument("--validation-every", type=_positive_int, default=100, metavar="N",
                        help="validate every N steps (default: %(default)s)")
+    train.add_argument("--fresh", action="store_true",
+                       help="ignore checkpoints in RUN and start over (by default a run continues from "
+                            "RUN/checkpoints, and refuses if the data or settings changed)")
     _add_common_run_options(train, batch_size=64)
 
     evaluate = command("evaluate", "measure a trained model on a labelled folder", EXAMPLES_EVALUATE)
@@ -217,11 +223,120 @@ def _existing_folder(path: Path, option: str) -> Path:
 
 
 def _load_model(path: Path) -> Any:
+    from qusi_lab.data.labels import TASKS
     from qusi_lab.training import load
 
     if not path.exists():
         raise CommandError(f"--model {path}: no such model folder (make one with `qusi-lab train`)")
-    return load(path)
+    model = load(path)
+    # A hand-edited bundle.json could name a task nothing downstream knows; say so before any scoring.
+    task = getattr(getattr(model, "bundle", None), "task", None)
+    if task is not None and task not in TASKS:
+        raise CommandError(f"--model {path}: {path / 'bundle.json'} has task {task!r}; expected one of "
+                           f"{', '.join(TASKS)}")
+    return model
+
+
+def _check_writable(path: Path, option: str, *, folder: bool) -> None:
+    """Fail before any work when the output ``path`` (a folder, or a file if not ``folder``) cannot be written.
+
+    Checks the nearest existing ancestor, so a typo under a file or a read-only mount is reported
+    now, not after an hour of training. (Root passes ``os.access`` on permissions, but not on a
+    read-only file system; whatever slips through fails later as a one-line ``OSError``.)
+    """
+    if path.exists():
+        if folder and not path.is_dir():
+            raise CommandError(f"{option} {path}: exists and is not a folder")
+        if not folder and path.is_dir():
+            raise CommandError(f"{option} {path}: is a folder; give a file name")
+    existing = path if folder and path.is_dir() else path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CommandError(f"{option} {path}: {existing} is a file, not a folder")
+    for candidate in (existing, path):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            raise CommandError(f"{option} {path}: {candidate} is not writable (read-only file system or no "
+                               "permission)")
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Checks of option values that need the package (model registry) or the file system."""
+    architecture = getattr(args, "architecture", None)
+    if architecture is not None:
+        from qusi_lab.models.registry import available, model_class
+
+        try:
+            model_class(architecture)
+        except ValueError:
+            raise CommandError(f"--architecture {architecture}: unknown network; choose one of "
+                               f"{', '.join(available())}") from None
+    if args.command in ("demo", "synthetic", "train"):
+        _check_writable(Path(args.out), "--out", folder=True)
+    elif args.command == "infer":
+        _check_writable(Path(args.out), "--out", folder=False)
+    elif args.command == "evaluate" and args.scores is not None:
+        _check_writable(Path(args.scores), "--scores", folder=False)
+
+
+class _ProblemReport:
+    """Around a training run: name the files that could not be used, in ``RUN/problems.csv`` and on screen.
+
+    A count alone ("55 problem files") leaves the user to hunt for them. A run that found no
+    usable light curve at all (:class:`~qusi_lab.data.NoUsableLightCurvesError`, possibly raised
+    in a DataLoader worker and re-raised with the worker's traceback in its message) becomes one
+    error line with the count and where they are listed.
+    """
+
+    #: Problems printed on screen; the CSV has them all.
+    SHOWN = 5
+
+    def __init__(self, out: Path, datasets: dict[str, Any]) -> None:
+        self.out = out
+        self.datasets = datasets
+        self.csv = out / "problems.csv"
+
+    def __enter__(self) -> _ProblemReport:
+        return self
+
+    def _frame(self) -> Any:
+        import pandas as pd
+
+        from qusi_lab.data.problems import PROBLEM_COLUMNS
+
+        frames = [dataset.problems for dataset in self.datasets.values() if len(dataset.problems)]
+        if not frames:
+            return pd.DataFrame(columns=list(PROBLEM_COLUMNS))
+        return pd.concat(frames, ignore_index=True).drop_duplicates()[list(PROBLEM_COLUMNS)]
+
+    def _write(self, frame: Any) -> bool:
+        try:
+            if len(frame):
+                self.out.mkdir(parents=True, exist_ok=True)
+                frame.to_csv(self.csv, index=False)
+            else:
+                self.csv.unlink(missing_ok=True)  # a list left by an earlier run would describe other files
+        except OSError:
+            return False
+        return True
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        from qusi_lab.data.problems import NoUsableLightCurvesError
+
+        frame = self._frame()
+        written = self._write(frame)
+        where = f"all listed in {self.csv}" if written else f"{self.csv} could not be written"
+        if isinstance(error, NoUsableLightCurvesError):
+            reason = _original_message(error).splitlines()[0].split("; see ")[0].split("; the first")[0]
+            first = f"; the first: {frame['path'].iloc[0]}: {frame['error'].iloc[0]}" if len(frame) else ""
+            raise CommandError(f"training stopped: {reason.rstrip(' ;:')}; {len(frame)} files could not be used "
+                               f"({where}){first}") from error
+        if error is None and len(frame):
+            print(f"{len(frame)} files could not be used ({where}):")
+            for row in frame.head(self.SHOWN).itertuples(index=False):
+                print(f"  {row.path}: {row.error}")
+            if len(frame) > self.SHOWN:
+                print(f"  ... and {len(frame) - self.SHOWN} more")
 
 
 class _Threads:
@@ -254,6 +369,9 @@ def _workers(value: int | None) -> int:
 def _run_synthetic(args: argparse.Namespace) -> int:
     from qusi_lab import synthetic
 
+    if args.positive_kind not in synthetic.STAR_KINDS:
+        raise CommandError(f"--positive-kind {args.positive_kind}: unknown kind; choose one of "
+                           f"{', '.join(synthetic.STAR_KINDS)}")
     started = time.perf_counter()
     result = synthetic.make_sector(
         args.out,
@@ -299,12 +417,13 @@ def _run_train(args: argparse.Namespace) -> int:
     balance = "equal" if (args.balance == "equal" and task != "regression") else None
     out = Path(args.out)
     workers = _workers(args.num_workers)
-    with _Threads(args.threads):
+    with _Threads(args.threads), _ProblemReport(out, datasets):
         result = train(
             model, train_set, validation_set,
             max_steps=args.max_steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
             seed=args.seed, num_workers=workers, balance=balance, validation_every=args.validation_every,
             checkpoint_dir=out / "checkpoints", max_time=args.max_time, progress=not args.quiet,
+            resume=not args.fresh,
         )
         result.save(out)
         result.history.to_csv(out / "history.csv", index=False)
@@ -419,20 +538,63 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (CommandError, QusiLabError, FileNotFoundError, NotADirectoryError, PermissionError)
 
 
+# OSErrors about the machine, not the code: a read-only or full disk, permissions, a path that is a file.
+_ENVIRONMENT_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT", "EFBIG", "ENOTDIR",
+                                      "EISDIR", "EEXIST", "ENOENT", "ENAMETOOLONG", "ELOOP")
+    if hasattr(errno, name)
+)
+
+
+def _original_message(error: BaseException) -> str:
+    """The message of ``error``, without the worker traceback torch puts in errors re-raised from a DataLoader worker."""
+    text = str(error)
+    if text.startswith("Caught ") and "\nOriginal Traceback" in text:
+        marker = f"{type(error).__name__}: "
+        if marker in text:
+            return text[text.rindex(marker) + len(marker):].strip()
+    return text
+
+
+def _user_message(error: BaseException) -> str | None:
+    """The one-line message for a problem the user can fix, or None for a bug (which keeps its traceback)."""
+    if isinstance(error, OSError) and not isinstance(error, _user_errors()):
+        # Any OSError about a path (the user gave it, or it is under one they gave) or about the machine;
+        # others (a bad file descriptor, a broken connection) are bugs.
+        if error.filename is None and error.errno not in _ENVIRONMENT_ERRNOS:
+            return None
+    elif not isinstance(error, _user_errors()):
+        return None
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    if isinstance(error, OSError) and error.strerror and not error.filename:
+        return error.strerror
+    message = _original_message(error)
+    if message != str(error):
+        message = message.splitlines()[0]  # the worker traceback is gone; keep the summary line
+    return message or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``qusi-lab``; returns the process exit code (2 for a usage or data problem)."""
+    """Entry point of ``qusi-lab``; returns the process exit code (2 for a usage or data problem).
+
+    Problems the user can fix (:class:`CommandError`, any :class:`~qusi_lab.errors.QusiLabError`,
+    an ``OSError`` about a path or the disk) print one ``qusi-lab: error: ...`` line; other
+    exceptions are bugs and keep their traceback, as does everything with ``QUSI_LAB_DEBUG=1``.
+    """
     args = _build_parser().parse_args(argv)
     try:
+        _check_arguments(args)
         return _HANDLERS[args.command](args)
-    except _user_errors() as error:
-        if os.environ.get("QUSI_LAB_DEBUG"):
-            raise
-        message = str(error) or type(error).__name__
-        print(f"qusi-lab: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("qusi-lab: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        message = _user_message(error)
+        if message is None or os.environ.get("QUSI_LAB_DEBUG"):
+            raise
+        print(f"qusi-lab: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

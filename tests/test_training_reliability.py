@@ -140,6 +140,9 @@ def test_cli_refuses_to_resume_on_other_data_and_fresh_starts_over(experiments, 
     out = tmp_path / "run"
     assert cli_train(first, out) == 0
     model_bytes = (out / "model.pt").read_bytes()
+    # The same data copied elsewhere is the same data (names are compared relative to the data folder).
+    moved = shutil.copytree(first, tmp_path / "moved" / first.name)
+    assert cli_train(moved, out) == 0
     capsys.readouterr()
     assert cli_train(second, out) == 2
     error = capsys.readouterr().err.strip()

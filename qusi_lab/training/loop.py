@@ -31,9 +31,12 @@ Example
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import os
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +47,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from qusi_lab.errors import CheckpointError
 from qusi_lab.training.bundle import BundleInfo, save_bundle, scores_from_outputs
 from qusi_lab.training.cache import DEFAULT_CACHE_BYTES, CachedTrainingView, estimated_cache_bytes
 from qusi_lab.training.checkpoints import (
     BEST_CHECKPOINT,
     CHECKPOINT_FORMAT_VERSION,
     LAST_CHECKPOINT,
+    START_OVER,
     atomic_torch_save,
     load_checkpoint,
     random_states,
@@ -613,6 +618,13 @@ def train(
         Folder for ``last.pt``, ``best.pt`` and ``metrics.csv``. With ``resume=True`` (default) a
         run that finds ``last.pt`` there continues from it, giving the same result as an
         uninterrupted run; a finished run returns at once.
+    resume:
+        Continue from ``checkpoint_dir/last.pt`` when there is one (default). A checkpoint made with
+        other settings, on other data (another list of files or labels, in the training or the
+        validation set: ``last.pt`` records them) or for another network raises
+        :class:`~qusi_lab.errors.CheckpointError` saying what differs, rather than continuing some other
+        run. ``resume=False`` (``qusi-lab train --fresh``) deletes ``last.pt`` and ``best.pt`` there and
+        starts over.
     loggers:
         ``"csv"``, ``"tensorboard"``, ``"wandb"`` or objects with ``log(metrics, step)``; a CSV logger is
         always used when there is a ``checkpoint_dir``.
@@ -743,6 +755,7 @@ def train(
         }
     )
     fingerprint = {key: config[key] for key in _RESUME_KEYS}
+    data_record = _data_record(train_set, validation)
 
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
     state = _LoopState()
@@ -755,12 +768,14 @@ def train(
         if folder is not None and resume and (folder / LAST_CHECKPOINT).exists():
             checkpoint = load_checkpoint(folder / LAST_CHECKPOINT)
             _check_fingerprint(checkpoint, fingerprint, folder / LAST_CHECKPOINT)
+            _check_data(checkpoint, data_record, folder / LAST_CHECKPOINT)
             try:
                 model.load_state_dict(checkpoint["model"])
             except RuntimeError as error:
-                raise ValueError(
-                    f"{folder / LAST_CHECKPOINT}: does not fit this model ({error}); "
-                    "pass resume=False or use another checkpoint_dir"
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                raise CheckpointError(
+                    f"{folder / LAST_CHECKPOINT}: does not fit this model ({first_line}); "
+                    f"use another checkpoint_dir or {START_OVER}"
                 ) from error
             optimizer_object.load_state_dict(checkpoint["optimizer"])
             scheduler_object.load_state_dict(checkpoint["scheduler"])
@@ -789,8 +804,10 @@ def train(
             ):
                 state.stopped_reason = None
         elif folder is not None:
-            # A fresh start: a best.pt left by an earlier run in this folder must not pass for this run's.
+            # A fresh start: a best.pt left by an earlier run in this folder must not pass for this run's,
+            # nor its last.pt be resumed by the next call if this run stops before its first checkpoint.
             (folder / BEST_CHECKPOINT).unlink(missing_ok=True)
+            (folder / LAST_CHECKPOINT).unlink(missing_ok=True)
         logger_objects = make_loggers(loggers, folder, config)
         for logger in logger_objects:
             if isinstance(logger, CSVLogger):
@@ -857,6 +874,7 @@ def train(
                     "patience": early_stopping_patience,
                     "elapsed": elapsed_now(),
                     "fingerprint": fingerprint,
+                    "data": data_record,
                     "target_scaler": scaler,
                 },
                 folder / LAST_CHECKPOINT,
@@ -1086,7 +1104,115 @@ def _check_fingerprint(checkpoint: Mapping[str, Any], fingerprint: Mapping[str, 
         details = "; ".join(
             f"{key}: checkpoint {saved.get(key)!r}, now {fingerprint[key]!r}" for key in differing
         )
-        raise ValueError(
-            f"{path}: cannot resume, the run was started with other settings ({details}). "
-            "Use the same settings, another checkpoint_dir, or resume=False to start over"
+        raise CheckpointError(
+            f"{path}: cannot resume, the run was started with other settings ({details}); "
+            f"use the same settings, another checkpoint_dir, or {START_OVER}"
+        )
+
+
+def _curve_names(dataset: Any) -> list[str]:
+    """Where each curve comes from (its path, usually), in dataset order."""
+    if dataset is None:
+        return []
+    name_of = getattr(dataset, "source_name", None)
+    target_ids = getattr(dataset, "target_ids", None)
+    names = []
+    for index in range(len(dataset)):
+        name = str(name_of(index)) if callable(name_of) else f"<curve {index}>"
+        if name.startswith("<") and target_ids is not None and index < len(target_ids):
+            name = f"{name[:-1]}, {target_ids[index]}>"  # in-memory curves: the star tells them apart
+        names.append(name)
+    return names
+
+
+def _curve_keys(names: list[str], dataset: Any, root: str | None) -> list[str]:
+    """One line per curve: its name (relative to ``root``, so a moved data folder is the same data) and label."""
+    labels = dataset.labels if dataset is not None and getattr(dataset, "is_labelled", False) else None
+    keys = []
+    for index, name in enumerate(names):
+        if root is not None and not name.startswith("<"):
+            name = Path(os.path.relpath(name, root)).as_posix()
+        keys.append(name if labels is None else f"{name}: {labels[index]}")
+    return keys
+
+
+def _common_folder(names: list[str]) -> str | None:
+    paths = [name for name in names if not name.startswith("<")]
+    if not paths:
+        return None
+    try:
+        return os.path.commonpath([os.path.dirname(os.path.abspath(path)) for path in paths])
+    except ValueError:  # paths on different Windows drives
+        return None
+
+
+def _data_record(train_set: Any, validation: Any) -> dict[str, Any]:
+    """What a run learns from, stored in ``last.pt`` so that a resume can check it has the same data.
+
+    Per set: the number of curves, a sha256 over the (source name, label) lines in dataset order (the
+    order decides which curve each draw of the stream is), and the lines themselves, zlib-compressed
+    into a uint8 tensor (so the file still loads with ``weights_only=True``), to name what differs.
+    File names are taken relative to the folder holding both sets, so a data folder that was moved
+    or copied elsewhere is still the same data.
+    """
+    sets = {"train": train_set, "validation": validation}
+    names = {name: _curve_names(dataset) for name, dataset in sets.items()}
+    root = _common_folder(names["train"] + names["validation"])
+    record: dict[str, Any] = {}
+    for name, dataset in sets.items():
+        text = "\n".join(_curve_keys(names[name], dataset, root)).encode("utf-8")
+        record[name] = {
+            "count": 0 if dataset is None else len(dataset),
+            "sha256": hashlib.sha256(text).hexdigest(),
+            "curves": torch.frombuffer(bytearray(zlib.compress(text, 6)), dtype=torch.uint8),
+        }
+    return record
+
+
+def _unpack_curves(entry: Mapping[str, Any]) -> list[str] | None:
+    try:
+        text = zlib.decompress(bytes(entry["curves"].numpy().tobytes())).decode("utf-8")
+    except (KeyError, AttributeError, zlib.error, UnicodeDecodeError):
+        return None
+    return text.split("\n") if text else []
+
+
+def _describe_difference(old: list[str] | None, new: list[str]) -> str:
+    if old is None:
+        return "the checkpoint's list of curves is unreadable"
+    if sorted(old) == sorted(new):
+        return "the same curves in another order"
+    for position, (before, now) in enumerate(zip(old, new, strict=False)):
+        if before != now:
+            return f"first difference at curve {position}: checkpoint {before!r}, now {now!r}"
+    if len(old) > len(new):
+        return f"the checkpoint also has {old[len(new)]!r} ..."
+    return f"now also {new[len(old)]!r} ..."
+
+
+def _check_data(checkpoint: Mapping[str, Any], record: Mapping[str, Any], path: Path) -> None:
+    """Refuse to resume a run on data other than the data it was started on."""
+    saved = checkpoint.get("data")
+    if not isinstance(saved, Mapping):
+        warnings.warn(
+            f"{path} was written by a qusi_lab that did not record the training data, so this resume "
+            f"cannot check it is the same; if the data changed, {START_OVER}",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    details = []
+    for name, label in (("train", "training set"), ("validation", "validation set")):
+        before, now = saved.get(name, {}), record[name]
+        if before.get("sha256") == now["sha256"]:
+            continue
+        old_keys = _unpack_curves(before)
+        details.append(
+            f"{label}: checkpoint {before.get('count', '?')} curves, now {now['count']}, "
+            + _describe_difference(old_keys, _unpack_curves(now) or [])
+        )
+    if details:
+        raise CheckpointError(
+            f"{path}: cannot resume, the checkpoint was made on other data ({'; '.join(details)}); "
+            f"use the same data, another checkpoint_dir (CLI: another --out), or {START_OVER}"
         )
