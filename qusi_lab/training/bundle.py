@@ -383,12 +383,14 @@ def save_bundle(
     buffer = io.BytesIO()
     torch.save(state, buffer)
     weights = buffer.getvalue()
+    files = {WEIGHTS_FILE: weights}  # every file of the bundle besides bundle.json, each with its checksum
     description = info.to_dict()
-    description[CHECKSUMS_KEY] = {WEIGHTS_FILE: _sha256(weights), BUNDLE_FILE: _description_digest(description)}
-    _write_files_atomically(folder, {
-        WEIGHTS_FILE: weights,
-        BUNDLE_FILE: (json.dumps(description, indent=2) + "\n").encode("utf-8"),
-    })
+    description[CHECKSUMS_KEY] = {
+        **{name: _sha256(data) for name, data in files.items()},
+        BUNDLE_FILE: _description_digest(description),
+    }
+    files[BUNDLE_FILE] = (json.dumps(description, indent=2) + "\n").encode("utf-8")
+    _write_files_atomically(folder, files)
     return folder
 
 
