@@ -279,6 +279,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
         _check_writable(Path(args.scores), "--scores", folder=False)
 
 
+def _problem_line(path: str, error: str) -> str:
+    """``path: error`` without the path a second time (read errors start with it)."""
+    return f"{path}: {str(error).replace(f'{path}: ', '', 1)}"
+
+
 class _ProblemReport:
     """Around a training run: name the files that could not be used, in ``RUN/problems.csv`` and on screen.
 
@@ -328,13 +333,13 @@ class _ProblemReport:
         where = f"all listed in {self.csv}" if written else f"{self.csv} could not be written"
         if isinstance(error, NoUsableLightCurvesError):
             reason = _original_message(error).splitlines()[0].split("; see ")[0].split("; the first")[0]
-            first = f"; the first: {frame['path'].iloc[0]}: {frame['error'].iloc[0]}" if len(frame) else ""
+            first = f"; the first: {_problem_line(*frame.iloc[0][['path', 'error']])}" if len(frame) else ""
             raise CommandError(f"training stopped: {reason.rstrip(' ;:')}; {len(frame)} files could not be used "
                                f"({where}){first}") from error
         if error is None and len(frame):
             print(f"{len(frame)} files could not be used ({where}):")
             for row in frame.head(self.SHOWN).itertuples(index=False):
-                print(f"  {row.path}: {row.error}")
+                print(f"  {_problem_line(row.path, row.error)}")
             if len(frame) > self.SHOWN:
                 print(f"  ... and {len(frame) - self.SHOWN} more")
 
@@ -413,7 +418,13 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"train:      {train_set}")
     print(f"validation: {validation_set}")
     n_classes = len(train_set.label_names) if task != "regression" else None
-    model = model_for_task(args.architecture, length, task, n_classes)
+    import torch
+
+    # The layers draw their initial weights as they are built: from the seed, so --seed sets them too
+    # (train() re-draws them from the seed as well; this keeps the CLI right whatever its default).
+    with torch.random.fork_rng():
+        torch.manual_seed(args.seed)
+        model = model_for_task(args.architecture, length, task, n_classes)
     balance = "equal" if (args.balance == "equal" and task != "regression") else None
     out = Path(args.out)
     workers = _workers(args.num_workers)
