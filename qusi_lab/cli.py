@@ -289,8 +289,9 @@ class _ProblemReport:
 
     A count alone ("55 problem files") leaves the user to hunt for them. A run that found no
     usable light curve at all (:class:`~qusi_lab.data.NoUsableLightCurvesError`, possibly raised
-    in a DataLoader worker and re-raised with the worker's traceback in its message) becomes one
-    error line with the count and where they are listed.
+    in a DataLoader worker and re-raised with the worker's traceback in its message), or that
+    failed with a split none of whose curves could be used, becomes one error line with the
+    count and where they are listed.
     """
 
     #: Problems printed on screen; the CSV has them all.
@@ -336,6 +337,15 @@ class _ProblemReport:
             first = f"; the first: {_problem_line(*frame.iloc[0][['path', 'error']])}" if len(frame) else ""
             raise CommandError(f"training stopped: {reason.rstrip(' ;:')}; {len(frame)} files could not be used "
                                f"({where}){first}") from error
+        if error is not None:
+            # Whatever a split with no usable curve made fail downstream (the validation metrics, ...), that is
+            # the cause to report.
+            for name, dataset in self.datasets.items():
+                problems = dataset.problems
+                if len(dataset) and problems["path"].nunique() >= len(dataset):
+                    first = _problem_line(*problems.iloc[0][["path", "error"]])
+                    raise CommandError(f"no usable {name} light curves: none of the {len(dataset)} files could be "
+                                       f"used ({where}); the first: {first}") from error
         if error is None and len(frame):
             print(f"{len(frame)} files could not be used ({where}):")
             for row in frame.head(self.SHOWN).itertuples(index=False):

@@ -11,8 +11,10 @@ boundary depends only on the seed, the chunk number and the weights. A run kille
 its last checkpoint therefore continues with exactly the batches and dropout masks the
 uninterrupted run would have used, and ends with the same weights (on the same machine and number
 of threads). A checkpoint written mid-chunk (a ``max_time`` stop, Ctrl-C) records the random states
-and the number of batches already taken from the chunk, which are replayed on resume. With or
-without a ``checkpoint_dir``, the same seed gives the same weights.
+and the number of batches already taken from the chunk, which are replayed on resume. A fresh start
+first re-draws the model's initial weights from the seed (``initialize``; not for a trained model
+from :func:`qusi_lab.load`), so with or without a ``checkpoint_dir``, the same seed and data give
+the same weights, however the model was built.
 
 The loop runs inside :func:`torch.random.fork_rng` (your global torch random state is left as it
 was) with ``torch.use_deterministic_algorithms(True, warn_only=True)`` (restored afterwards).
@@ -559,6 +561,7 @@ def train(
     threshold: float = 0.5,
     top_fraction: float = 0.1,
     cache: bool | None = None,
+    initialize: bool | None = None,
 ) -> TrainingResult:
     """Train ``model`` on ``train`` (a labelled :class:`~qusi_lab.data.LightCurveDataset`).
 
@@ -608,8 +611,19 @@ def train(
         An exact tie of the metric (a saturated AUC of 1.0, say) counts as an improvement when the
         validation loss is lower.
     seed:
-        Seed of the batches, augmentations and dropout. Same seed, same data and same initial
-        weights give the same trained weights.
+        Seed of the initial weights (see ``initialize``), the batches, augmentations and dropout:
+        the same seed and the same data give the same trained weights.
+    initialize:
+        Whether a fresh start (not a resume) first re-draws the model's weights from ``seed``:
+        every submodule with a ``reset_parameters`` method (``Conv1d``, ``Linear``, ``BatchNorm1d``,
+        ``LayerNorm``, attention ...) calls it under ``torch.manual_seed`` of a seed derived from
+        ``seed``, so its weights no longer depend on the global random state when the model was built.
+        None (default): re-initialise unless the model carries a ``.bundle`` (it came from
+        :func:`qusi_lab.load` or an earlier ``train``), whose trained weights are fine-tuned as they
+        are. Pass ``initialize=False`` to keep weights you loaded yourself (``load_state_dict``), and
+        ``True`` to re-draw a loaded model's. Parameters held by a module without
+        ``reset_parameters`` keep their values (a warning names them). ``result.config["initialize"]``
+        says what was done.
     num_workers:
         DataLoader worker processes (0 loads in the main process; results depend on this number).
     augment:
@@ -752,6 +766,8 @@ def train(
             "train_size": len(train_set),
             "validation_size": None if validation is None else len(validation),
             "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
+            # Whether a fresh start re-draws the weights from the seed (see the docstring); a resume never does.
+            "initialize": (not hasattr(model, "bundle")) if initialize is None else bool(initialize),
         }
     )
     fingerprint = {key: config[key] for key in _RESUME_KEYS}
@@ -803,11 +819,14 @@ def train(
                 and checkpoint.get("patience") != early_stopping_patience
             ):
                 state.stopped_reason = None
-        elif folder is not None:
-            # A fresh start: a best.pt left by an earlier run in this folder must not pass for this run's,
-            # nor its last.pt be resumed by the next call if this run stops before its first checkpoint.
-            (folder / BEST_CHECKPOINT).unlink(missing_ok=True)
-            (folder / LAST_CHECKPOINT).unlink(missing_ok=True)
+        else:
+            if folder is not None:
+                # A fresh start: a best.pt left by an earlier run in this folder must not pass for this run's,
+                # nor its last.pt be resumed by the next call if this run stops before its first checkpoint.
+                (folder / BEST_CHECKPOINT).unlink(missing_ok=True)
+                (folder / LAST_CHECKPOINT).unlink(missing_ok=True)
+            if config["initialize"]:
+                _initialize_weights(model, _derived_seed(seed, 3))
         logger_objects = make_loggers(loggers, folder, config)
         for logger in logger_objects:
             if isinstance(logger, CSVLogger):
@@ -1081,6 +1100,32 @@ def train(
         resumed_from=resumed_from,
         elapsed=time.monotonic() - started,
     )
+
+
+def _initialize_weights(model: nn.Module, seed: int) -> None:
+    """Re-draw the weights of every submodule that knows how (``reset_parameters``), from ``seed``.
+
+    PyTorch layers draw their initial weights in their constructors from the global random state, so
+    two models built one after the other differ; this makes them depend on ``seed`` alone.
+    """
+    torch.manual_seed(seed)
+    covered: set[int] = set()
+    for module in model.modules():
+        # nn.MultiheadAttention initialises its own projection weights in _reset_parameters.
+        reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
+        if callable(reset):
+            reset()
+            covered.update(id(parameter) for parameter in module.parameters(recurse=False))
+    left = [name for name, parameter in model.named_parameters() if id(parameter) not in covered]
+    if left:
+        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        warnings.warn(
+            f"initialize: {len(left)} parameters belong to modules without reset_parameters() and keep the "
+            f"values they were built with ({shown}), so the seed does not set them; build the model under "
+            "torch.manual_seed for reproducible weights",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _use_cache(cache: bool | None, train_set: Any) -> bool:
