@@ -159,7 +159,10 @@ class TrainingStream(IterableDataset[tuple[torch.Tensor, torch.Tensor]]):
     seed:
         Seed of the draws and augmentations. Each worker seeds a numpy Generator
         from ``(seed, epoch, worker id)``: workers differ from one another and the
-        same seed (and number of workers) reproduces the stream exactly.
+        same seed (and number of workers) reproduces the stream exactly. Nothing a
+        worker yields depends on timing or on the other workers: it skips its own
+        bad files as it meets them, in its own deterministic order, and a DataLoader
+        (``in_order=True``, the default) takes one batch from each worker in turn.
     balance:
         ``None`` natural class frequencies (shuffled passes over the data);
         ``"equal"`` the same share per class; or a dict of shares per class,

@@ -331,6 +331,14 @@ def _time_budget_schedule(
             if elapsed + (max_steps - step) * per_step <= budget:
                 return  # on pace: the step schedule alone
             engaged = True
+            warnings.warn(
+                f"max_time: at step {step} this run is projected to need more than {budget:g} s for its "
+                f"{max_steps} steps, so from here the learning rate decays with the clock: its weights now "
+                "depend on the machine's speed, not only on the seed. For a reproducible run, lower max_steps "
+                "to what fits in the time, or drop max_time",
+                UserWarning,
+                stacklevel=3,
+            )
         progress = max(min(1.0, elapsed / budget), (step - warmup_steps) / max(1, max_steps - warmup_steps))
         factor = _cosine_factor(progress)
         for group, base in zip(optimizer.param_groups, bases, strict=True):
@@ -625,7 +633,9 @@ def train(
         ``reset_parameters`` keep their values (a warning names them). ``result.config["initialize"]``
         says what was done.
     num_workers:
-        DataLoader worker processes (0 loads in the main process; results depend on this number).
+        DataLoader worker processes (0 loads in the main process). The same seed and number of
+        workers give the same batches, whatever the workers' speed; another number of workers draws
+        other batches, hence other weights.
     augment:
         Use the dataset's augmentation for training batches.
     checkpoint_dir:
@@ -646,7 +656,9 @@ def train(
         Show a progress bar (a widget in notebooks) with the latest loss and validation metrics.
     max_time:
         Stop after this many seconds in this call (writing ``last.pt`` first, so the same call
-        continues the run). The result holds the best weights validated so far.
+        continues the run). The result holds the best weights validated so far. When ``max_steps``
+        cannot be reached in the time, the cosine decay follows the clock and the weights depend on the
+        machine's speed (a warning says so at the step where that starts).
     device:
         ``"cpu"``, ``"cuda"``, ... (default: CUDA when available, else CPU).
     deterministic:
@@ -967,11 +979,15 @@ def train(
                         # Everything from a chunk boundary on depends only on (seed, chunk) and the weights.
                         torch.manual_seed(_derived_seed(seed, chunk, 1))
                     stream.set_epoch(chunk)
+                    # Each worker draws its own seeded sequence (TrainingStream) and the workers' random
+                    # states come from this generator; with in_order the DataLoader takes one batch from
+                    # each worker in turn, so the batches do not depend on which worker is faster.
                     loader = DataLoader(
                         stream,
                         batch_size=batch_size,
                         num_workers=int(num_workers),
                         generator=torch.Generator().manual_seed(_derived_seed(seed, chunk, 2)),
+                        in_order=True,
                     )
                     iterator = iter(loader)
                     iterator_chunk = chunk
