@@ -284,6 +284,19 @@ def _problem_line(path: str, error: str) -> str:
     return f"{path}: {str(error).replace(f'{path}: ', '', 1)}"
 
 
+def _unusable(dataset: Any, what: str, where: str = "") -> CommandError | None:
+    """The error to report when no curve of ``dataset`` could be used, else None.
+
+    Whatever such a dataset made fail downstream (empty validation metrics, an empty score
+    array), the unusable files are the cause the user can act on.
+    """
+    problems = dataset.problems
+    if not len(dataset) or problems["path"].nunique() < len(dataset):
+        return None
+    first = _problem_line(*problems.iloc[0][["path", "error"]])
+    return CommandError(f"{what}: none of the {len(dataset)} files could be used{where}; the first: {first}")
+
+
 class _ProblemReport:
     """Around a training run: name the files that could not be used, in ``RUN/problems.csv`` and on screen.
 
@@ -338,14 +351,10 @@ class _ProblemReport:
             raise CommandError(f"training stopped: {reason.rstrip(' ;:')}; {len(frame)} files could not be used "
                                f"({where}){first}") from error
         if error is not None:
-            # Whatever a split with no usable curve made fail downstream (the validation metrics, ...), that is
-            # the cause to report.
             for name, dataset in self.datasets.items():
-                problems = dataset.problems
-                if len(dataset) and problems["path"].nunique() >= len(dataset):
-                    first = _problem_line(*problems.iloc[0][["path", "error"]])
-                    raise CommandError(f"no usable {name} light curves: none of the {len(dataset)} files could be "
-                                       f"used ({where}); the first: {first}") from error
+                unusable = _unusable(dataset, f"no usable {name} light curves", f" ({where})")
+                if unusable is not None:
+                    raise unusable from error
         if error is None and len(frame):
             print(f"{len(frame)} files could not be used ({where}):")
             for row in frame.head(self.SHOWN).itertuples(index=False):
@@ -483,8 +492,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                                f"{list(bundle.label_names)} ({error})") from error
         raise
     with _Threads(args.threads):
-        result = evaluate(model, dataset, batch_size=args.batch_size, num_workers=_workers(args.num_workers),
-                          threshold=args.threshold, progress=not args.quiet)
+        try:
+            result = evaluate(model, dataset, batch_size=args.batch_size, num_workers=_workers(args.num_workers),
+                              threshold=args.threshold, progress=not args.quiet)
+        except Exception as error:
+            unusable = _unusable(dataset, f"--data {data}")
+            if unusable is not None:
+                raise unusable from error
+            raise
     print(result)
     if len(result.problems):
         print(f"{len(result.problems)} files could not be used:")

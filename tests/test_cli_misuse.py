@@ -149,6 +149,18 @@ def _all_training_files_bad(tmp, experiment, run, monkeypatch):
     return ["train", "--data", str(data), "--out", str(tmp / "r"), "--num-workers", "2", *TRAIN]
 
 
+def _all_validation_files_bad(tmp, experiment, run, monkeypatch):
+    data = _copy(experiment, tmp)
+    _spoil(sorted((data / "validation").rglob("*.fits")))
+    return ["train", "--data", str(data), "--out", str(tmp / "r"), "--num-workers", "0", *TRAIN]
+
+
+def _all_evaluation_files_bad(tmp, experiment, run, monkeypatch):
+    data = _copy(experiment, tmp)
+    _spoil(sorted((data / "test").rglob("*.fits")))
+    return ["evaluate", "--model", str(run), "--data", str(data / "test"), "--num-workers", "2", "--quiet"]
+
+
 CASES: dict[str, Case] = {
     "validation-class-folder-renamed": Case(_mismatched_classes, [
         "DATA/validation has classes {negative, planet} but", "DATA/train has {negative, positive}",
@@ -171,6 +183,10 @@ CASES: dict[str, Case] = {
                                    needs_run=True),
     "all-training-files-bad": Case(_all_training_files_bad, [
         "files could not be used", "r/problems.csv"]),
+    "all-validation-files-bad": Case(_all_validation_files_bad, [
+        "no usable validation light curves: none of the 3 files could be used", "r/problems.csv", "DATA/validation/"]),
+    "all-evaluation-files-bad": Case(_all_evaluation_files_bad, [
+        "--data DATA/test: none of the 3 files could be used; the first: DATA/test/"], needs_run=True),
 }
 
 
