@@ -592,8 +592,11 @@ def _original_message(error: BaseException) -> str:
     return text
 
 
-def _user_message(error: BaseException) -> str | None:
-    """The one-line message for a problem the user can fix, or None for a bug (which keeps its traceback)."""
+def _user_message(error: BaseException, output: Path | None = None) -> str | None:
+    """The one-line message for a problem the user can fix, or None for a bug (which keeps its traceback).
+
+    ``output`` (the command's ``--out``) is named when a write error does not say which file it was about.
+    """
     if isinstance(error, OSError) and not isinstance(error, _user_errors()):
         # Any OSError about a path (the user gave it, or it is under one they gave) or about the machine;
         # others (a bad file descriptor, a broken connection) are bugs.
@@ -601,10 +604,14 @@ def _user_message(error: BaseException) -> str | None:
             return None
     elif not isinstance(error, _user_errors()):
         return None
-    if isinstance(error, OSError) and error.filename is not None and error.strerror:
-        return f"{error.filename}: {error.strerror}"
-    if isinstance(error, OSError) and error.strerror and not error.filename:
-        return error.strerror
+    from qusi_lab.errors import QusiLabError
+
+    # A plain OSError's str() is "[Errno 30] Read-only file system: 'path'"; ours already read well.
+    if isinstance(error, OSError) and not isinstance(error, QusiLabError) and error.strerror:
+        if error.filename is not None:
+            return f"{error.filename}: {error.strerror}"
+        # A full disk raised by file.write() names no file: say what the command was writing.
+        return f"{error.strerror} (writing {output})" if output is not None else error.strerror
     message = _original_message(error)
     if message != str(error):
         message = message.splitlines()[0]  # the worker traceback is gone; keep the summary line
@@ -626,7 +633,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("qusi-lab: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
-        message = _user_message(error)
+        output = getattr(args, "out", None) or getattr(args, "scores", None)
+        message = _user_message(error, output)
         if message is None or os.environ.get("QUSI_LAB_DEBUG"):
             raise
         print(f"qusi-lab: error: {message}", file=sys.stderr)

@@ -171,7 +171,8 @@ CASES: dict[str, Case] = {
     "read-only-file-system": Case(_write_fails(errno.EROFS, "Read-only file system", True),
                                   ["sector: Read-only file system"]),
     "permission-denied": Case(_write_fails(errno.EACCES, "Permission denied", True), ["sector: Permission denied"]),
-    "disk-full": Case(_write_fails(errno.ENOSPC, "No space left on device", False), ["No space left on device"]),
+    "disk-full": Case(_write_fails(errno.ENOSPC, "No space left on device", False),
+                      ["No space left on device (writing sector)"]),
     "unknown-architecture": Case(_bogus_architecture, [
         "--architecture bogus", "astronet, hadryss, resnet1d, transformer"]),
     "bundle-task-bogus-infer": Case(_bogus_task("infer"), ["bundle.json"], needs_run=True),
@@ -283,3 +284,21 @@ def test_train_names_its_problem_files(experiment, tmp_path, capsys):
     assert f"7 files could not be used (all listed in {out / 'problems.csv'})" in printed
     shown = [path for path in problems["path"] if path in printed]
     assert len(shown) == 5 and "... and 2 more" in printed
+
+
+def test_messages_of_our_own_errors_are_kept_and_worker_tracebacks_dropped():
+    from qusi_lab.cli import _user_message
+    from qusi_lab.data import NoUsableLightCurvesError
+    from qusi_lab.errors import CheckpointWriteError
+
+    # Our OSError subclasses already name the file: their message is printed as it is.
+    assert _user_message(CheckpointWriteError("run/last.pt: no space left on device")) == (
+        "run/last.pt: no space left on device")
+    assert _user_message(OSError(errno.EROFS, "Read-only file system", "run/x")) == "run/x: Read-only file system"
+    # torch re-raises a worker's exception with the worker's traceback as its message.
+    wrapped = NoUsableLightCurvesError(
+        "Caught NoUsableLightCurvesError in DataLoader worker process 0.\nOriginal Traceback (most recent call "
+        "last):\n  File \"streams.py\", line 1, in __iter__\nqusi_lab.data.problems.NoUsableLightCurvesError: "
+        "100 light curves in a row failed; the first:\n  a.fits: bad")
+    assert _user_message(wrapped) == "100 light curves in a row failed; the first:"
+    assert _user_message(ValueError("a bug")) is None
