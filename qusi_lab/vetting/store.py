@@ -17,7 +17,19 @@ How it stays correct:
   file at once never interleave their lines.
 * **Damage is reported, not fatal.** A half-written last line (a machine crash mid-write) or
   a line that does not parse is skipped with a :class:`VerdictFileWarning` naming the file and
-  the line; every other record is kept. The next append starts on a fresh line.
+  the line; every other record is kept. The next append starts on a fresh line. A file that
+  begins with a UTF-8 byte-order mark (Excel writes one) reads like any other.
+* **What is written reads back exactly.** Text cells that a spreadsheet would run as a formula
+  (beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: "CSV injection") are
+  written with a leading ``'``, as OWASP recommends, and a text that itself begins with ``'``
+  followed by one of those, ``'`` or ``%`` gets one more ``'``; reading removes exactly one.
+  A key, path or target id that holds a line break, a NUL or bytes that are not UTF-8 (a file
+  name from ``os.fsdecode(b"\\xff.fits")``) is written as ``'%`` and the text with those
+  characters and ``%`` as ``%XX`` (the byte, for non-UTF-8 ones), so the file stays valid UTF-8
+  text, one record per line, and the key matches the candidate table again when read back.
+  A field longer than :data:`MAX_FIELD_CHARACTERS` once written (a pasted 200 kB note) is refused
+  with a ``ValueError`` before anything is written: the ``csv`` module, and with it every later
+  read, would otherwise skip the line.
 
 :func:`read_verdicts` exports the file as a DataFrame (every record, or the current verdict of
 each candidate) and :func:`dataset_from_verdicts` turns verdicts into a
@@ -38,6 +50,7 @@ True
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import fcntl
@@ -45,6 +58,8 @@ import getpass
 import io
 import math
 import os
+import re
+import threading
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -55,10 +70,12 @@ from typing import Any
 import pandas as pd
 
 from qusi_lab.errors import LabelError
+from qusi_lab.io.spreadsheet import FORMULA_PREFIXES, neutralize_formula
 
 __all__ = [
     "ACTIONS",
     "DEFAULT_VERDICTS",
+    "MAX_FIELD_CHARACTERS",
     "RECORD_COLUMNS",
     "VerdictFileWarning",
     "VerdictRecord",
@@ -81,6 +98,10 @@ DEFAULT_VERDICTS: tuple[str, ...] = (
 RECORD_COLUMNS: tuple[str, ...] = (
     "time", "user", "session", "action", "key", "target_id", "sector", "path", "verdict", "note", "score", "model",
 )
+
+#: The longest field a verdict file takes, in characters as written (after the escapes above). Below the
+#: ``csv`` module's default field limit (131,072), so every reader of the file reads every line.
+MAX_FIELD_CHARACTERS = 100_000
 
 #: ``verdict``: a vetter's verdict; ``undo``: a verdict taken back (``verdict`` holds what it had before).
 ACTIONS: tuple[str, ...] = ("verdict", "undo")
@@ -105,7 +126,8 @@ class VerdictRecord:
     action:
         ``"verdict"`` or ``"undo"``.
     key:
-        The candidate: its file path, or ``"<target_id>/<sector>"`` when it has none.
+        The candidate: its file path, or ``"<target_id>/<sector>"`` when it has none (kept exactly,
+        line breaks and non-UTF-8 file names included).
     target_id, sector, path:
         Which light curve it was (``sector`` is the sector/quarter/campaign, empty when unknown).
     verdict:
@@ -151,6 +173,88 @@ def _clean(text: Any) -> str:
     if any(character in value for character in "\r\n\x00"):
         value = " ".join(value.replace("\x00", " ").splitlines()).strip()
     return value
+
+
+def _text(value: Any) -> str:
+    """An identity field (key, path, target id) as str, kept exactly: it must match the candidate table."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    return str(value)
+
+
+# Fields written as they are (a time stamp, a number); every other one goes through _encode_field.
+_RAW_FIELDS = frozenset({"time", "score"})
+_QUOTE = "'"
+_ESCAPED = "'%"  # unambiguous: a text beginning with "'%" itself is written "''%..."
+_MUST_ESCAPE = re.compile("[%\r\n\x00\ud800-\udfff]")
+_MUST_ESCAPE_IN_TEXT = re.compile("[\r\n\x00\ud800-\udfff]")
+_ESCAPE_CODE = re.compile("%([0-9A-F]{2})")
+
+
+def _escape_character(match: re.Match[str]) -> str:
+    character = match.group(0)
+    code = ord(character)
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for the byte code - 0xDC00
+        return f"%{code - 0xDC00:02X}"
+    if 0xD800 <= code <= 0xDFFF:
+        raise ValueError(f"a lone surrogate {character!r} (not text, not a file-name byte) cannot be stored")
+    return f"%{code:02X}"
+
+
+def _unescape_code(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    return chr(code) if code < 0x80 else chr(0xDC00 + code)
+
+
+def _encode_field(value: str) -> str:
+    """``value`` as written to the file: formula-safe for spreadsheets, valid UTF-8, one line; see the module doc."""
+    if _MUST_ESCAPE_IN_TEXT.search(value):
+        return _ESCAPED + _MUST_ESCAPE.sub(_escape_character, value)
+    if value.startswith(_QUOTE) and value[1:].startswith((*FORMULA_PREFIXES, _QUOTE, "%")):
+        return _QUOTE + value  # would read back as neutralised or escaped: one more quote says it is not
+    return neutralize_formula(value)
+
+
+def _decode_field(text: str) -> str:
+    """Undo :func:`_encode_field` (text written by older versions comes back unchanged unless it begins with ``'``)."""
+    if text.startswith(_ESCAPED):
+        return _ESCAPE_CODE.sub(_unescape_code, text[len(_ESCAPED):])
+    if text.startswith(_QUOTE) and text[1:].startswith((*FORMULA_PREFIXES, _QUOTE)):
+        return text[1:]
+    return text
+
+
+def _encoded_row(record: VerdictRecord) -> list[str]:
+    """The record's fields as written; ValueError (nothing written yet) for a field the file cannot hold."""
+    row = []
+    for name, value in zip(RECORD_COLUMNS, record.as_row(), strict=True):
+        text = value if name in _RAW_FIELDS else _encode_field(value)
+        if len(text) > MAX_FIELD_CHARACTERS:
+            raise ValueError(f"the {name} is {len(text):,} characters long as written; a verdict file keeps at most "
+                             f"{MAX_FIELD_CHARACTERS:,} per field (shorten it; nothing was written)")
+        row.append(text)
+    return row
+
+
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
+def _split_fields(text: str) -> list[str]:
+    """The CSV fields of one line; a field over the csv module's limit (files of older versions) is read too."""
+    try:
+        return next(csv.reader([text]))
+    except csv.Error as error:
+        if "field limit" not in str(error):
+            raise
+    # The limit is process-wide: raise it for this line only, under a lock.
+    with _FIELD_LIMIT_LOCK:
+        previous = csv.field_size_limit(max(len(text), csv.field_size_limit()))
+        try:
+            return next(csv.reader([text]))
+        finally:
+            csv.field_size_limit(previous)
 
 
 def _now() -> str:
@@ -215,6 +319,14 @@ class _Parser:
             record = self._parse_line(raw, self.line_number)
             if record is not None:
                 records.append(record)
+        if tail and final and self.columns is None and not self._inside_reported_line:
+            self._parse_line(tail, self.line_number + 1, header_only=True)  # sets the columns if it is the header
+            if self.columns is not None:
+                # A complete header that only lacks its end of line: the next append adds one.
+                used += len(tail)
+                self.line_number += 1
+                self._inside_reported_line = True
+                tail = b""
         if tail and not self._inside_reported_line:
             if final:
                 used += len(tail)
@@ -224,18 +336,28 @@ class _Parser:
                                              "half-written when a process or the machine stopped?)")
         return records, used
 
-    def _parse_line(self, raw: bytes, line_number: int) -> VerdictRecord | None:
+    def _parse_line(self, raw: bytes, line_number: int, *, header_only: bool = False) -> VerdictRecord | None:
+        if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]  # Excel's byte-order mark would stick to the first column name
         if not raw.strip():
             return None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
+            if header_only:
+                return None
             self._warn(line_number, "not valid UTF-8 text")
             return None
         try:
-            values = next(csv.reader([text]))
+            values = _split_fields(text)
         except (csv.Error, StopIteration) as error:
+            if header_only:
+                return None
             self._warn(line_number, f"not a CSV record ({error})")
+            return None
+        if header_only:
+            if values == list(RECORD_COLUMNS):
+                self.columns = values
             return None
         if self.columns is None:
             if "action" not in values or "key" not in values:
@@ -249,7 +371,8 @@ class _Parser:
         if len(values) != len(self.columns):
             self._warn(line_number, f"{len(values)} fields where the header has {len(self.columns)} (corrupt record)")
             return None
-        row = dict(zip(self.columns, values, strict=True))
+        row = {name: value if name in _RAW_FIELDS else _decode_field(value)
+               for name, value in zip(self.columns, values, strict=True)}
         action = row.get("action", "")
         if action not in ACTIONS:
             self._warn(line_number, f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
@@ -327,6 +450,10 @@ class VerdictStore:
         self._listeners: list[Any] = []
         self._create()
         self.refresh(final=True)
+        if self._parser.columns is None:
+            # Truncated inside its header (or not text): appending would leave rows nobody can read.
+            raise LabelError("no complete header line (a truncated or damaged verdict file?); move it aside "
+                             "and open a new file", self.path)
 
     # ------------------------------------------------------------------ file handling
     def _open_for_append(self) -> int:
@@ -389,8 +516,11 @@ class VerdictStore:
         self._listeners.append(callback)
 
     def _append(self, record: VerdictRecord) -> None:
-        """Write one record durably: a single write() of the whole line under the lock, then fsync."""
-        line = _format_line(record.as_row())
+        """Write one record durably: a single write() of the whole line under the lock, then fsync.
+
+        Raises ValueError before writing anything when a field cannot be stored (see :func:`_encoded_row`).
+        """
+        line = _format_line(_encoded_row(record))
         descriptor = self._open_for_append()
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -426,6 +556,15 @@ class VerdictStore:
     ) -> VerdictRecord:
         """Append a verdict for candidate ``key`` and return its record (on disk when this returns).
 
+        ``key``, ``target_id`` and ``path`` are kept exactly; in ``verdict`` and ``note`` line breaks
+        become spaces (one record, one line). Reopening the file gives back this record, field for field.
+
+        Raises
+        ------
+        ValueError
+            An empty verdict or key, or a field longer than :data:`MAX_FIELD_CHARACTERS` as written
+            (a very long note): nothing is written.
+
         Example
         -------
         >>> import tempfile
@@ -436,14 +575,14 @@ class VerdictStore:
         verdict = _clean(verdict)
         if not verdict:
             raise ValueError("a verdict cannot be empty")
-        key = _clean(key)
+        key = _text(key)
         if not key:
             raise ValueError("a candidate key cannot be empty")
         self.refresh()  # so the state undo() restores is the latest, whoever wrote it
         previous = self.state.get(key)
         record = VerdictRecord(
             time=_now(), user=self.user, session=self.session, action="verdict", key=key,
-            target_id=_clean(target_id), sector=_clean(_integer_text(sector)), path=_clean(path),
+            target_id=_text(target_id), sector=_text(_integer_text(sector)), path=_text(path),
             verdict=verdict, note=_clean(note), score=_as_float(score),
             model=self.model if model is None else _clean(os.fspath(model)),
         )
@@ -473,7 +612,7 @@ class VerdictStore:
         """
         if not self._undo_stack:
             return None
-        undone, previous = self._undo_stack.pop()
+        undone, previous = self._undo_stack[-1]  # popped once written: a failed write leaves it to retry
         self.refresh()
         record = VerdictRecord(
             time=_now(), user=self.user, session=self.session, action="undo", key=undone.key,
@@ -483,6 +622,7 @@ class VerdictStore:
             score=undone.score, model=undone.model,
         )
         self._append(record)
+        self._undo_stack.pop()
         self._sync_after_write(record)
         return record
 
@@ -562,7 +702,8 @@ def _frame(records: list[VerdictRecord], *, latest: bool) -> pd.DataFrame:
 def read_verdicts(path: str | os.PathLike[str], *, latest: bool = True) -> pd.DataFrame:
     """A verdict file as a DataFrame: the current verdict of each vetted candidate (default) or every record.
 
-    Damaged lines are skipped with a :class:`VerdictFileWarning` naming the file and line.
+    Damaged lines are skipped with a :class:`VerdictFileWarning` naming the file and line; a file
+    without a complete header line raises :class:`~qusi_lab.errors.LabelError` naming it.
 
     Example
     -------
@@ -587,7 +728,7 @@ def read_verdicts(path: str | os.PathLike[str], *, latest: bool = True) -> pd.Da
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     records, _ = parser.parse(data, final=True)
     if parser.columns is None:
-        raise LabelError("empty file: not a verdict file (no header line)", path)
+        raise LabelError("no complete header line: empty, truncated, or not a verdict file", path)
     return _frame(records, latest=latest)
 
 
