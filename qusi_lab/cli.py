@@ -343,12 +343,13 @@ class _ProblemReport:
         from qusi_lab.data.problems import NoUsableLightCurvesError
 
         frame = self._frame()
+        files = frame["path"].nunique()  # one file can fail in two stages
         written = self._write(frame)
         where = f"all listed in {self.csv}" if written else f"{self.csv} could not be written"
         if isinstance(error, NoUsableLightCurvesError):
             reason = _original_message(error).splitlines()[0].split("; see ")[0].split("; the first")[0]
             first = f"; the first: {_problem_line(*frame.iloc[0][['path', 'error']])}" if len(frame) else ""
-            raise CommandError(f"training stopped: {reason.rstrip(' ;:')}; {len(frame)} files could not be used "
+            raise CommandError(f"training stopped: {reason.rstrip(' ;:')}; {files} files could not be used "
                                f"({where}){first}") from error
         if error is not None:
             for name, dataset in self.datasets.items():
@@ -356,7 +357,7 @@ class _ProblemReport:
                 if unusable is not None:
                     raise unusable from error
         if error is None and len(frame):
-            print(f"{len(frame)} files could not be used ({where}):")
+            print(f"{files} files could not be used ({where}):")
             for row in frame.head(self.SHOWN).itertuples(index=False):
                 print(f"  {_problem_line(row.path, row.error)}")
             if len(frame) > self.SHOWN:
