@@ -67,3 +67,35 @@ def test_reopened_on_a_retrained_table_the_queue_starts_at_the_best_unvetted(tmp
     every = CandidateQueue(second, labels, user="ana", show="all")
     assert must(every.current).target_id == unvetted_in_order[0]
     assert [star for star in walk(every) if star not in vetted] == unvetted_in_order
+
+
+def test_the_panel_reopened_after_retraining_shows_the_best_unvetted_and_next_reaches_every_one(tmp_path) -> None:
+    """The same through the panel's buttons: what a user does in tutorial 01 (vet, Run All, go on)."""
+    from qusi_lab.synthetic import make_sector
+    from qusi_lab.vetting.panel import VettingPanel
+
+    sector = make_sector(tmp_path / "data", n_stars=8, seed=4, n_workers=1)
+    paths = [str(path) for path in sector.paths]
+    labels = tmp_path / "verdicts.csv"
+
+    def ranked(scores: list[float]) -> pd.DataFrame:
+        frame = pd.DataFrame({"path": paths, "target_id": [f"TIC {index}" for index in range(len(paths))],
+                              "score": scores})
+        return frame.sort_values("score", ascending=False, ignore_index=True)
+
+    first = VettingPanel(ranked([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]), labels, model=None, preload=0)
+    for _ in range(4):  # TIC 0-3
+        first.verdict_buttons[1].click()
+    first.close()
+    retrained = ranked([0.1, 0.95, 0.2, 0.85, 0.9, 0.3, 0.92, 0.4])  # TIC 1, 6, 4, 3, 7, 5, 2, 0
+    panel = VettingPanel(retrained, labels, model=None, preload=0)
+    try:
+        assert must(panel.queue.current).target_id == "TIC 6"  # ranked above TIC 3, the last vetted
+        seen = [must(panel.queue.current).target_id]
+        for _ in range(5):
+            panel.next_button.click()
+            seen.append(must(panel.queue.current).target_id)
+        assert seen[:3] == ["TIC 6", "TIC 4", "TIC 7"] and set(seen) == {"TIC 4", "TIC 5", "TIC 6", "TIC 7"}
+        assert "4 of 8 vetted" in panel.progress_label.value
+    finally:
+        panel.close()
