@@ -190,7 +190,7 @@ class LightCurve:
             raise LightCurveError("the light curve is empty (zero cadences)", path)
         finite = np.isfinite(self.time) & np.isfinite(self.flux)
         if not finite.any():
-            raise LightCurveError("no cadence has both a finite time and a finite flux (all NaN?)", path)
+            raise LightCurveError("no cadence has both a finite time and a finite flux (all NaN or infinite?)", path)
         finite_times = self.time[np.isfinite(self.time)]
         steps = np.diff(finite_times)
         if steps.size and not (steps > 0).all():

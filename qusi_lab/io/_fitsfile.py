@@ -22,6 +22,7 @@ import io
 import math
 import os
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,7 @@ class HDUInfo:
     header: FitsHeader
     data_offset: int
     data_size: int
+    axes: tuple[int, ...] = ()  # NAXIS1, NAXIS2 ... as validated by the iteration
 
     @property
     def kind(self) -> str:
@@ -135,14 +137,26 @@ class HDUInfo:
 
     @property
     def name(self) -> str:
-        return str(self.header.get("EXTNAME", "PRIMARY" if self.index == 0 else f"HDU{self.index}")).upper()
+        return _hdu_name(self.header, self.index)
 
     def describe(self) -> str:
         return f"{self.name} ({self.kind.lower()})"
 
+    def label(self) -> str:
+        """``'HDU 1 (LIGHTCURVE)'``: how messages name this HDU."""
+        return f"HDU {self.index} ({self.name})"
+
+
+def _hdu_name(header: FitsHeader, index: int) -> str:
+    return str(header.get("EXTNAME", "PRIMARY" if index == 0 else f"HDU{index}")).strip().upper()
+
 
 def _read_header(stream: IO[bytes], offset: int, index: int, path: Path) -> tuple[FitsHeader, int] | None:
-    """Parse the header starting at ``offset``; return it and the data offset (None at end of file)."""
+    """Parse the header starting at ``offset``; return it and the data offset (None at end of file).
+
+    A header is whole 2,880-byte blocks: a file ending before the END card, or
+    after it but inside the END card's block, is truncated inside this header.
+    """
     stream.seek(offset)
     fields: dict[str, str] = {}
     position = offset
@@ -151,43 +165,106 @@ def _read_header(stream: IO[bytes], offset: int, index: int, path: Path) -> tupl
         if not block:
             if position == offset and index > 0:
                 return None  # clean end of file after the previous HDU
-            raise LightCurveReadError(
-                f"truncated FITS file: the header of HDU {index} has no END card (the file ends at byte "
-                f"{position})",
-                path,
-            )
+            raise LightCurveReadError(_header_truncation(fields, index, position, "has no END card"), path)
         text = block.decode("latin-1")
         for start in range(0, len(text) - CARD_SIZE + 1, CARD_SIZE):
             card = text[start : start + CARD_SIZE]
             keyword = card[:8].rstrip()
             if keyword == "END":
+                if len(block) < BLOCK_SIZE:
+                    raise LightCurveReadError(
+                        _header_truncation(
+                            fields, index, position + len(block),
+                            f"is cut short (its END card is there, but a header fills whole blocks, up to byte "
+                            f"{position + BLOCK_SIZE})",
+                        ),
+                        path,
+                    )
                 return FitsHeader(fields), position + BLOCK_SIZE
             if card[8:10] == "= " and keyword not in fields:
                 fields[keyword] = card[10:]
         if len(block) < BLOCK_SIZE:
             raise LightCurveReadError(
-                f"truncated FITS file: the header of HDU {index} has no END card (the file ends at byte "
-                f"{position + len(block)})",
-                path,
+                _header_truncation(fields, index, position + len(block), "has no END card"), path
             )
         position += BLOCK_SIZE
 
 
-def _data_size(header: FitsHeader, index: int, path: Path) -> int:
-    """Bytes of data (without padding) after a header, from BITPIX/NAXISn/PCOUNT/GCOUNT."""
-    try:
-        naxis = int(header.get("NAXIS"))
-        bitpix = int(header.get("BITPIX"))
-    except (TypeError, ValueError):
-        raise LightCurveReadError(f"HDU {index} has no valid BITPIX/NAXIS keywords", path) from None
+def _header_truncation(fields: dict[str, str], index: int, end: int, what: str) -> str:
+    # The light-curve table is looked for in order, so a cut header means no table was found before it.
+    if index == 0 or "EXTNAME" in fields:
+        inside = f"inside the {_hdu_name(FitsHeader(fields), index)} header"
+    else:
+        inside = "inside that header"
+    return (
+        f"truncated FITS file: the header of HDU {index} {what}: the file ends at byte {end}, {inside}, "
+        "before the light-curve table could be read (interrupted download?)"
+    )
+
+
+#: What each size keyword counts, for error messages.
+_SIZE_MEANINGS = {"BITPIX": "bits per data value", "NAXIS": "number of data axes", "PCOUNT": "heap size in bytes",
+                  "GCOUNT": "group count", "NAXIS1": "number of bytes per table row", "NAXIS2": "number of table rows",
+                  "TFIELDS": "number of table columns"}
+
+
+def _size_keyword(header: FitsHeader, keyword: str, where: str, path: Path, minimum: int = 0,
+                  maximum: int | None = None, default: int | None = None) -> int:
+    """An integer keyword that sizes data, checked: present (unless ``default``), a whole number, in range."""
+    value = header.get(keyword)
+    meaning = _SIZE_MEANINGS.get(keyword) or ("length of data axis " + keyword[5:] if keyword.startswith("NAXIS")
+                                              else "a size")
+    if value is None:
+        if default is not None:
+            return default
+        raise LightCurveReadError(f"{where} has no {keyword} keyword ({meaning}); the header is corrupt", path)
+    valid = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    if valid and maximum is not None and value > maximum:
+        valid = False
+    if not valid:
+        limits = f"a whole number from {minimum} to {maximum}" if maximum is not None else (
+            f"a whole number >= {minimum}")
+        raise LightCurveReadError(
+            f"{where} has {keyword} = {value!r}, which is not a valid {meaning} ({limits} is needed); the "
+            "header is corrupt",
+            path,
+        )
+    return int(value)
+
+
+def _data_size(header: FitsHeader, index: int, path: Path) -> tuple[int, tuple[int, ...]]:
+    """Bytes of data (without padding) after a header, from BITPIX/NAXISn/PCOUNT/GCOUNT, and the axes.
+
+    Every keyword is checked (a whole number in its range), so a corrupt header
+    is reported naming the HDU and the keyword instead of failing later.
+    """
+    where = f"HDU {index} ({_hdu_name(header, index)})"
+    bitpix = header.get("BITPIX")
+    if bitpix not in (8, 16, 32, 64, -32, -64) or isinstance(bitpix, bool):
+        raise LightCurveReadError(
+            f"{where} has BITPIX = {bitpix!r}, which is not a valid number of bits per data value (8, 16, 32, "
+            "64, -32 or -64 is needed); the header is corrupt",
+            path,
+        )
+    naxis = _size_keyword(header, "NAXIS", where, path, maximum=999)
+    axes = tuple(_size_keyword(header, f"NAXIS{axis}", where, path) for axis in range(1, naxis + 1))
     if naxis == 0:
-        return 0
-    elements = 1
-    for axis in range(1, naxis + 1):
-        elements *= int(header.get(f"NAXIS{axis}", 0))
-    pcount = int(header.get("PCOUNT", 0))
-    gcount = int(header.get("GCOUNT", 1))
-    return abs(bitpix) // 8 * gcount * (pcount + elements)
+        return 0, axes
+    elements = math.prod(axes)
+    pcount = _size_keyword(header, "PCOUNT", where, path, default=0)
+    gcount = _size_keyword(header, "GCOUNT", where, path, default=1)
+    return abs(bitpix) // 8 * gcount * (pcount + elements), axes
+
+
+def _sizing(hdu: HDUInfo) -> str:
+    """``'BITPIX = 8, NAXIS1 = 100, NAXIS2 = 50'``: the keywords that set an HDU's data size."""
+    parts = [f"BITPIX = {hdu.header.get('BITPIX')}"]
+    parts += [f"NAXIS{axis} = {length}" for axis, length in enumerate(hdu.axes, start=1)]
+    for keyword, neutral in (("PCOUNT", 0), ("GCOUNT", 1)):
+        value = hdu.header.get(keyword, neutral)
+        if value != neutral:
+            parts.append(f"{keyword} = {value}")
+    return ", ".join(parts)
 
 
 def padded(size: int) -> int:
@@ -213,13 +290,15 @@ def iter_hdus(stream: IO[bytes], path: Path, file_size: int) -> Iterator[HDUInfo
         if parsed is None:
             return
         header, data_offset = parsed
-        size = _data_size(header, index, path)
-        hdu = HDUInfo(index, header, data_offset, size)
+        size, axes = _data_size(header, index, path)
+        hdu = HDUInfo(index, header, data_offset, size, axes)
         yield hdu
         if data_offset + size > file_size:
             raise LightCurveReadError(
-                f"truncated FITS file: HDU {index} ({hdu.name}) needs {size} bytes of data but the file "
-                f"holds only {max(file_size - data_offset, 0)} of them (interrupted download?)",
+                f"truncated FITS file: {hdu.label()} needs {size} bytes of data ({_sizing(hdu)}) from byte "
+                f"{data_offset}, but the file ends at byte {file_size}, {data_offset + size - file_size} bytes "
+                "short, before the light-curve table could be read (interrupted download, or corrupt size "
+                "keywords?)",
                 path,
             )
         offset = data_offset + padded(size)
@@ -252,10 +331,29 @@ class TableLayout:
         return list(self.columns)
 
 
+def _scaling(header: FitsHeader, keyword: str, neutral: float, where: str, path: Path) -> float:
+    value = header.get(keyword, neutral)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LightCurveReadError(
+            f"{where} has {keyword} = {value!r}, which is not a finite number (column scaling); the header is "
+            "corrupt",
+            path,
+        )
+    return float(value)
+
+
 def table_layout(hdu: HDUInfo, path: Path) -> TableLayout:
-    """Column offsets of a BINTABLE HDU, checked against NAXIS1."""
+    """Column offsets of a BINTABLE HDU, checked against NAXIS1 (and TFIELDS checked: 0 to 999)."""
     header = hdu.header
-    fields = int(header.get("TFIELDS", 0))
+    where = hdu.label()
+    if len(hdu.axes) != 2 or header.get("BITPIX") != 8:
+        raise LightCurveReadError(
+            f"{where} is a binary table with {_sizing(hdu)}; a binary table needs BITPIX = 8 and NAXIS = 2 "
+            "(row bytes and rows): the header is corrupt",
+            path,
+        )
+    row_bytes, rows = hdu.axes
+    fields = _size_keyword(header, "TFIELDS", where, path, maximum=999)
     columns: dict[str, Column] = {}
     offset = 0
     for number in range(1, fields + 1):
@@ -267,20 +365,19 @@ def table_layout(hdu: HDUInfo, path: Path) -> TableLayout:
         code = match.group(2)
         size = (repeat + 7) // 8 if code == "X" else repeat * _TFORM_BYTES[code]
         name = str(header.get(f"TTYPE{number}", f"COL{number}")).strip().upper()
-        columns.setdefault(
-            name,
-            Column(name, offset, code, repeat, float(header.get(f"TSCAL{number}", 1.0)),
-                   float(header.get(f"TZERO{number}", 0.0))),
-        )
+        if name not in columns:
+            columns[name] = Column(
+                name, offset, code, repeat, _scaling(header, f"TSCAL{number}", 1.0, where, path),
+                _scaling(header, f"TZERO{number}", 0.0, where, path),
+            )
         offset += size
-    row_bytes = int(header.get("NAXIS1", 0))
     if offset != row_bytes:
         raise LightCurveReadError(
             f"the {hdu.name} table is corrupt: its columns take {offset} bytes per row but NAXIS1 says "
             f"{row_bytes}",
             path,
         )
-    return TableLayout(columns, row_bytes, int(header.get("NAXIS2", 0)))
+    return TableLayout(columns, row_bytes, rows)
 
 
 def read_table_columns(
@@ -296,7 +393,9 @@ def read_table_columns(
     if available < needed:
         raise LightCurveReadError(
             f"truncated FITS file: the {hdu.name} table needs {needed} bytes ({layout.rows} rows) but the "
-            f"file holds only {max(available, 0)} of them (interrupted download?)",
+            f"file holds only {max(available, 0)} of them: it ends at byte {file_size}, inside the table "
+            f"({hdu.label()}, NAXIS2 = {layout.rows} rows of NAXIS1 = {layout.row_bytes} bytes from byte "
+            f"{hdu.data_offset}; interrupted download, or a corrupt NAXIS2?)",
             path,
         )
     formats = []
@@ -329,7 +428,8 @@ def read_table_columns(
             values = records[name].astype(np.int64)
         if column.scale != 1.0 or column.zero != 0.0:
             values = values * column.scale + column.zero
-            if column.code not in "ED" and float(column.scale).is_integer() and float(column.zero).is_integer():
+            if (column.code not in "ED" and float(column.scale).is_integer() and float(column.zero).is_integer()
+                    and (values.size == 0 or float(np.abs(values).max()) < 2.0**63)):
                 values = values.astype(np.int64)  # e.g. unsigned integers stored with TZERO
         arrays[name] = values
     return arrays
@@ -347,7 +447,7 @@ class OpenedFits:
             try:
                 with gzip.GzipFile(fileobj=handle) as compressed:
                     content = compressed.read()
-            except (OSError, EOFError) as error:
+            except (OSError, EOFError, zlib.error) as error:
                 handle.close()
                 raise LightCurveReadError(f"corrupt gzip-compressed FITS file ({error})", path) from None
             handle.close()

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from qusi_lab.errors import LightCurveError, LightCurveReadError
+from qusi_lab.io._files import regular_file_size
 from qusi_lab.io._fitsfile import (
     Card,
     HDUInfo,
@@ -140,10 +141,10 @@ def _target_id(primary: HDUInfo, table: HDUInfo, mission: str | None) -> str | N
     """"TIC n" / "KIC n" / "EPIC n" from TICID, KEPLERID, TARGETID (lightkurve's to_fits) or OBJECT."""
     catalogue = {"TESS": "TIC", "K2": "EPIC", "Kepler": "KIC"}.get(mission or "")
     tic = _header_value(primary, table, "TICID")
-    if isinstance(tic, int):
+    if isinstance(tic, int) and not isinstance(tic, bool):
         return f"TIC {tic}"
     kepler_id = _header_value(primary, table, "KEPLERID")
-    if isinstance(kepler_id, int):
+    if isinstance(kepler_id, int) and not isinstance(kepler_id, bool):
         return f"{'EPIC' if mission == 'K2' else 'KIC'} {kepler_id}"
     number = _header_value(primary, table, "TARGETID")
     name = _header_value(primary, table, "OBJECT")
@@ -155,10 +156,14 @@ def _target_id(primary: HDUInfo, table: HDUInfo, mission: str | None) -> str | N
 
 
 def _as_int(value: Any) -> int | None:
-    try:
-        return None if value is None or isinstance(value, bool) else int(value)
-    except (TypeError, ValueError):
+    """A whole-number header value as int; None for anything else (absent, text, 1.5, inf, T/F)."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():  # 3.0 written by some pipelines; never inf/NaN
+        return int(value)
+    return None
 
 
 def _as_float(value: Any) -> float | None:
@@ -186,6 +191,7 @@ def read_fits_light_curve(
     >>> lc.meta["target_id"], lc.flux.tolist()
     ('TIC 7', [10.0, 11.0, 12.0])
     """
+    regular_file_size(path)  # never open a named pipe (it would block) or a device
     with OpenedFits(path) as opened:
         primary, table = _find_light_curve_table(opened)
         layout = table_layout(table, path)
@@ -213,6 +219,12 @@ def read_fits_light_curve(
     if product == "QLP" and quality_bitmask in ("hard", "hardest"):
         bitmask |= QLP_LOW_PRECISION_BIT_LATE if (sector or 0) >= 56 else QLP_LOW_PRECISION_BIT_EARLY
     if quality_name is not None and bitmask:
+        if columns[quality_name].dtype.kind != "i":
+            raise LightCurveReadError(
+                f"column {quality_name} holds floating-point values (TFORM {layout.columns[quality_name].code}); "
+                "quality flags must be integers (read it with quality_bitmask='none' to ignore them)",
+                path,
+            )
         good_quality = (columns[quality_name] & bitmask) == 0
         if not good_quality[keep].any():
             raise LightCurveError(
@@ -224,7 +236,7 @@ def read_fits_light_curve(
     flux = columns[flux_name]
     if not np.isfinite(flux[keep]).any():
         raise LightCurveError(
-            f"all fluxes in column {flux_name} are NaN (after removing cadences with NaN times or bad quality)",
+            f"all fluxes in column {flux_name} are NaN or infinite (after removing cadences with NaN times or bad quality)",
             path,
         )
     everything = bool(keep.all())

@@ -22,6 +22,7 @@ from qusi_lab.io._columns import (
     quality_mask,
     resolve_columns,
 )
+from qusi_lab.io._files import regular_file_size
 from qusi_lab.lightcurve import LightCurve
 
 __all__ = ["read_npz_light_curve", "write_npz"]
@@ -49,6 +50,7 @@ def read_npz_light_curve(
     >>> lc.meta["target_id"], lc.flux.tolist()
     ('TIC 5', [3.0, 4.0])
     """
+    regular_file_size(path)  # never open a named pipe (it would block) or a device
     with open(path, "rb") as handle:
         if handle.read(4) != b"PK\x03\x04":
             raise LightCurveReadError("not an NPZ file (it is not a zip archive)", path)

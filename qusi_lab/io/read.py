@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from qusi_lab.errors import LightCurveError, LightCurveReadError
+from qusi_lab.io._files import regular_file_size
 from qusi_lab.io.fits import DEFAULT_FLUX_COLUMN, read_fits_light_curve
 from qusi_lab.io.npz import read_npz_light_curve
 from qusi_lab.io.quality import check_quality_bitmask
@@ -34,6 +35,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     for suffix, file_format in _SUFFIX_FORMATS:
         if name.endswith(suffix):
             return file_format
+    regular_file_size(path)  # never open a named pipe (it would block) or a device
     try:
         with open(path, "rb") as handle:
             magic = handle.read(10)
@@ -104,8 +106,11 @@ def read_light_curve(
     Raises
     ------
     LightCurveReadError
-        The file is missing, empty, truncated, not a light-curve file, lacks the
-        flux column, or holds malformed values; the message names the file.
+        The file is missing, not a regular file (a directory, named pipe, socket
+        or device: refused without opening it), empty, truncated, not a
+        light-curve file, lacks the flux column, or holds malformed values (e.g.
+        a FITS size keyword that is not a non-negative integer, or declares more
+        data than the file holds); the message starts with the file's path.
     LightCurveError
         The content is unusable: no cadences, all fluxes NaN, every cadence
         flagged, times not increasing.
@@ -126,14 +131,7 @@ def read_light_curve(
     if not isinstance(flux_column, str) or not flux_column:
         raise ValueError(f"flux_column must be a column name, got {flux_column!r}")
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise LightCurveReadError("file not found", path) from None
-    except OSError as error:
-        raise LightCurveReadError(f"cannot access the file ({error.strerror or error})", path) from None
-    if path.is_dir():
-        raise LightCurveReadError("is a directory, not a light-curve file", path)
+    size = regular_file_size(path)  # before any open: a named pipe would block the reader forever
     if size == 0:
         raise LightCurveReadError("the file is empty (0 bytes)", path)
     if format is None:
@@ -149,4 +147,14 @@ def read_light_curve(
         raise
     except OSError as error:
         raise LightCurveReadError(f"cannot read the file ({error.strerror or error})", path) from None
+    except MemoryError:
+        raise LightCurveReadError(
+            f"the {file_format.upper()} file declares more data than fits in memory (a corrupt size field?)", path
+        ) from None
+    except Exception as error:  # noqa: BLE001 - last resort: whatever a malformed file provokes names the file
+        raise LightCurveReadError(
+            f"cannot read the file as {file_format.upper()} ({type(error).__name__}: {error}); the file is "
+            "malformed in a way the reader does not describe yet: please report it",
+            path,
+        ) from error
     return lc.validate()

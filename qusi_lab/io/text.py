@@ -1,5 +1,8 @@
 """CSV light curves: columns ``time``, ``flux`` and optionally ``flux_err``, ``quality``.
 
+Numbers beyond the float range (``1e400``) read as ``inf``, like the text ``inf``:
+non-finite fluxes are missing measurements (dropped before scoring).
+
 Column names are matched case-insensitively, with aliases (``TIME``/``BJD``/``BTJD``
 for time; ``flux``/``pdcsap_flux``/``sap_flux``/``kspsap_flux`` for flux; see
 :data:`qusi_lab.io._columns.FLUX_ALIASES`). Metadata may precede the table as
@@ -18,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ from qusi_lab.io._columns import (
     quality_mask,
     resolve_columns,
 )
+from qusi_lab.io._files import regular_file_size
 from qusi_lab.lightcurve import LightCurve
 
 __all__ = ["read_csv_light_curve", "write_csv"]
@@ -76,8 +81,18 @@ def _check_field_counts(lines: list[str], first_line_number: int, path: Path) ->
         )
 
 
+# A decimal number as text (what float() reads, without Python's '1_000' underscores).
+_DECIMAL = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
 def _numeric(frame: Any, column: str, first_data_line: int, path: Path) -> np.ndarray:
-    """A column as float64; a non-numeric entry raises naming its line and value."""
+    """A column as float64; a non-numeric entry raises naming its line and value.
+
+    A number too large for a float (``1e400``) is numeric: it reads as ``inf``
+    (``-1e400`` as ``-inf``), exactly like the text ``inf``, and non-finite fluxes
+    are missing measurements everywhere in qusi_lab (never scored; see
+    :class:`~qusi_lab.transforms.RemoveNonFinite`).
+    """
     import pandas as pd
 
     values = frame[column]
@@ -85,6 +100,16 @@ def _numeric(frame: Any, column: str, first_data_line: int, path: Path) -> np.nd
         return values.to_numpy(dtype=np.float64)
     converted = pd.to_numeric(values, errors="coerce")
     bad = converted.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        # pandas turns numbers beyond the float range into "not a number"; Python's float() gives +-inf.
+        rows = np.flatnonzero(bad.to_numpy())
+        texts = values.iloc[rows].astype(str)
+        overflowing = texts.str.match(_DECIMAL).to_numpy()
+        if overflowing.any():
+            converted = converted.copy()
+            for row, text in zip(rows[overflowing], texts[overflowing], strict=True):
+                converted.iloc[row] = float(text)
+            bad.iloc[rows[overflowing]] = False
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise LightCurveReadError(
@@ -114,6 +139,7 @@ def read_csv_light_curve(
     """
     import pandas as pd
 
+    regular_file_size(path)  # never open a named pipe (it would block) or a device
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
