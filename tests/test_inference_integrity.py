@@ -185,6 +185,19 @@ def test_evaluate_refuses_non_finite_scores_naming_the_curves() -> None:
         evaluate(nan_model(None), dataset, batch_size=8)
 
 
+def test_evaluate_with_no_usable_curve_names_the_first_problem(tmp_path: Path) -> None:
+    from qusi_lab.data import LightCurveDataset, NoUsableLightCurvesError
+    from qusi_lab.training import evaluate
+    from qusi_lab.transforms import default_preprocessing
+
+    for label in ("negative", "positive"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "broken.csv").write_text("time,flux\n1,")
+    dataset = LightCurveDataset.from_directory(tmp_path, preprocessing=default_preprocessing(LENGTH))
+    with pytest.raises(NoUsableLightCurvesError, match=r"none of the 2 light curves could be scored.*broken\.csv"):
+        evaluate(nan_model(set()), dataset, batch_size=8)
+
+
 @pytest.fixture(scope="module")
 def bundle_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """An untrained (but valid) bundle, and a folder of 5 CSV curves, one broken file and a locked sub-folder."""

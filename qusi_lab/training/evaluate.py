@@ -353,6 +353,14 @@ def evaluate(
 
         batches = tqdm(loader, total=math.ceil(len(dataset) / batch_size), desc="evaluating", unit="batch")
     outputs, targets, indices = predict_outputs(model, batches, device=device)
+    if len(indices) == 0:  # metrics of nothing would be NaN or a reshape error, not an answer
+        from qusi_lab.data.problems import NoUsableLightCurvesError
+
+        problems = dataset.problems
+        first = f"; the first: {problems['path'].iloc[0]}: {problems['error'].iloc[0]}" if len(problems) else ""
+        raise NoUsableLightCurvesError(
+            f"none of the {len(dataset)} light curves could be scored (listed in dataset.problems){first}"
+        )
     scores = scores_from_outputs(outputs, task, scaler).numpy().astype(np.float64)
     label_names = tuple(dataset.label_names)
     names = [dataset.source_name(int(index)) for index in indices]
