@@ -340,3 +340,30 @@ def test_non_finite_learning_rates_are_refused(sets, text, capsys) -> None:
     with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
         train(small_model(), train_set, max_steps=2, batch_size=8, progress=False, learning_rate=float(text))
     assert math.isfinite(_positive_float("1e-3"))
+
+
+@pytest.mark.slow
+def test_terminal_ctrl_c_reaching_the_workers_too_saves_and_exits_130(experiments, tmp_path) -> None:
+    # A terminal's Ctrl-C goes to every process of the foreground group, DataLoader workers included.
+    import subprocess
+    import sys
+
+    first, _ = experiments
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qusi_lab.cli", "train", "--data", str(first), "--out", str(out), "--max-steps",
+         "100000", "--batch-size", "8", "--input-length", "128", "--validation-every", "10", "--num-workers", "2",
+         "--quiet"],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoints" / "last.pt").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "exited unexpectedly" not in stderr and "saved a checkpoint at step" in stderr
+    step = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"]
+    assert f"saved a checkpoint at step {step} " in stderr

@@ -16,6 +16,13 @@ first re-draws the model's initial weights from the seed (``initialize``; not fo
 from :func:`qusi_lab.load`), so with or without a ``checkpoint_dir``, the same seed and data give
 the same weights, however the model was built.
 
+**Ctrl-C.** With a ``checkpoint_dir``, an interrupt while a batch is being loaded is taken at once;
+one during the update or a validation lets that step finish first (a second Ctrl-C stops at once).
+Either way ``last.pt`` then holds every step done, DataLoader workers are stopped rather than waited
+for, and a warning says at which step the checkpoint was saved (or that none was written); the same
+call continues exactly where the interrupted one stopped. Workers ignore Ctrl-C themselves: the
+main process saves and then ends them.
+
 The loop runs inside :func:`torch.random.fork_rng` (your global torch random state is left as it
 was) with ``torch.use_deterministic_algorithms(True, warn_only=True)`` (restored afterwards).
 
@@ -36,6 +43,9 @@ import contextlib
 import hashlib
 import math
 import os
+import signal
+import sys
+import threading
 import time
 import warnings
 import zlib
@@ -62,7 +72,7 @@ from qusi_lab.training.checkpoints import (
     random_states,
     restore_random_states,
 )
-from qusi_lab.training.evaluate import evaluation_batches, predict_outputs
+from qusi_lab.training.evaluate import predict_outputs
 from qusi_lab.training.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, metrics_for_task
 from qusi_lab.training.progress import CSVLogger, ProgressBar, make_loggers
 
@@ -468,11 +478,22 @@ class _Validator:
             yield from self.cache
             return
         collected = []
-        for x, y, index in evaluation_batches(
-            self.dataset, batch_size=self.batch_size, num_workers=self.num_workers
-        ):
-            collected.append((x, y, torch.as_tensor(index)))
-            yield x, y, index
+        # evaluation_batches' loader, with workers that leave Ctrl-C to this process (_ignore_interrupts).
+        loader = DataLoader(
+            self.dataset.iterate(),
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(0),
+            worker_init_fn=_ignore_interrupts,
+        )
+        iterator = iter(loader)
+        try:
+            for x, y, index in iterator:
+                collected.append((x, y, torch.as_tensor(index)))
+                yield x, y, index
+        except BaseException:  # a Ctrl-C or an error: do not wait for the workers' batches
+            _stop_workers(iterator)
+            raise
         if self.cacheable:
             self.cache = collected
 
@@ -868,9 +889,12 @@ def train(
         def elapsed_now() -> float:
             return elapsed_before + (time.monotonic() - started)
 
+        saved_at: list[int] = [] if resumed_from is None else [resumed_from]  # step of the newest last.pt
+
         def save_last(rng: dict[str, Any] | None = None) -> None:
             if folder is None:
                 return
+            saved_at[:] = []  # a failed write below leaves last.pt as it was, but say nothing about it
             atomic_torch_save(
                 {
                     "format_version": CHECKPOINT_FORMAT_VERSION,
@@ -910,6 +934,7 @@ def train(
                 },
                 folder / LAST_CHECKPOINT,
             )
+            saved_at[:] = [state.step]
 
         def add_row() -> None:
             nonlocal loss_sum, grad_norm_sum, steps_since_row, best_weights
@@ -965,9 +990,29 @@ def train(
 
         # Where a Ctrl-C lands decides what can be saved. While the batch is being loaded nothing of the
         # step has happened yet (the forward pass changes batch-norm statistics and the random state), so
-        # the weights are those of `state.step` and the random state the one captured when the step began.
+        # the weights are those of `state.step` and the random state the one captured when the step began:
+        # the interrupt is taken at once and that state saved. During the update and the bookkeeping
+        # (validation included) the state is half-changed, so with a checkpoint_dir the interrupt is
+        # deferred to the end of the step, which is saved as a time-budget stop would be; a second Ctrl-C
+        # stops at once (and saves nothing of that step).
         phase = "idle"
         step_start_rng: torch.Tensor | None = None
+        interrupt_requested = False
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            nonlocal interrupt_requested
+            if phase in ("computing", "bookkeeping") and not interrupt_requested:
+                interrupt_requested = True
+                print(
+                    "qusi_lab: interrupted; finishing this step, then saving a checkpoint "
+                    "(press Ctrl-C again to stop at once)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
+            raise KeyboardInterrupt
+
+        previous_handler = _install_interrupt_handler(on_interrupt) if folder is not None else None
         try:
             while state.stopped_reason is None and state.step < max_steps:
                 phase = "loading"
@@ -988,6 +1033,7 @@ def train(
                         num_workers=int(num_workers),
                         generator=torch.Generator().manual_seed(_derived_seed(seed, chunk, 2)),
                         in_order=True,
+                        worker_init_fn=_ignore_interrupts,
                     )
                     iterator = iter(loader)
                     iterator_chunk = chunk
@@ -1042,31 +1088,32 @@ def train(
                         state.stopped_reason = "max_steps"
                     elif out_of_time:
                         state.stopped_reason = "max_time"
-                if state.step % checkpoint_every == 0 or state.stopped_reason is not None:
+                if (
+                    state.step % checkpoint_every == 0
+                    or state.stopped_reason is not None
+                    or interrupt_requested
+                ):
                     save_last()
+                if interrupt_requested:
+                    phase = "saved"
+                    raise KeyboardInterrupt
             phase = "idle"
             if state.stopped_reason is None:  # resumed at or beyond max_steps
                 state.stopped_reason = "max_steps"
         except KeyboardInterrupt:
+            _stop_workers(iterator)  # workers would otherwise finish the batches they are reading first
             if folder is not None and phase == "loading" and step_start_rng is not None:
                 states = random_states()
                 states["torch"] = step_start_rng
                 save_last(states)
-                warnings.warn(
-                    f"training interrupted at step {state.step}; checkpoint saved in {folder}, "
-                    "run the same call again to continue",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            elif folder is not None:
-                warnings.warn(
-                    f"training interrupted; run the same call again to continue from the last "
-                    f"checkpoint in {folder}",
-                    UserWarning,
-                    stacklevel=2,
-                )
+            warnings.warn(_interrupted_message(state.step, folder, saved_at[0] if saved_at else None),
+                          UserWarning, stacklevel=2)
+            raise
+        except BaseException:
+            _stop_workers(iterator)
             raise
         finally:
+            _restore_interrupt_handler(previous_handler)
             iterator = None
             bar.close()
             for logger in logger_objects:
@@ -1115,6 +1162,72 @@ def train(
         config=config,
         resumed_from=resumed_from,
         elapsed=time.monotonic() - started,
+    )
+
+
+def _install_interrupt_handler(handler: Callable[[int, Any], None]) -> Any:
+    """Put ``handler`` on SIGINT if Python's own is there (main thread only); returns what to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    current = signal.getsignal(signal.SIGINT)
+    if current is not signal.default_int_handler:  # someone else handles Ctrl-C: leave it to them
+        return None
+    signal.signal(signal.SIGINT, handler)
+    return current
+
+
+def _restore_interrupt_handler(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ignore_interrupts(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C to the main process, which saves and then stops them.
+
+    A terminal's Ctrl-C reaches every process of the group: a worker dying of it mid-batch would turn
+    the interrupt into "DataLoader worker exited unexpectedly" while the main process finishes its step.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(iterator: Any) -> None:
+    """End a DataLoader iterator's worker processes now.
+
+    Dropping the iterator lets each worker finish the batch it is reading and waits up to 5 s per
+    worker, which after a Ctrl-C (workers reading big files, or a notebook interrupt that reaches the
+    main process only) makes the user wait for nothing. This uses torch's private iterator fields;
+    if they change, the DataLoader's own shutdown still happens when the iterator is dropped.
+    """
+    workers = getattr(iterator, "_workers", None)
+    if not workers:
+        return
+    try:
+        from torch.utils.data._utils import signal_handling
+
+        if getattr(iterator, "_worker_pids_set", False):
+            # Unregister first: torch's SIGCHLD handler would report the terminated workers as crashed.
+            signal_handling._remove_worker_pids(id(iterator))
+            iterator._worker_pids_set = False
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        iterator._shutdown_workers()
+    except Exception:  # noqa: BLE001 - the normal shutdown still runs when the iterator is dropped
+        pass
+
+
+def _interrupted_message(step: int, folder: Path | None, saved_step: int | None) -> str:
+    """What a Ctrl-C left behind, truthfully."""
+    again = "run the same call (or qusi-lab command) again to continue"
+    if folder is None:
+        return f"training interrupted at step {step}; no checkpoint was written (no checkpoint_dir)"
+    if saved_step == step:
+        return f"training interrupted at step {step}: saved a checkpoint at step {step} in {folder}; {again}"
+    if saved_step is None:
+        return f"training interrupted at step {step}; no checkpoint was written in {folder}"
+    return (
+        f"training interrupted at step {step}; the steps since the checkpoint at step {saved_step} in "
+        f"{folder} were not saved; {again} from step {saved_step}"
     )
 
 
