@@ -25,12 +25,14 @@ SMALL: dict[str, Any] = {"filters": (8, 8, 16, 16, 32, 32), "dense_units": (16,)
 def make_bundle(folder: Path, *, nan: bool = False, task: str = "binary", names=("quiet", "transit")) -> Path:
     torch.manual_seed(0)
     model = Hadryss(input_length=LENGTH, n_outputs=len(names) if task == "multiclass" else 1, **SMALL).eval()
-    if nan:
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.fill_(float("nan"))
-    return save_bundle(folder, model, task=task, label_names=list(names) if task != "regression" else None,
-                       preprocessing=default_preprocessing(LENGTH))
+    saved = save_bundle(folder, model, task=task, label_names=list(names) if task != "regression" else None,
+                        preprocessing=default_preprocessing(LENGTH))
+    if nan:  # save_bundle refuses NaN weights, so plant them after saving, as a diverged run's copy would
+        state = {key: torch.full_like(value, float("nan")) if value.is_floating_point() else value
+                 for key, value in model.state_dict().items()}
+        torch.save(state, saved / "model.pt")
+        rewrite(saved, description(saved), reseal=True)
+    return saved
 
 
 @pytest.fixture
@@ -177,3 +179,12 @@ def test_full_disk_while_saving_keeps_the_previous_bundle(folder: Path, monkeypa
     assert str(folder / "model.pt") in str(caught.value)
     assert {name: (folder / name).read_bytes() for name in before} == before
     assert sorted(path.name for path in folder.iterdir()) == ["bundle.json", "model.pt"]
+
+
+def test_non_finite_weights_are_not_saved(tmp_path: Path) -> None:
+    model = Hadryss(input_length=LENGTH, filters=(4, 4, 8, 8, 8, 8), dense_units=(8,))
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(BundleError, match="not saved, the weights hold NaN"):
+        save_bundle(tmp_path / "run", model, task="binary", label_names=["negative", "positive"])
+    assert not (tmp_path / "run" / "model.pt").exists()

@@ -380,6 +380,12 @@ def save_bundle(
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    for key, tensor in state.items():  # load() would refuse it: better to say so before it is written
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise BundleError(
+                f"{folder}: not saved, the weights hold NaN or infinite values (in {key}); "
+                "training diverged: lower the learning rate or check the inputs"
+            )
     buffer = io.BytesIO()
     torch.save(state, buffer)
     weights = buffer.getvalue()
