@@ -159,8 +159,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     synthetic.add_argument(
         "--positive-kind",
-        default="planet",
-        help="which kind of star is the positive class in an experiment layout (default: %(default)s)",
+        default=None,
+        help="with --experiment: which kind of star is the positive class (default: planet)",
     )
 
     train = command("train", "train a network on a folder of labelled light curves", EXAMPLES_TRAIN)
@@ -394,6 +394,9 @@ def _workers(value: int | None) -> int:
 def _run_synthetic(args: argparse.Namespace) -> int:
     from qusi_lab import synthetic
 
+    if args.positive_kind is not None and not args.experiment:  # it would be silently ignored
+        raise CommandError("--positive-kind only applies to an experiment layout: add --experiment")
+    args.positive_kind = args.positive_kind or "planet"
     if args.positive_kind not in synthetic.STAR_KINDS:
         raise CommandError(f"--positive-kind {args.positive_kind}: unknown kind; choose one of "
                            f"{', '.join(synthetic.STAR_KINDS)}")

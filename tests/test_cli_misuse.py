@@ -132,6 +132,10 @@ def _bogus_positive_kind(tmp, experiment, run, monkeypatch):
     return ["synthetic", "--out", str(tmp / "s"), "--stars", "2", "--experiment", "--positive-kind", "bogus"]
 
 
+def _positive_kind_without_experiment(tmp, experiment, run, monkeypatch):
+    return ["synthetic", "--out", str(tmp / "s"), "--stars", "2", "--positive-kind", "heartbeat"]
+
+
 def _synthetic_out_is_a_file(tmp, experiment, run, monkeypatch):
     (tmp / "sector.fits").write_text("already here")
     return ["synthetic", "--out", str(tmp / "sector.fits"), "--stars", "2"]
@@ -179,6 +183,8 @@ CASES: dict[str, Case] = {
     "bundle-task-bogus-evaluate": Case(_bogus_task("evaluate"), ["bundle.json"], needs_run=True),
     "unknown-positive-kind": Case(_bogus_positive_kind, [
         "--positive-kind bogus", "planet, eclipsing_binary, heartbeat, flare, quiet"]),
+    "positive-kind-without-experiment": Case(_positive_kind_without_experiment, [
+        "--positive-kind only applies to an experiment layout: add --experiment"]),
     "synthetic-out-is-a-file": Case(_synthetic_out_is_a_file, ["--out", "sector.fits", "not a folder"]),
     "infer-out-under-a-file": Case(_infer_out_under_a_file, ["--out", "notes.txt is a file, not a folder"],
                                    needs_run=True),
