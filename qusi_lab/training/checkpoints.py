@@ -132,8 +132,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        # torch's messages run over many lines (a zip-archive error, a weights_only explanation): keep the first.
-        first_line = (str(error).strip().splitlines() or [""])[0]
+        # torch's messages run over many lines and sentences of advice (a zip-archive error, a weights_only
+        # explanation): the first sentence says what is wrong.
+        first_line = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
+        if not first_line:
+            first_line = "the file is empty or cut short" if isinstance(error, EOFError) else "no details"
         raise CheckpointError(
             f"{path}: cannot read the checkpoint ({type(error).__name__}: {first_line}); "
             f"delete it or {START_OVER}"

@@ -804,7 +804,8 @@ def train(
         }
     )
     fingerprint = {key: config[key] for key in _RESUME_KEYS}
-    data_record = _data_record(train_set, validation)
+    # Only checkpoints need it (one pass over the source names: skipped without a checkpoint_dir).
+    data_record = _data_record(train_set, validation) if checkpoint_dir is not None else {}
 
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
     state = _LoopState()
