@@ -234,7 +234,8 @@ def test_from_light_curves_accepts_lightkurve_objects_and_works_with_workers():
         )
         for i in range(6)
     ]
-    curves.append(ql.LightCurve(np.arange(200.0), np.ones(200), target_id="TIC 7"))
+    # Not constant: a constant flux is refused by the preprocessing (nothing to score).
+    curves.append(ql.LightCurve(np.arange(200.0), 1.0 + 0.01 * np.sin(np.arange(200.0)), target_id="TIC 7"))
     labels = ["positive", "negative", "negative", "positive", "negative", "negative", "positive"]
     dataset = LightCurveDataset.from_light_curves(curves, labels, input_length=LENGTH)
     assert isinstance(dataset.light_curve(0), ql.LightCurve)

@@ -104,7 +104,7 @@ ALL_PREPROCESSING: list[Transform] = [
 # ---------------------------------------------------------------- preprocessing
 def test_remove_non_finite_drops_bad_cadences_and_names_the_file_when_nothing_is_left():
     lc = LightCurve([0.0, 1.0, np.nan, 3.0], [1.0, np.inf, 2.0, 4.0], [0.1, 0.2, 0.3, 0.4])
-    out = RemoveNonFinite()(lc, np.random.default_rng())
+    out = RemoveNonFinite(min_cadences=1)(lc, np.random.default_rng())  # 2 cadences: below the default 10
     assert out.time.tolist() == [0.0, 3.0]
     assert out.flux.tolist() == [1.0, 4.0]
     assert out.flux_err is not None and out.flux_err.tolist() == [0.1, 0.4]
@@ -265,10 +265,12 @@ def test_crop_or_pad_windows_and_padding():
 def test_default_preprocessing_gives_exactly_input_length_finite_float32_whatever_the_cadence():
     pipeline = default_preprocessing(1024)
     sparse = LightCurve(np.arange(0.0, 27.0, 30 / 1440), np.ones(1296) + 0.001 * np.arange(1296) % 3)
-    short = LightCurve([0.0, 1.0, 2.0], [1.0, 2.0, 1.5])
+    short = LightCurve(np.arange(10.0), [1.0, 2.0, 1.5] * 3 + [1.0])  # the fewest cadences accepted
     for lc in (tess_like(), tess_like(days=5.0, gap=None, with_errors=False), sparse, short):
         array = pipeline.to_array(lc, np.random.default_rng(0))
         assert array.dtype == np.float32 and array.shape == (1024,) and np.isfinite(array).all()
+    with pytest.raises(LightCurveError, match="too few valid cadences: 3"):  # nothing meaningful to bin
+        pipeline.to_array(LightCurve([0.0, 1.0, 2.0], [1.0, 2.0, 1.5]), np.random.default_rng(0))
 
 
 # ---------------------------------------------------------------- augmentations
@@ -438,7 +440,7 @@ def test_every_transform_round_trips_through_json_and_repr_shows_every_parameter
 
 def test_repr_format_matches_the_documented_style():
     assert repr(AddNoise(std=0.1, probability=0.5)) == "AddNoise(std=0.1, units='mad', probability=0.5)"
-    assert repr(RemoveNonFinite()) == "RemoveNonFinite()"
+    assert repr(RemoveNonFinite()) == "RemoveNonFinite(min_cadences=10, allow_constant=False)"
 
 
 def test_from_dict_rejects_unknown_names_listing_the_known_ones_and_unknown_parameters():

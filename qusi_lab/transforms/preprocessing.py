@@ -2,7 +2,7 @@
 
 The default, :func:`default_preprocessing`, is::
 
-    RemoveNonFinite() -> BinToLength(length=2048) -> Detrend(window_days=2.0)
+    RemoveNonFinite(min_cadences=10) -> BinToLength(length=2048) -> Detrend(window_days=2.0)
         -> Normalize(method='median_mad') -> AsinhStretch(scale=5.0) -> FillGaps()
 
 **Why binning to a length, not cropping.** qusi feeds the network the first
@@ -23,6 +23,13 @@ mid-sector downlink gap, quality-flagged stretches, or sparse 10/30-minute FFI
 cadences) become NaN and are filled last by :class:`FillGaps`. The qusi-style
 window is still available as :class:`CropOrPad`.
 
+**What is refused, not scored.** :class:`RemoveNonFinite` raises
+:class:`~qusi_lab.errors.LightCurveError` naming the file for a curve with fewer than
+``MIN_VALID_CADENCES = 10`` cadences with a finite time and flux, or whose flux is constant
+(all zero, say): binned and normalised, such a curve becomes a flat or step-shaped line whose
+score means nothing. Training then skips the file as one of the dataset's problems and
+inference lists it in ``table.problems`` instead of ranking it.
+
 Normalising after binning means the binned curve's own scatter sets the scale
 (``median_mad``: median 0, robust standard deviation 1), so the network sees
 signals in units of the noise whatever the star's brightness or the cadence.
@@ -41,6 +48,7 @@ from qusi_lab.transforms.pipeline import Pipeline
 
 __all__ = [
     "DEFAULT_INPUT_LENGTH",
+    "MIN_VALID_CADENCES",
     "RemoveNonFinite",
     "BinToLength",
     "Normalize",
@@ -75,29 +83,74 @@ def _choice(value: str, name: str, options: tuple[str, ...]) -> str:
     return value
 
 
+#: The fewest cadences with a finite time and flux that :class:`RemoveNonFinite` lets through by default.
+#: Below that a curve has no shape for a network to judge: binned to 2,048 points, 1-9 real measurements
+#: become a few steps (or one flat level) padded by interpolation, and its score would be ranked among
+#: real stars as if it meant something. 10 cadences are 20 minutes at TESS's 2-minute cadence.
+MIN_VALID_CADENCES = 10
+
+
 @register_transform
 class RemoveNonFinite(Transform):
-    """Drop cadences whose time or flux is NaN or infinite.
+    """Drop cadences whose time or flux is NaN or infinite, and refuse curves with nothing to score.
+
+    It is the first step of :func:`default_preprocessing`, so what it refuses is
+    refused alike by training (the file becomes one of the dataset's problems)
+    and inference (listed in ``table.problems``, never ranked).
+
+    Parameters
+    ----------
+    min_cadences:
+        The fewest cadences with a finite time and flux a curve must keep; fewer raise
+        :class:`~qusi_lab.errors.LightCurveError` ("too few valid cadences"). Default
+        :data:`MIN_VALID_CADENCES` (10). ``1`` accepts any non-empty curve.
+    allow_constant:
+        Accept a curve whose valid fluxes are all equal (all zero, say: a dead pixel
+        or a placeholder file). By default it raises ("flux is constant"): such a
+        curve has no variation to score and normalises to a flat line.
 
     Raises :class:`~qusi_lab.errors.LightCurveError` (naming the file) when no
-    cadence is left.
+    cadence is left, too few are, or the flux is constant.
 
     Example
     -------
-    >>> lc = LightCurve([0.0, 1.0, 2.0], [1.0, np.nan, 3.0])
+    >>> lc = LightCurve(np.arange(12.0), [1.0, np.nan, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0])
     >>> RemoveNonFinite()(lc, np.random.default_rng()).flux.tolist()
-    [1.0, 3.0]
+    [1.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
+    >>> RemoveNonFinite()(lc[:4], np.random.default_rng())
+    Traceback (most recent call last):
+    ...
+    qusi_lab.errors.LightCurveError: too few valid cadences: 3 (need at least 10 with a finite time and flux)
     """
+
+    def __init__(self, min_cadences: int = MIN_VALID_CADENCES, allow_constant: bool = False) -> None:
+        self.min_cadences = _positive_int(min_cadences, "min_cadences")
+        self.allow_constant = bool(allow_constant)
 
     def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
         keep = np.isfinite(lc.time) & np.isfinite(lc.flux)
-        if keep.all():
+        everything = bool(keep.all())
+        flux = lc.flux if everything else lc.flux[keep]
+        if flux.size == 0:
+            raise LightCurveError(
+                "no cadence has both a finite time and a finite flux (all NaN or infinite?)", lc.path
+            )
+        if flux.size < self.min_cadences:
+            raise LightCurveError(
+                f"too few valid cadences: {flux.size} (need at least {self.min_cadences} with a finite time "
+                "and flux)",
+                lc.path,
+            )
+        if not self.allow_constant and not (flux != flux[0]).any():
+            level = "0 (all zero)" if flux[0] == 0 else repr(float(flux[0]))
+            raise LightCurveError(
+                f"flux is constant: every valid cadence is {level}, so there is no variation to score", lc.path
+            )
+        if everything:
             return lc
-        if not keep.any():
-            raise LightCurveError("no cadence has both a finite time and a finite flux (all NaN?)", lc.path)
         return make_lightcurve(
             lc,
-            lc.flux[keep],
+            flux,
             time=lc.time[keep],
             flux_err=None if lc.flux_err is None else lc.flux_err[keep],
         )
@@ -479,7 +532,7 @@ def default_preprocessing(input_length: int = DEFAULT_INPUT_LENGTH) -> Pipeline:
     -------
     >>> default_preprocessing()
     Pipeline([
-        RemoveNonFinite(),
+        RemoveNonFinite(min_cadences=10, allow_constant=False),
         BinToLength(length=2048, span=None),
         Detrend(window_days=2.0),
         Normalize(method='median_mad'),
@@ -489,7 +542,7 @@ def default_preprocessing(input_length: int = DEFAULT_INPUT_LENGTH) -> Pipeline:
     """
     return Pipeline(
         [
-            RemoveNonFinite(),
+            RemoveNonFinite(min_cadences=MIN_VALID_CADENCES),
             BinToLength(length=input_length),
             Detrend(window_days=DEFAULT_DETREND_DAYS),
             Normalize(method="median_mad"),
