@@ -54,7 +54,8 @@ EXAMPLES_TRAIN = """examples:
 DATA holds train/ and validation/ (and optionally test/), each with one sub-folder per class:
   DATA/train/positive/*.fits   DATA/train/negative/*.fits   DATA/validation/...   DATA/test/...
 RUN becomes a model bundle (model.pt, bundle.json) for `qusi-lab evaluate` and `qusi-lab infer`, with
-RUN/checkpoints/ (an interrupted run continues where it stopped when started again) and RUN/history.csv.
+RUN/checkpoints/ (an interrupted run continues where it stopped when started again, on the same data and
+settings; --fresh starts over instead), RUN/history.csv and, when some files could not be used, RUN/problems.csv.
 """
 
 EXAMPLES_EVALUATE = """examples:
@@ -340,6 +341,8 @@ class _ProblemReport:
         return True
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if isinstance(error, KeyboardInterrupt):  # the user wants out now: no imports or files in the way
+            return
         from qusi_lab.data.problems import NoUsableLightCurvesError
 
         frame = self._frame()
