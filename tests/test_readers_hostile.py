@@ -9,8 +9,10 @@ CSV and NPZ file. The properties are derandomized (the same examples every run) 
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import socket
 import tempfile
 from collections.abc import Callable
@@ -18,10 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qusi_lab.errors import LightCurveError, LightCurveReadError
-from qusi_lab.io import read_light_curve, write_spoc_fits
+from qusi_lab.io import read_light_curve, write_csv, write_npz, write_spoc_fits
 from qusi_lab.io._fitsfile import OpenedFits, format_card, iter_hdus
+from qusi_lab.lightcurve import LightCurve
 
 ROWS = 40
 TIME = 1325.0 + np.arange(ROWS) * 2.0 / 1440.0
@@ -109,6 +114,9 @@ CASES: list[tuple[str, Callable[[Path], None], type[Exception], tuple[str, ...]]
     ("naxis2_huge.fits", _fits_with("NAXIS2", "99999999999"), LightCurveReadError,
      ("the LIGHTCURVE table needs 9999999999900 bytes (99999999999 rows)", "NAXIS2 = 99999999999 rows",
       "corrupt NAXIS2")),
+    ("naxis2_smaller.fits", _fits_with("NAXIS2", "10"), LightCurveReadError,
+     ("HDU 1 (LIGHTCURVE) is corrupt: its size keywords (BITPIX = 8, NAXIS1 = 100, NAXIS2 = 10) end its data at "
+      "byte 20160, but no HDU starts there", "a size keyword is wrong")),
     ("naxis1_negative.fits", _fits_with("NAXIS1", "-3"), LightCurveReadError,
      ("HDU 1 (LIGHTCURVE) has NAXIS1 = -3", "not a valid number of bytes per table row")),
     ("tfields_text.fits", _fits_with("TFIELDS", "'x'"), LightCurveReadError,
@@ -133,6 +141,8 @@ CASES: list[tuple[str, Callable[[Path], None], type[Exception], tuple[str, ...]]
       "inside the table (HDU 1 (LIGHTCURVE), NAXIS2 = 40 rows of NAXIS1 = 100 bytes")),
     ("words.csv", _text("time,flux\n1.0,abc\n2.0,5.0\n"), LightCurveReadError,
      ("column 'flux' has a non-numeric value 'abc' on line 2",)),
+    ("nul.csv", _text("time,flux\n1.0,2.0\n2.0,3\x005\n"), LightCurveReadError,
+     ("the CSV file holds a NUL byte (line 3): it is binary or corrupt",)),
     ("pipe.csv", _fifo, LightCurveReadError, ("is a named pipe (FIFO), not a regular file",)),
 ]
 
@@ -163,7 +173,8 @@ def _insert_card(content: bytes, hdu_index: int, card: str) -> bytes:
 def test_overflowing_csv_value_reads_as_infinity_like_inf(tmp_path: Path) -> None:
     """``1e400`` is a number (too large for a float), read as inf exactly like the text ``inf``: not "non-numeric"."""
     overflow, infinite = tmp_path / "overflow.csv", tmp_path / "inf.csv"
-    overflow.write_text("time,flux\n1.0,1e400\n2.0,-1e400\n3.0,6.0\n")
+    # 1e3888888889: an exponent beyond 2**31, which crashes pandas.to_numeric (pandas 2.3) with a segfault.
+    overflow.write_text("time,flux\n1.0,1e400\n2.0,-1e3888888889\n3.0,6.0\n")
     infinite.write_text("time,flux\n1.0,inf\n2.0,-inf\n3.0,6.0\n")
     assert read_light_curve(overflow).flux.tolist() == read_light_curve(infinite).flux.tolist() == [
         np.inf, -np.inf, 6.0]
@@ -213,3 +224,192 @@ def test_readers_called_directly_refuse_a_fifo(tmp_path: Path) -> None:
     for reader in (read_csv_light_curve, read_fits_light_curve, read_npz_light_curve, detect_format):
         with pytest.raises(LightCurveReadError, match="named pipe"):
             reader(path)
+
+
+# =========================================================================== hypothesis properties
+# Every property runs the same examples on every run (derandomize), with no deadline (CI machines vary).
+# To hunt for new defects, run with e.g. QUSI_HOSTILE_EXAMPLES=5000: more examples, drawn at random.
+_HUNT = int(os.environ.get("QUSI_HOSTILE_EXAMPLES", "0"))
+PROPERTY = settings(max_examples=_HUNT or 150, deadline=None, derandomize=not _HUNT, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HANG_SECONDS = 10
+
+
+class _Originals(dict):  # type: ignore[type-arg]
+    def __repr__(self) -> str:  # hypothesis prints the arguments of a failing example: not 30 KB of bytes
+        return "originals"
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, LightCurve]]:
+    """Valid files written by the project's writers, their bytes and the light curve each reads as."""
+    folder = tmp_path_factory.mktemp("originals")
+    quality = np.zeros(ROWS, dtype=np.int32)
+    fits = write_spoc_fits(folder / "star.fits", TIME, FLUX, flux_err=np.full(ROWS, 0.5), quality=quality,
+                           tic_id=7, sector=1, extra_header={"DATE": "2024-01-01"})
+    memory = LightCurve(TIME, FLUX, np.full(ROWS, 0.5), mission="TESS", sector=1, target_id="TIC 7")
+    csv = write_csv(memory, folder / "star.csv")
+    npz = write_npz(memory, folder / "star.npz")
+    return _Originals({path.suffix: (path.read_bytes(), read_light_curve(path)) for path in (fits, csv, npz)})
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise TimeoutError(f"read_light_curve took more than {HANG_SECONDS} s: it hangs")
+
+
+def _read(path: Path) -> LightCurve | None:
+    """The light curve read, or None after a proper error (type and message checked); anything else fails."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(HANG_SECONDS)
+    try:
+        lc = read_light_curve(path)
+    except LightCurveError as error:  # LightCurveReadError is one too
+        message = str(error)
+        assert message.startswith(f"{path}: "), message
+        assert "please report it" not in message, message  # the reader's catch-all: a defect to fix
+        return None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert lc.time.dtype == lc.flux.dtype == np.float64 and lc.time.shape == lc.flux.shape
+    assert lc.flux_err is None or lc.flux_err.shape == lc.flux.shape
+    return lc
+
+
+def _same(lc: LightCurve, original: LightCurve) -> bool:
+    def equal(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+        return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b, equal_nan=True))
+
+    def meta(curve: LightCurve) -> dict:
+        return {key: value for key, value in curve.meta.items() if key != "path"}
+
+    return (equal(lc.time, original.time) and equal(lc.flux, original.flux)
+            and equal(lc.flux_err, original.flux_err) and meta(lc) == meta(original))
+
+
+def _write(folder: Path, suffix: str, content: bytes) -> Path:
+    path = folder / f"mutant{suffix}"
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mutants")
+
+
+SUFFIXES = [".fits", ".csv", ".npz"]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@PROPERTY
+@given(data=st.data())
+def test_truncated_files_read_whole_or_raise_naming_the_file(originals, scratch, suffix: str, data) -> None:
+    content, original = originals[suffix]
+    cut = data.draw(st.integers(0, len(content) - 1), label="cut")
+    lc = _read(_write(scratch, suffix, content[:cut]))
+    if lc is None or _same(lc, original):
+        return
+    # Only CSV has no length field: a cut between rows is a shorter file, a cut inside the last number a
+    # shorter number. Everything before the last row read must be the original's.
+    assert suffix == ".csv", f"a truncated {suffix} file read as a different light curve"
+    rows = len(lc)
+    assert rows <= len(original)
+    assert np.array_equal(lc.time[: rows - 1], original.time[: rows - 1])
+    assert np.array_equal(lc.flux[: rows - 1], original.flux[: rows - 1])
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@PROPERTY
+@given(data=st.data())
+def test_flipped_bytes_read_as_a_valid_curve_or_raise_naming_the_file(originals, scratch, suffix: str,
+                                                                     data) -> None:
+    content, original = originals[suffix]
+    position = data.draw(st.integers(0, len(content) - 1), label="position")
+    mask = data.draw(st.integers(1, 255), label="xor")
+    mutant = bytearray(content)
+    mutant[position] ^= mask
+    lc = _read(_write(scratch, suffix, bytes(mutant)))
+    if lc is None or _same(lc, original):
+        return
+    if suffix == ".npz":
+        # Zip members carry a CRC-32: flipped array bytes are refused, other flips (dates) change nothing.
+        assert np.array_equal(lc.time, original.time) and np.array_equal(lc.flux, original.flux, equal_nan=True)
+    elif suffix == ".fits":
+        data_start = _header_start(content, 2) - 5760  # the 4,000-byte table fills 2 blocks
+        if data_start <= position < data_start + ROWS * 100:
+            # One row's bytes changed: that cadence may be dropped (time not finite, a quality flag set).
+            assert len(lc) in (ROWS - 1, ROWS)
+        else:  # a header flip may change metadata or a column's meaning, never add rows
+            assert len(lc) <= ROWS
+    else:
+        assert len(lc) <= len(original) + 1  # a flipped newline can split a row in two
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@PROPERTY
+@given(extra=st.binary(min_size=1, max_size=3000), at_end=st.booleans())
+def test_bytes_added_before_or_after_read_whole_or_raise_naming_the_file(originals, scratch, suffix: str,
+                                                                        extra: bytes, at_end: bool) -> None:
+    content, original = originals[suffix]
+    lc = _read(_write(scratch, suffix, content + extra if at_end else extra + content))
+    if lc is None or _same(lc, original):
+        return
+    assert suffix == ".csv", f"bytes added to a {suffix} file changed the light curve it reads as"
+    if at_end:  # bytes glued to the last number change it; rows before stay
+        assert np.array_equal(lc.time[: len(original) - 1], original.time[:-1])
+    else:  # a prepended blank line or comment changes nothing in the table
+        assert np.array_equal(lc.time, original.time) and np.array_equal(lc.flux, original.flux)
+
+
+_HEADER_KEYWORDS = ["BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "TFIELDS", "TTYPE1", "TFORM1",
+                    "TTYPE4", "TFORM4", "TFORM2", "EXTNAME", "TICID", "SECTOR", "BJDREFI", "TIMEDEL", "TELESCOP"]
+_VALUES = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["0", "-1", "1", "2", "3", "999", "1000", "8", "-32", "40", "41", "39", "1.5", "1E300",
+                     "NAN", "INF", "-INF", "T", "F", "", "'E'", "'D'", "'J'", "'2E'", "'0E'", "'TIME'",
+                     "'PDCSAP_FLUX'", "'QUALITY'", "'LIGHTCURVE'", "''''", "'", "' '"]),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20),
+)
+
+
+@PROPERTY
+@given(keyword=st.sampled_from(_HEADER_KEYWORDS), value=_VALUES, hdu=st.sampled_from([0, 1, 1, 1]))
+def test_random_header_values_read_as_a_valid_curve_or_raise_naming_the_file(originals, scratch, keyword: str,
+                                                                            value: str, hdu: int) -> None:
+    content, _ = originals[".fits"]
+    try:
+        mutant = _set_card(content, hdu, keyword, value)
+    except KeyError:  # the primary header lacks table keywords: add the card instead
+        mutant = _insert_card(content, hdu, f"{keyword:<8}= {value:>20}".ljust(80)[:80])
+    lc = _read(_write(scratch, ".fits", mutant))
+    assert lc is None or len(lc) <= ROWS  # never garbage rows read from beyond the table
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=6,
+)
+
+
+@PROPERTY
+@given(key=st.sampled_from(["mission", "sector", "target_id", "cadence", "path", "flux_column", "time_format",
+                            "quality_bitmask", "x"]),
+       value=_JSON_VALUES, suffix=st.sampled_from([".csv", ".npz"]))
+def test_random_metadata_values_read_as_a_valid_curve_or_raise_naming_the_file(scratch, key: str, value,
+                                                                              suffix: str) -> None:
+    """Metadata (CSV comment lines, the NPZ's JSON) of any JSON type; a quality column makes ``mission`` count."""
+    path = scratch / f"meta{suffix}"
+    if suffix == ".csv":
+        text = json.dumps(value) if not isinstance(value, float) or np.isfinite(value) else str(value)
+        rows = "".join(f"{time!r},{flux!r},0\n" for time, flux in zip(TIME, FLUX, strict=True))
+        path.write_text(f"# {key}: {text}\ntime,flux,quality\n{rows}")
+    else:
+        np.savez(path, time=TIME, flux=FLUX, quality=np.zeros(ROWS, dtype=np.int32),
+                 meta=np.array(json.dumps({key: value})))
+        path = path.with_name(path.name)  # np.savez keeps a name that already ends in .npz
+    lc = _read(path)
+    if lc is not None:
+        assert np.array_equal(lc.time, TIME) and np.array_equal(lc.flux, FLUX)
+        assert lc.meta["path"] == str(path)

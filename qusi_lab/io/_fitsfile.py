@@ -435,6 +435,27 @@ def read_table_columns(
     return arrays
 
 
+def check_next_hdu(stream: IO[bytes], file_size: int, hdu: HDUInfo, path: Path) -> None:
+    """Raise unless the file ends, or another HDU starts, where ``hdu``'s size keywords say its data end.
+
+    A corrupt NAXIS2 (or NAXIS1, PCOUNT) that still fits in the file would otherwise read rows from
+    the padding or the next header, or silently drop rows. One 8-byte read; trailing zero or blank
+    padding after the last HDU is tolerated, as astropy does.
+    """
+    end = hdu.data_offset + padded(hdu.data_size)
+    if end >= file_size:
+        return
+    stream.seek(end)
+    start = stream.read(8)
+    if start == b"XTENSION" or start.strip(b"\0") == b"" or start.strip(b" ") == b"":
+        return
+    raise LightCurveReadError(
+        f"{hdu.label()} is corrupt: its size keywords ({_sizing(hdu)}) end its data at byte {end}, but no HDU "
+        f"starts there (the file goes on to byte {file_size}); a size keyword is wrong",
+        path,
+    )
+
+
 class OpenedFits:
     """An open FITS file (plain or gzip-compressed) and its size: ``with OpenedFits(path) as fits: ...``."""
 

@@ -37,6 +37,7 @@ from qusi_lab.io._fitsfile import (
     OpenedFits,
     TableColumn,
     bintable_hdu,
+    check_next_hdu,
     image_hdu,
     iter_hdus,
     merge_cards,
@@ -206,6 +207,7 @@ def read_fits_light_curve(
         quality_name = next((name for name in _QUALITY_COLUMNS if name in names), None)
         wanted = [time_name, flux_name] + [name for name in (error_name, quality_name) if name is not None]
         columns = read_table_columns(opened.stream, opened.size, table, layout, wanted, path)
+        check_next_hdu(opened.stream, opened.size, table, path)
 
     mission, product = _mission_and_product(primary, table, path)
     time = columns[time_name]

@@ -7,7 +7,9 @@ Files are read with ``allow_pickle=False``: an NPZ holding Python objects is ref
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +61,17 @@ def read_npz_light_curve(
             arrays = {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, EOFError) as error:
         raise LightCurveReadError(f"not a valid NPZ (zip) archive ({error})", path) from None
-    except ValueError as error:  # object arrays need pickle
-        raise LightCurveReadError(f"cannot load the NPZ arrays safely ({error})", path) from None
+    except (NotImplementedError, RuntimeError, zipfile.LargeZipFile, struct.error, zlib.error) as error:
+        # zipfile's words for corrupt entry headers: "unsupported compression", "encrypted", "zip version".
+        raise LightCurveReadError(
+            f"not a valid NPZ (zip) archive: an entry's header is corrupt or uses an unsupported feature "
+            f"({error})",
+            path,
+        ) from None
+    except ValueError as error:
+        if "allow_pickle" in str(error):  # object arrays need pickle
+            raise LightCurveReadError(f"cannot load the NPZ arrays safely ({error})", path) from None
+        raise LightCurveReadError(f"an array in the NPZ file is corrupt ({error})", path) from None
     except OSError as error:
         raise LightCurveReadError(f"cannot read the NPZ file ({error})", path) from None
     meta = {}

@@ -81,8 +81,9 @@ def _check_field_counts(lines: list[str], first_line_number: int, path: Path) ->
         )
 
 
-# A decimal number as text (what float() reads, without Python's '1_000' underscores).
-_DECIMAL = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+# A number as text: decimal with optional exponent, inf/infinity or nan (what float() reads, minus its
+# '1_000' underscores and the control characters str.strip() would remove).
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
 
 
 def _numeric(frame: Any, column: str, first_data_line: int, path: Path) -> np.ndarray:
@@ -93,31 +94,35 @@ def _numeric(frame: Any, column: str, first_data_line: int, path: Path) -> np.nd
     are missing measurements everywhere in qusi_lab (never scored; see
     :class:`~qusi_lab.transforms.RemoveNonFinite`).
     """
-    import pandas as pd
-
     values = frame[column]
     if values.dtype.kind in "fiub":
         return values.to_numpy(dtype=np.float64)
-    converted = pd.to_numeric(values, errors="coerce")
-    bad = converted.isna() & values.notna() & (values.astype(str).str.strip() != "")
-    if bad.any():
-        # pandas turns numbers beyond the float range into "not a number"; Python's float() gives +-inf.
-        rows = np.flatnonzero(bad.to_numpy())
-        texts = values.iloc[rows].astype(str)
-        overflowing = texts.str.match(_DECIMAL).to_numpy()
-        if overflowing.any():
-            converted = converted.copy()
-            for row, text in zip(rows[overflowing], texts[overflowing], strict=True):
-                converted.iloc[row] = float(text)
-            bad.iloc[rows[overflowing]] = False
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    # pandas left text in the column (only malformed files get here). Converted in Python, not with
+    # pd.to_numeric: that crashes the interpreter on exponents beyond 2**31 (pandas 2.3: "1e3888888889")
+    # and silently reads "1.0<NUL>x" as 1.0.
+    result = np.empty(len(values), dtype=np.float64)
+    bad: list[int] = []
+    for row, value in enumerate(values.tolist()):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            result[row] = np.nan
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            result[row] = float(value)
+        else:
+            text = str(value).strip(" \t")
+            if not text:
+                result[row] = np.nan
+            elif _NUMBER.fullmatch(text):
+                result[row] = float(text)  # 1e400 -> inf, like the text "inf"
+            else:
+                bad.append(row)
+    if bad:
+        row = bad[0]
         raise LightCurveReadError(
             f"column {column!r} has a non-numeric value {values.iloc[row]!r} on line {first_data_line + row} "
-            f"({int(bad.sum())} non-numeric values in that column)",
+            f"({len(bad)} non-numeric values in that column)",
             path,
         )
-    return converted.to_numpy(dtype=np.float64)
+    return result
 
 
 def read_csv_light_curve(
@@ -144,6 +149,9 @@ def read_csv_light_curve(
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise LightCurveReadError("not a text (UTF-8) CSV file", path) from None
+    if "\0" in text:  # pandas' parser silently ends a field at a NUL byte ("2<NUL>5" would read as 2)
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise LightCurveReadError(f"the CSV file holds a NUL byte (line {line}): it is binary or corrupt", path)
     meta, lines, skipped = _split_comments(text)
     if not lines:
         raise LightCurveReadError("the CSV file has no header row or data (only comments)", path)
