@@ -9,6 +9,7 @@ CSV and NPZ file. The properties are derandomized (the same examples every run) 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -136,6 +137,9 @@ CASES: list[tuple[str, Callable[[Path], None], type[Exception], tuple[str, ...]]
      ("truncated FITS file: the header of HDU 0 has no END card", "the file ends at byte 2000")),
     ("cut_in_table_header.fits", _cut_fits(6000), LightCurveReadError,
      ("truncated FITS file: the header of HDU 1 has no END card", "the file ends at byte 6000")),
+    ("cut_after_primary.fits", _cut_fits(5760), LightCurveReadError,
+     ("no LIGHTCURVE binary-table extension: truncated FITS file, it ends at byte 5760 after 1 HDU(s) "
+      "(PRIMARY (primary)) but its primary header announces NEXTEND = 2 extensions",)),
     ("cut_in_table.fits", _cut_in_table, LightCurveReadError,
      ("truncated FITS file: the LIGHTCURVE table needs 4000 bytes (40 rows) but the file holds only 2000",
       "inside the table (HDU 1 (LIGHTCURVE), NAXIS2 = 40 rows of NAXIS1 = 100 bytes")),
@@ -216,6 +220,17 @@ def test_non_regular_files_are_refused_without_opening(tmp_path: Path, kind: str
             server.close()
 
 
+def test_csv_reader_called_directly_on_an_empty_or_blank_file_says_so(tmp_path: Path) -> None:
+    from qusi_lab.io import read_csv_light_curve
+
+    for content, words in (("", "the CSV file is empty (0 bytes)"), ("\n  \n", "the CSV file holds only blank lines"),
+                           ("# sector: 1\n", "no header row or data (only comments)")):
+        path = tmp_path / "star.csv"
+        path.write_text(content)
+        with pytest.raises(LightCurveReadError, match=re.escape(words)):
+            read_csv_light_curve(path)
+
+
 def test_readers_called_directly_refuse_a_fifo(tmp_path: Path) -> None:
     from qusi_lab.io import detect_format, read_csv_light_curve, read_fits_light_curve, read_npz_light_curve
 
@@ -250,7 +265,10 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes
     memory = LightCurve(TIME, FLUX, np.full(ROWS, 0.5), mission="TESS", sector=1, target_id="TIC 7")
     csv = write_csv(memory, folder / "star.csv")
     npz = write_npz(memory, folder / "star.npz")
-    return _Originals({path.suffix: (path.read_bytes(), read_light_curve(path)) for path in (fits, csv, npz)})
+    compressed = folder / "star.fits.gz"
+    compressed.write_bytes(gzip.compress(fits.read_bytes(), mtime=0))
+    return _Originals({"".join(path.suffixes): (path.read_bytes(), read_light_curve(path))
+                       for path in (fits, csv, npz, compressed)})
 
 
 def _alarm(signum: int, frame: object) -> None:
@@ -298,7 +316,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mutants")
 
 
-SUFFIXES = [".fits", ".csv", ".npz"]
+SUFFIXES = [".fits", ".csv", ".npz", ".fits.gz"]
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
@@ -332,8 +350,9 @@ def test_flipped_bytes_read_as_a_valid_curve_or_raise_naming_the_file(originals,
     lc = _read(_write(scratch, suffix, bytes(mutant)))
     if lc is None or _same(lc, original):
         return
-    if suffix == ".npz":
-        # Zip members carry a CRC-32: flipped array bytes are refused, other flips (dates) change nothing.
+    if suffix in (".npz", ".fits.gz"):
+        # Zip members and gzip streams carry a CRC-32: flipped data are refused, other flips (dates, flags)
+        # change nothing.
         assert np.array_equal(lc.time, original.time) and np.array_equal(lc.flux, original.flux, equal_nan=True)
     elif suffix == ".fits":
         data_start = _header_start(content, 2) - 5760  # the 4,000-byte table fills 2 blocks

@@ -85,6 +85,15 @@ def _find_light_curve_table(opened: OpenedFits) -> tuple[HDUInfo, HDUInfo]:
     if primary is not None and first_table is not None:
         return primary, first_table
     described = ", ".join(hdu.describe() for hdu in seen)
+    announced = primary.header.get("NEXTEND") if primary is not None else None
+    if isinstance(announced, int) and not isinstance(announced, bool) and announced > len(seen) - 1:
+        # Cut at an HDU boundary: every HDU read is whole, but the primary header announced more.
+        raise LightCurveReadError(
+            f"no LIGHTCURVE binary-table extension: truncated FITS file, it ends at byte {opened.size} after "
+            f"{len(seen)} HDU(s) ({described}) but its primary header announces NEXTEND = {announced} "
+            "extensions (interrupted download?)",
+            opened.path,
+        )
     raise LightCurveReadError(
         f"no LIGHTCURVE binary-table extension (the file holds: {described})", opened.path
     )

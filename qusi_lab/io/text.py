@@ -154,6 +154,9 @@ def read_csv_light_curve(
         raise LightCurveReadError(f"the CSV file holds a NUL byte (line {line}): it is binary or corrupt", path)
     meta, lines, skipped = _split_comments(text)
     if not lines:
+        if not text.strip():
+            what = "is empty (0 bytes)" if not text else "holds only blank lines"
+            raise LightCurveReadError(f"the CSV file {what}: no header row, no data", path)
         raise LightCurveReadError("the CSV file has no header row or data (only comments)", path)
     _check_field_counts(lines, skipped + 1, path)
     try:
