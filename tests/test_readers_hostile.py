@@ -126,6 +126,7 @@ CASES: list[tuple[str, Callable[[Path], None], type[Exception], tuple[str, ...]]
      ("HDU 1 (LIGHTCURVE) has TFIELDS = 99999999", "from 0 to 999")),
     ("bitpix_wrong.fits", _fits_with("BITPIX", "7"), LightCurveReadError,
      ("HDU 1 (LIGHTCURVE) has BITPIX = 7", "8, 16, 32, 64, -32 or -64")),
+    ("bitpix_float.fits", _fits_with("BITPIX", "8.0"), LightCurveReadError, ("HDU 1 (LIGHTCURVE) has BITPIX = 8.0",)),
     ("pcount_negative.fits", _fits_with("PCOUNT", "-1"), LightCurveReadError,
      ("HDU 1 (LIGHTCURVE) has PCOUNT = -1", "heap size")),
     ("tscal_text.fits", lambda path: _with_card(path, format_card("TSCAL2", "abc")), LightCurveReadError,
@@ -385,7 +386,8 @@ _HEADER_KEYWORDS = ["BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "
                     "TTYPE4", "TFORM4", "TFORM2", "EXTNAME", "TICID", "SECTOR", "BJDREFI", "TIMEDEL", "TELESCOP"]
 _VALUES = st.one_of(
     st.integers(-(2**70), 2**70).map(str),
-    st.sampled_from(["0", "-1", "1", "2", "3", "999", "1000", "8", "-32", "40", "41", "39", "1.5", "1E300",
+    st.sampled_from(["0", "-1", "1", "2", "3", "999", "1000", "8", "8.0", "2.0", "40.0", "-32", "40", "41", "39",
+                     "30", "10", "1.5", "1E300", "1D2",
                      "NAN", "INF", "-INF", "T", "F", "", "'E'", "'D'", "'J'", "'2E'", "'0E'", "'TIME'",
                      "'PDCSAP_FLUX'", "'QUALITY'", "'LIGHTCURVE'", "''''", "'", "' '"]),
     st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20),

@@ -240,7 +240,10 @@ def _data_size(header: FitsHeader, index: int, path: Path) -> tuple[int, tuple[i
     """
     where = f"HDU {index} ({_hdu_name(header, index)})"
     bitpix = header.get("BITPIX")
-    if bitpix not in (8, 16, 32, 64, -32, -64) or isinstance(bitpix, bool):
+    if bitpix is None:
+        raise LightCurveReadError(f"{where} has no BITPIX keyword (bits per data value); the header is corrupt",
+                                  path)
+    if type(bitpix) is not int or bitpix not in (8, 16, 32, 64, -32, -64):  # not 8.0, not True
         raise LightCurveReadError(
             f"{where} has BITPIX = {bitpix!r}, which is not a valid number of bits per data value (8, 16, 32, "
             "64, -32 or -64 is needed); the header is corrupt",

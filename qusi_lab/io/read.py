@@ -98,7 +98,8 @@ def read_light_curve(
     -------
     LightCurve
         Times in the mission's system (BTJD/BKJD), fluxes as stored (not
-        normalised; NaN fluxes kept, NaN times removed), and ``meta`` with
+        normalised; NaN and infinite fluxes kept, cadences with NaN or
+        infinite times removed), and ``meta`` with
         ``target_id``, ``mission``, ``sector``/``quarter``/``campaign``, ``cadence``
         (days), ``path``, ``flux_column``, ``time_format``, ``magnitude``, ``ra``,
         ``dec``, ``author`` and ``quality_bitmask`` where known.
@@ -112,8 +113,16 @@ def read_light_curve(
         a FITS size keyword that is not a non-negative integer, or declares more
         data than the file holds); the message starts with the file's path.
     LightCurveError
-        The content is unusable: no cadences, all fluxes NaN, every cadence
-        flagged, times not increasing.
+        The content is unusable: no cadences, no finite flux (all NaN or
+        infinite), every cadence flagged, times not increasing.
+
+    Notes
+    -----
+    A non-finite flux (NaN, ``inf``, or a CSV value such as ``1e400`` that
+    overflows to ``inf``) is a missing measurement throughout qusi_lab: the
+    light curve keeps it, and preprocessing drops it before scoring
+    (:class:`~qusi_lab.transforms.RemoveNonFinite`, which also refuses curves
+    with fewer than 10 finite cadences or a constant flux).
     ValueError
         An unknown ``quality_bitmask`` or ``format``.
 
