@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from qusi_lab.errors import LightCurveReadError
+from qusi_lab.errors import LightCurveError, LightCurveReadError
 from qusi_lab.io.quality import resolve_quality_bitmask
 from qusi_lab.lightcurve import LightCurve
 
@@ -64,6 +64,23 @@ def time_format_of(column_name: str) -> str | None:
     return _TIME_FORMAT_OF_COLUMN.get(column_name.strip().lower())
 
 
+def quality_flags(values: np.ndarray, name: str, path: Path) -> np.ndarray:
+    """A quality column as int64 flags: NaN (no flag recorded) becomes 0; fractions or values beyond int64 raise."""
+    if values.dtype.kind in "iub":
+        return values.astype(np.int64, copy=False)
+    finite = np.isfinite(values)
+    wrong = ~finite & ~np.isnan(values)
+    wrong[finite] = (values[finite] != np.round(values[finite])) | (np.abs(values[finite]) >= 2.0**63)
+    if wrong.any():
+        row = int(np.flatnonzero(wrong)[0])
+        raise LightCurveReadError(
+            f"the quality column {name!r} holds {float(values[row])!r} (row {row + 1}): quality flags are whole "
+            f"numbers below 2**63 ({int(wrong.sum())} value(s) are not)",
+            path,
+        )
+    return np.where(finite, values, 0.0).astype(np.int64)
+
+
 def quality_mask(quality: np.ndarray, quality_bitmask: str | int, mission: str | None) -> np.ndarray:
     """True for cadences to keep."""
     bitmask = resolve_quality_bitmask(quality_bitmask, mission)
@@ -114,6 +131,15 @@ def finish_table_light_curve(
     time_name: str,
 ) -> LightCurve:
     """The shared last step of the CSV and NPZ readers: drop masked cadences, record provenance in ``meta``."""
+    if time.size and not keep.any():
+        # Say why nothing is left, instead of "the light curve is empty".
+        bad_time = int((~np.isfinite(time)).sum())
+        flagged = time.size - bad_time
+        reasons = [f"{bad_time} have a NaN or infinite time"] if bad_time else []
+        if flagged:
+            reasons.append(f"{flagged} have a quality flag in the bitmask (read with quality_bitmask='none' to keep "
+                           "them)")
+        raise LightCurveError(f"no cadence left: of {time.size} row(s), " + " and ".join(reasons), path)
     if not keep.all():
         time, flux = time[keep], flux[keep]
         flux_err = None if flux_err is None else flux_err[keep]

@@ -224,7 +224,7 @@ def read_fits_light_curve(
         raise LightCurveError(f"the {table.name} table has no rows (zero cadences)", path)
     keep = np.isfinite(time)
     if not keep.any():
-        raise LightCurveError(f"all {time.size} {time_name} values are NaN", path)
+        raise LightCurveError(f"all {time.size} {time_name} values are NaN or infinite", path)
     sector = _as_int(_header_value(primary, table, "SECTOR"))
     bitmask = resolve_quality_bitmask(quality_bitmask, mission)
     if product == "QLP" and quality_bitmask in ("hard", "hardest"):

@@ -21,6 +21,7 @@ from qusi_lab.io._columns import (
     finish_table_light_curve,
     meta_from_json,
     meta_to_json,
+    quality_flags,
     quality_mask,
     resolve_columns,
 )
@@ -92,14 +93,14 @@ def read_npz_light_curve(
             )
     keep = np.isfinite(time)
     if quality_name is not None:
-        quality = arrays[quality_name]
+        quality = _array(arrays, quality_name, path)
         if quality.shape != time.shape:
             raise LightCurveReadError(
                 f"mismatched array lengths: {time_name!r} has {time.size} values but {quality_name!r} has "
                 f"{quality.size}",
                 path,
             )
-        keep &= quality_mask(np.nan_to_num(quality).astype(np.int64), quality_bitmask, meta.get("mission"))
+        keep &= quality_mask(quality_flags(quality, quality_name, path), quality_bitmask, meta.get("mission"))
     return finish_table_light_curve(time, flux, flux_err, keep, meta, path, flux_name, time_name)
 
 

@@ -32,6 +32,7 @@ from qusi_lab.io._columns import (
     DEFAULT_FLUX_COLUMN,
     finish_table_light_curve,
     jsonable,
+    quality_flags,
     quality_mask,
     resolve_columns,
 )
@@ -164,6 +165,14 @@ def read_csv_light_curve(
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise LightCurveReadError(f"cannot parse the CSV table ({str(error).strip()})", path) from None
     frame.columns = [str(name).strip() for name in frame.columns]
+    if len(frame.columns) == 1:
+        for separator, words in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if separator in frame.columns[0]:
+                raise LightCurveReadError(
+                    f"the table's values are separated by {words}, not commas; save it as comma-separated CSV "
+                    f"(its header row is {frame.columns[0]!r})",
+                    path,
+                )
     time_name, flux_name, error_name, quality_name = resolve_columns(frame.columns, flux_column, path)
     first_data_line = skipped + 2
     time = _numeric(frame, time_name, first_data_line, path)
@@ -171,7 +180,7 @@ def read_csv_light_curve(
     flux_err = None if error_name is None else _numeric(frame, error_name, first_data_line, path)
     keep = np.isfinite(time)
     if quality_name is not None:
-        quality = np.nan_to_num(_numeric(frame, quality_name, first_data_line, path)).astype(np.int64)
+        quality = quality_flags(_numeric(frame, quality_name, first_data_line, path), quality_name, path)
         keep &= quality_mask(quality, quality_bitmask, meta.get("mission"))
     return finish_table_light_curve(time, flux, flux_err, keep, meta, path, flux_name, time_name)
 
