@@ -131,6 +131,8 @@ CASES: list[tuple[str, Callable[[Path], None], type[Exception], tuple[str, ...]]
      ("HDU 1 (LIGHTCURVE) has PCOUNT = -1", "heap size")),
     ("tscal_text.fits", lambda path: _with_card(path, format_card("TSCAL2", "abc")), LightCurveReadError,
      ("HDU 1 (LIGHTCURVE) has TSCAL2 = 'abc'", "not a finite number")),
+    ("float_quality.fits", _fits_with("TFORM10", "'E'"), LightCurveReadError,
+     ("column QUALITY does not hold whole numbers (TFORM E); quality flags must be integers",)),
     ("cut_in_primary_header_padding.fits", _cut_fits(4000), LightCurveReadError,
      ("truncated FITS file: the header of HDU 0 is cut short", "the file ends at byte 4000",
       "inside the PRIMARY header", "before the light-curve table could be read")),
@@ -260,7 +262,7 @@ def test_readers_called_directly_refuse_a_fifo(tmp_path: Path) -> None:
 # Every property runs the same examples on every run (derandomize), with no deadline (CI machines vary).
 # To hunt for new defects, run with e.g. QUSI_HOSTILE_EXAMPLES=5000: more examples, drawn at random.
 _HUNT = int(os.environ.get("QUSI_HOSTILE_EXAMPLES", "0"))
-PROPERTY = settings(max_examples=_HUNT or 150, deadline=None, derandomize=not _HUNT, database=None,
+PROPERTY = settings(max_examples=_HUNT or 200, deadline=None, derandomize=not _HUNT, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 HANG_SECONDS = 10
 

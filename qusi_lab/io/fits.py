@@ -231,9 +231,12 @@ def read_fits_light_curve(
         bitmask |= QLP_LOW_PRECISION_BIT_LATE if (sector or 0) >= 56 else QLP_LOW_PRECISION_BIT_EARLY
     if quality_name is not None and bitmask:
         if columns[quality_name].dtype.kind != "i":
+            column = layout.columns[quality_name]
+            how = f"TFORM {column.code}" + (
+                f" scaled by TSCAL = {column.scale:g}, TZERO = {column.zero:g}" if column.code not in "ED" else "")
             raise LightCurveReadError(
-                f"column {quality_name} holds floating-point values (TFORM {layout.columns[quality_name].code}); "
-                "quality flags must be integers (read it with quality_bitmask='none' to ignore them)",
+                f"column {quality_name} does not hold whole numbers ({how}); quality flags must be integers "
+                "(read it with quality_bitmask='none' to ignore them)",
                 path,
             )
         good_quality = (columns[quality_name] & bitmask) == 0
