@@ -59,13 +59,19 @@ def test_inference_lists_meaningless_curves_as_problems_and_ranks_only_the_good_
 
 
 def test_training_dataset_refuses_the_same_curves_naming_them() -> None:
-    curves = [LightCurve(time, flux, path=name) for name, time, flux, _ in BAD]
+    good = LightCurve(TIME, GOOD_FLUX, path="good.fits")
+    curves = [good] + [LightCurve(time, flux, path=name) for name, time, flux, _ in BAD]
     dataset = LightCurveDataset.from_light_curves(
-        curves, ["negative", "positive"] * 2 + ["negative"], preprocessing=default_preprocessing(INPUT_LENGTH), augmentation=False)
-    for index, (name, _, _, fragment) in enumerate(BAD):
+        curves, ["positive", "negative"] * 3, preprocessing=default_preprocessing(INPUT_LENGTH), augmentation=False)
+    assert dataset[0][0].shape == (INPUT_LENGTH,)
+    for index, (name, _, _, fragment) in enumerate(BAD, start=1):
         with pytest.raises(LightCurveError) as caught:
             dataset[index]
         assert str(caught.value).startswith(f"{name}: ") and fragment in str(caught.value)
+    # What a training run does first (and what its streams record while skipping): one problem per bad curve.
+    problems = dataset.check()
+    assert sorted(problems["path"]) == sorted(name for name, *_ in BAD)
+    assert set(problems["stage"]) == {"preprocess"}
 
 
 def test_the_minimum_and_the_constant_check_are_parameters_saved_with_the_pipeline() -> None:
