@@ -454,7 +454,8 @@ def check_next_hdu(stream: IO[bytes], file_size: int, hdu: HDUInfo, path: Path) 
         return
     raise LightCurveReadError(
         f"{hdu.label()} is corrupt: its size keywords ({_sizing(hdu)}) end its data at byte {end}, but no HDU "
-        f"starts there (the file goes on to byte {file_size}); a size keyword is wrong",
+        f"starts there (the file goes on to byte {file_size}); a size keyword is wrong, or bytes that are not "
+        "FITS follow this HDU",
         path,
     )
 
