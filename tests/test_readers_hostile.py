@@ -173,6 +173,9 @@ CASES: list[tuple[str, Callable[[Path], None], type[Exception], tuple[str, ...]]
      LightCurveReadError, ("array 'quality' is not numeric",)),
     ("quality_huge.npz", lambda path: np.savez(path, time=TIME, flux=FLUX, quality=np.full(ROWS, 1e300)),
      LightCurveReadError, ("the quality column 'quality' holds 1e+300 (row 1)",)),
+    ("corrupt_gzip_without_suffix", lambda path: path.write_bytes(
+        gzip.compress(b"SIMPLE  =" + b" " * 100)[:10] + b"\xff" * 40), LightCurveReadError,
+     ("unknown light-curve format",)),
     ("pipe.csv", _fifo, LightCurveReadError, ("is a named pipe (FIFO), not a regular file",)),
 ]
 

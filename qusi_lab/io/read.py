@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 from qusi_lab.errors import LightCurveError, LightCurveReadError
@@ -50,7 +51,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             with gzip.open(path, "rb") as handle:
                 if handle.read(10).startswith(b"SIMPLE  ="):
                     return "fits"
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):  # a corrupt stream: not recognisably FITS
             pass
     if magic.startswith(b"PK\x03\x04"):
         return "npz"
