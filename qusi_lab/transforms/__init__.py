@@ -34,6 +34,7 @@ from qusi_lab.transforms.base import (
 from qusi_lab.transforms.pipeline import Pipeline, make_pipeline
 from qusi_lab.transforms.preprocessing import (
     DEFAULT_INPUT_LENGTH,
+    MIN_VALID_CADENCES,
     AsinhStretch,
     BinToLength,
     CropOrPad,
@@ -46,6 +47,7 @@ from qusi_lab.transforms.preprocessing import (
 
 __all__ = [
     "DEFAULT_INPUT_LENGTH",
+    "MIN_VALID_CADENCES",
     "Transform",
     "Augmentation",
     "register_transform",

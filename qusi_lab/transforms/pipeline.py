@@ -5,7 +5,7 @@ Example
 >>> from qusi_lab.transforms import default_augmentation, default_preprocessing, make_pipeline
 >>> pipeline = make_pipeline(default_preprocessing(1024), default_augmentation())
 >>> len(pipeline), pipeline[0]
-(13, RemoveNonFinite())
+(13, RemoveNonFinite(min_cadences=10, allow_constant=False))
 """
 
 from __future__ import annotations
