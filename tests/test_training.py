@@ -37,13 +37,7 @@ SMALL: dict[str, Any] = {
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Bit-identical results across processes need the same number of threads (reductions change order).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def synthetic_curve(

@@ -34,13 +34,7 @@ SMALL: dict[str, Any] = {"filters": (8, 8, 16, 16, 32, 32), "dense_units": (16,)
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Bit-identical results need the same number of threads (reductions change order).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def synthetic_curve(kind: str, rng: np.random.Generator, index: int) -> ql.LightCurve:
