@@ -205,6 +205,20 @@ def test_two_workers_with_a_bad_file_give_the_same_weights_twice(experiments, tm
 
 
 # ------------------------------------------------------------------ 13. Ctrl-C
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Any:
+    # A shell starts background jobs with SIGINT ignored and Python keeps that: these tests need the
+    # interactive default (KeyboardInterrupt), whoever started pytest.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _default_ctrl_c() -> None:
+    """In a child process: Ctrl-C back to its default, so that Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_at_training_call(model: torch.nn.Module, call: int) -> None:
     """Send this process a real SIGINT (a Ctrl-C) during the ``call``-th training forward pass."""
     calls = [0]
@@ -349,6 +363,7 @@ def test_terminal_ctrl_c_reaching_the_workers_too_saves_and_exits_130(experiment
          "100000", "--batch-size", "8", "--input-length", "128", "--validation-every", "10", "--num-workers", "2",
          "--quiet"],
         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_ctrl_c,
     )
     deadline = time.monotonic() + 120
     while not (out / "checkpoints" / "last.pt").exists():
