@@ -365,13 +365,18 @@ def test_terminal_ctrl_c_reaching_the_workers_too_saves_and_exits_130(experiment
         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=_default_ctrl_c,
     )
-    deadline = time.monotonic() + 120
-    while not (out / "checkpoints" / "last.pt").exists():
-        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
-    time.sleep(0.3)
-    os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoints" / "last.pt").exists():
+            assert process.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:  # never leave a 100,000-step run behind when the test fails
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     assert process.returncode == 130, stderr
     assert "exited unexpectedly" not in stderr and "saved a checkpoint at step" in stderr
     step = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"]
