@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check qusi_lab tests benchmarks
+	$(BIN)/python tests/check_notebooks.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy qusi_lab
