@@ -358,6 +358,7 @@ _STARTED_WITH_CTRL_C_IGNORED = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 @pytest.mark.slow
 @pytest.mark.skipif(_STARTED_WITH_CTRL_C_IGNORED,
                     reason="pytest was started with SIGINT ignored (a background job): no terminal Ctrl-C to test")
+@pytest.mark.slow
 def test_terminal_ctrl_c_reaching_the_workers_too_saves_and_exits_130(experiments, tmp_path) -> None:
     # A terminal's Ctrl-C goes to every process of the foreground group, DataLoader workers included.
     import subprocess

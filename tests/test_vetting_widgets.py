@@ -218,6 +218,7 @@ def test_transit_checks_on_an_eclipsing_binary(sector, tmp_path):
     panel.close()
 
 
+@pytest.mark.slow
 def test_reopening_resumes_and_two_panels_share_the_file(panel, sector):
     panel.verdict_buttons[0].click()
     panel.verdict_buttons[3].click()
@@ -270,6 +271,7 @@ def test_keys_are_watched_over_figures_and_buttons_not_over_text_fields(panel):
     assert not {id(panel.note), id(panel.jump_text), id(panel.score_slider)} & watched
 
 
+@pytest.mark.slow
 def test_heartbeat_view_draws_a_fitted_model_on_the_injected_one(sector, tmp_path):
     """The heartbeat view of the panel: the folded curve with the periastron feature at phase 0, the injected
     model (truth.csv) and the heartbeat model fitted to the fold, which must follow the injected one."""
@@ -360,6 +362,7 @@ def test_the_next_candidate_is_drawn_ahead_in_hidden_figures_and_swapped_in(pane
     assert panel.light_curve_plot is on_screen and str(last.target_id) in panel.figures.light_curve.title.text
 
 
+@pytest.mark.slow
 def test_in_an_event_loop_the_next_candidate_is_drawn_ahead_by_itself(sector, tmp_path):
     """In a kernel the panel draws ahead on its event loop, STANDBY_DELAY after each change, without blocking it;
     with draw_ahead=False it never does."""
