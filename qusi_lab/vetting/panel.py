@@ -179,7 +179,7 @@ class VettingPanel:
         ``"transit"`` or ``"heartbeat"``.
     model_fit:
         The model drawn (dashed) over the heartbeat fold: ``"auto"`` (default) fits the heartbeat
-        model of :func:`qusi_lab.signals.heartbeat` to the fold (:func:`qusi_lab.vetting.fit.fit_heartbeat`,
+        model of :func:`qusi_lab.signals.heartbeat` to the fold (:func:`qusi_lab.inference.heartbeat_fit.fit_heartbeat`,
         period fixed, ~10-30 ms; its parameters go into the candidate card), a function
         ``model_fit(light_curve_view, candidate) -> (time, relative_flux)`` of your own, or None (no
         fit). The injected model of synthetic data is drawn too, in red, whatever this is.
