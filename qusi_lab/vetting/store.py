@@ -646,6 +646,20 @@ class VerdictStore:
         """
         return _frame(self.records, latest=latest)
 
+    def to_dataset(self, *, label_map: Mapping[str, Any] | None = None, **dataset_kwargs: Any) -> Any:
+        """The vetted light curves as a :class:`~qusi_lab.data.LightCurveDataset` for the next training round.
+
+        The file as it is now (other writers' verdicts included); ``label_map`` and ``dataset_kwargs`` as in
+        :func:`dataset_from_verdicts`.
+
+        Example
+        -------
+        >>> store = VerdictStore("vetting/transit-labels.csv")                       # doctest: +SKIP
+        >>> retrain = store.to_dataset(label_map={"planet candidate": "positive",    # doctest: +SKIP
+        ...                                       "eclipsing binary": "negative"})
+        """
+        return dataset_from_verdicts(self.path, label_map=label_map, **dataset_kwargs)
+
     def __len__(self) -> int:
         return len(self.vetted_keys())
 
