@@ -908,12 +908,23 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             parts.append(f"{problems} problems")
         return f"{type(self).__name__}({', '.join(parts)})"
 
-    def plot(self, index: int, axes: Any = None) -> Any:
-        """Plot curve ``index``: the raw light curve and the network input; returns the two axes."""
+    def plot(self, index: int, ax: Any = None, *, axes: Any = None) -> Any:
+        """Plot curve ``index``: the raw light curve and the network input; returns the two axes.
+
+        ``ax``: two matplotlib axes to draw into (raw curve, network input); default a new figure.
+        (``axes=`` is the old spelling of ``ax=``: it still works, with a ``DeprecationWarning``, until 0.2.)
+        """
         import matplotlib.pyplot as plt
 
-        if axes is None:
-            _, axes = plt.subplots(2, 1, figsize=(10, 5), constrained_layout=True)
+        if axes is not None:
+            from qusi_lab._deprecation import warn_deprecated
+
+            warn_deprecated("LightCurveDataset.plot(axes=) is now plot(ax=), as everywhere else")
+            if ax is None:
+                ax = axes
+        if ax is None:
+            _, ax = plt.subplots(2, 1, figsize=(10, 5), constrained_layout=True)
+        axes = ax
         raw_axis, input_axis = axes
         lc = self.light_curve(index)
         lc.plot(ax=raw_axis)
