@@ -6,5 +6,7 @@ from __future__ import annotations
 
 from qusi_lab._deprecation import moved_names
 
-__getattr__ = moved_names(__name__, dict.fromkeys(
-    ("AugmentationTuner", "ParameterSpec", "PARAMETER_SPECS", "PROBABILITY_SPEC"), "qusi_lab.widgets.tuner"))
+__getattr__ = moved_names(__name__, {
+    **dict.fromkeys(("AugmentationTuner", "ParameterSpec", "PARAMETER_SPECS"), "qusi_lab.widgets.tuner"),
+    "PROBABILITY_SPEC": "qusi_lab.widgets._controls",
+})
