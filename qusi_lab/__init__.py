@@ -42,6 +42,7 @@ _SUBMODULES = (
     "training",
     "inference",
     "vetting",
+    "widgets",
 )
 # Names re-exported from lazily loaded sub-modules: name -> (module, attribute).
 _LAZY_NAMES = {
@@ -60,8 +61,8 @@ _LAZY_NAMES = {
     "saliency": ("qusi_lab.inference", "saliency"),
     "search_period": ("qusi_lab.inference", "search_period"),
     "VettingPanel": ("qusi_lab.vetting.panel", "VettingPanel"),
-    "AugmentationTuner": ("qusi_lab.vetting.tuner", "AugmentationTuner"),
-    "DatasetBrowser": ("qusi_lab.vetting.browser", "DatasetBrowser"),
+    "AugmentationTuner": ("qusi_lab.widgets.tuner", "AugmentationTuner"),
+    "DatasetBrowser": ("qusi_lab.widgets.browser", "DatasetBrowser"),
     "VerdictStore": ("qusi_lab.vetting.store", "VerdictStore"),
     "read_verdicts": ("qusi_lab.vetting.store", "read_verdicts"),
 }

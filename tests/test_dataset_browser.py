@@ -12,7 +12,7 @@ from qusi_lab.data.injection import make_injected_dataset
 from qusi_lab.io import write_spoc_fits
 from qusi_lab.synthetic import make_light_curve
 from qusi_lab.transforms import BinToLength, Normalize, Pipeline, RemoveNonFinite
-from qusi_lab.vetting.browser import DatasetBrowser, format_value, injected_html
+from qusi_lab.widgets.browser import DatasetBrowser, format_value, injected_html
 
 
 @pytest.fixture(scope="module")

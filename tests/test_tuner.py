@@ -25,7 +25,7 @@ from qusi_lab.transforms import (
     register_transform,
 )
 from qusi_lab.transforms.base import make_lightcurve
-from qusi_lab.vetting.tuner import AugmentationTuner
+from qusi_lab.widgets.tuner import AugmentationTuner
 
 STEP_NAMES = [step.name for step in default_augmentation()]
 

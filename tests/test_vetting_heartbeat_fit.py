@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
+from qusi_lab.inference.heartbeat_fit import HeartbeatFit, fit_heartbeat
 from qusi_lab.signals import heartbeat
 from qusi_lab.synthetic import make_light_curve
-from qusi_lab.vetting.fit import HeartbeatFit, fit_heartbeat
 from qusi_lab.vetting.views import fold_heartbeat, view_from_light_curve
 
 CASES = [

@@ -309,13 +309,38 @@ def test_a_record_is_fsynced(tmp_path, monkeypatch):
     assert len(calls) == 1
 
 
-def test_light_curve_dataset_from_verdicts_is_the_public_path(vetted_files):
+def test_light_curve_dataset_from_verdicts_is_deprecated_and_still_works(vetted_files):
     from qusi_lab.data import LightCurveDataset
 
     labels_path, paths = vetted_files
-    dataset = LightCurveDataset.from_verdicts(
-        labels_path, label_map={"planet candidate": "positive", "eclipsing binary": "negative"}, input_length=64
-    )
+    with pytest.warns(DeprecationWarning, match=r"LightCurveDataset.from_verdicts is now qusi_lab.vetting.dataset"):
+        dataset = LightCurveDataset.from_verdicts(
+            labels_path, label_map={"planet candidate": "positive", "eclipsing binary": "negative"},
+            input_length=64)
     assert isinstance(dataset, LightCurveDataset)
     assert list(dataset.sources) == [paths[0], paths[1], paths[2]]
     assert dataset.task == "binary" and dataset.class_counts().tolist() == [1, 2]
+
+
+def test_verdict_store_to_dataset_sees_every_writer(vetted_files):
+    labels_path, paths = vetted_files
+    store = VerdictStore(labels_path, user="ben")
+    VerdictStore(labels_path, user="cy").record(paths[5], "planet candidate", path=paths[5], target_id="TIC 5")
+    dataset = store.to_dataset(label_map={"planet candidate": "positive", "eclipsing binary": "negative"},
+                               input_length=64)
+    assert list(dataset.sources) == [paths[0], paths[1], paths[2], paths[5]]
+    assert dataset.class_counts().tolist() == [1, 3]
+    assert list(dataset.target_ids) == ["TIC 0", "TIC 1", "TIC 2", "TIC 5"]
+
+
+def test_the_data_layer_does_not_import_vetting():
+    import ast
+    from pathlib import Path
+
+    import qusi_lab.data
+
+    for source in Path(qusi_lab.data.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            assert not any(name.startswith("qusi_lab.vetting") for name in names), f"{source.name} imports vetting"

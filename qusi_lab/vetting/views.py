@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.inference.heartbeat_fit import HeartbeatFit, fit_heartbeat
 from qusi_lab.lightcurve import LightCurve
-from qusi_lab.vetting.fit import HeartbeatFit, fit_heartbeat
 
 __all__ = [
     "CandidateView",
@@ -525,7 +525,7 @@ def fold_heartbeat(
     The feature is the largest departure of the binned fold from its median. Drawn over it: an
     injected heartbeat model when the truth has its parameters (synthetic data), and a fitted model:
     ``model_curve`` (times, relative flux; folded the same way, called ``model_label``) or, with
-    ``fit=True``, the heartbeat model fitted to the fold here (:func:`qusi_lab.vetting.fit.fit_heartbeat`,
+    ``fit=True``, the heartbeat model fitted to the fold here (:func:`qusi_lab.inference.heartbeat_fit.fit_heartbeat`,
     ~10-30 ms).
     """
     if not view.has_period or view.raw_fold_time.size < 10:
