@@ -346,7 +346,7 @@ def test_the_next_candidate_is_drawn_ahead_in_hidden_figures_and_swapped_in(pane
     assert panel.light_curve_plot is hidden and panel.figures is hidden_figures  # swapped, not redrawn
     assert "qv-standby" in front._dom_classes and "qv-standby" not in hidden._dom_classes
     assert not any('"msgtype"' in message.get("payload", "") for message in sent)  # no patch: nothing to draw
-    assert panel.timings["plots"] < 0.005 and panel.timings["view"] == 0.0
+    assert panel.timings["view"] == 0.0  # the view was not computed again
     # The previous candidate is still drawn in the figures now hidden: back is a swap too, until the next one
     # is drawn there.
     panel.previous()
