@@ -47,7 +47,7 @@ def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
     from qusi_lab.training import save_bundle
     from qusi_lab.transforms import default_preprocessing
 
-    sector = make_sector(folder / "data", n_stars=n_stars, seed=2, n_workers=1)
+    sector = make_sector(folder / "data", n_stars=n_stars, seed=2, num_workers=1)
     bundle = save_bundle(folder / "model", Hadryss(input_length=256), task="binary",
                          label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
     with warnings.catch_warnings():
