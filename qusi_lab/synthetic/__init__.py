@@ -22,9 +22,9 @@ Each star is one of a labelled mix: ``planet`` (transits), ``eclipsing_binary``,
 transits in good data and radius ratios drawn so that their signal-to-noise ratio runs
 log-uniformly from the detection threshold (7) to obvious (100); heartbeat amplitudes are
 scaled to the same range. (``snr_range=(3, 100)`` adds marginal signals that nobody could
-confirm; see :data:`DEFAULT_SNR_RANGE`.) The SNR is that of the whole signal in white noise,
-``sqrt(sum((model - 1)^2)) / sigma`` over the usable cadences; the red noise and stellar
-variability of each star make the effective SNR somewhat lower.
+confirm; see :data:`DEFAULT_SNR_RANGE`.) The SNR is the matched-filter SNR of the whole signal
+in the star's white and red noise over the usable cadences (:func:`matched_filter_snr`); the
+stellar variability of each star makes the effective SNR somewhat lower.
 
 Modules
 -------
