@@ -29,7 +29,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     warm_up = tempfile.mkdtemp()
-    make_sector(warm_up, n_stars=5, n_workers=1)  # imports and caches, not timed
+    make_sector(warm_up, n_stars=5, num_workers=1)  # imports and caches, not timed
     shutil.rmtree(warm_up, ignore_errors=True)
     load = os.getloadavg()[0]
     rows = []
@@ -38,7 +38,7 @@ def main() -> None:
         directory = Path(tempfile.mkdtemp(prefix="qusi_bench_synthetic_"))
         cpu_before = cpu_seconds()
         try:
-            result = make_sector(directory, n_stars=arguments.stars, seed=0, n_workers=workers)
+            result = make_sector(directory, n_stars=arguments.stars, seed=0, num_workers=workers)
             size = sum(path.stat().st_size for path in result.paths) / 1e9
         finally:
             shutil.rmtree(directory, ignore_errors=True)
@@ -52,7 +52,7 @@ def main() -> None:
     print(f"| {arguments.stars:,} stars, `make_sector` | seconds | files/s | speed-up | CPU ms/star | GB written |")
     print("|---|---:|---:|---:|---:|---:|")
     for workers, seconds, files_per_second, speedup, cpu_ms, size in rows:
-        print(f"| n_workers={workers} | {seconds:.1f} | {files_per_second:.0f} | {speedup:.2f}x | {cpu_ms:.1f} "
+        print(f"| num_workers={workers} | {seconds:.1f} | {files_per_second:.0f} | {speedup:.2f}x | {cpu_ms:.1f} "
               f"| {size:.2f} |")
 
 

@@ -45,7 +45,7 @@ def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
     from qusi_lab.inference import infer, save_candidates
     from qusi_lab.synthetic import make_sector
 
-    sector = make_sector(folder / "data", n_stars=n_stars, seed=2, n_workers=1)
+    sector = make_sector(folder / "data", n_stars=n_stars, seed=2, num_workers=1)
     bundle = make_bundle(folder, 256)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

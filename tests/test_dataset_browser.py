@@ -10,14 +10,14 @@ import pytest
 from qusi_lab.data import LightCurveDataset
 from qusi_lab.data.injection import make_injected_dataset
 from qusi_lab.io import write_spoc_fits
-from qusi_lab.synthetic import make_light_curve
+from qusi_lab.synthetic import synthetic_light_curve
 from qusi_lab.transforms import BinToLength, Normalize, Pipeline, RemoveNonFinite
 from qusi_lab.widgets.browser import DatasetBrowser, format_value, injected_html
 
 
 @pytest.fixture(scope="module")
 def injected() -> LightCurveDataset:
-    hosts = [make_light_curve("quiet", seed=seed) for seed in (11, 12, 13)]
+    hosts = [synthetic_light_curve("quiet", seed=seed) for seed in (11, 12, 13)]
     # Each host once with a transit (positive) and once without (negative).
     return make_injected_dataset(hosts, positive="transit", n_per_host=2, seed=3, input_length=1024)
 
@@ -79,7 +79,7 @@ def test_shows_injected_parameters_and_the_network_input(injected):
 def test_a_bad_file_is_reported_and_browsing_goes_on(tmp_path):
     paths = []
     for number, kind in enumerate(["quiet", "heartbeat"]):
-        lc = make_light_curve(kind, seed=number)
+        lc = synthetic_light_curve(kind, seed=number)
         paths.append(
             write_spoc_fits(
                 tmp_path / f"tic_{number + 1}_s01.fits", lc.time, lc.flux, tic_id=number + 1, sector=1
@@ -109,7 +109,7 @@ def test_a_bad_file_is_reported_and_browsing_goes_on(tmp_path):
 
 
 def test_a_preprocessing_failure_is_reported(tmp_path):
-    curve = make_light_curve("quiet", seed=4)  # its mid-sector downlink gap leaves empty bins
+    curve = synthetic_light_curve("quiet", seed=4)  # its mid-sector downlink gap leaves empty bins
     no_fill = Pipeline([RemoveNonFinite(), BinToLength(length=2048), Normalize()])
     browser = DatasetBrowser([curve], preprocessing=no_fill)
     assert (
@@ -122,7 +122,7 @@ def test_a_preprocessing_failure_is_reported(tmp_path):
 
 
 def test_unlabelled_curves_and_display():
-    curves = [make_light_curve("quiet", seed=21), make_light_curve("quiet", seed=22)]
+    curves = [synthetic_light_curve("quiet", seed=21), synthetic_light_curve("quiet", seed=22)]
     browser = DatasetBrowser(curves, index=1)
     assert browser.index == 1 and browser.info["label"] is None
     assert browser.selector.class_dropdown.layout.display == "none"

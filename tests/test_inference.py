@@ -174,10 +174,10 @@ def test_period_search_on_top_candidates(model, sector):
 
 
 def test_bls_recovers_the_period_of_a_clear_transit():
-    from qusi_lab.synthetic import make_light_curve
+    from qusi_lab.synthetic import synthetic_light_curve
 
     for seed, period in ((1, 3.7), (2, 8.3)):
-        lc = make_light_curve("planet", seed=seed, parameters={"period": period, "radius_ratio": 0.08})
+        lc = synthetic_light_curve("planet", seed=seed, parameters={"period": period, "radius_ratio": 0.08})
         injected = lc.meta["truth"]
         result = search_period(lc)
         assert result.period == pytest.approx(period, rel=0.01)

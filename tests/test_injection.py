@@ -33,7 +33,7 @@ TRANSIT = {"period": 3.1, "epoch": 1327.0, "radius_ratio": 0.1, "a_over_rstar": 
 
 @pytest.fixture(scope="module")
 def host_paths(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    result = make_sector(tmp_path_factory.mktemp("hosts"), n_stars=6, seed=21, mix={"quiet": 1.0}, n_workers=1)
+    result = make_sector(tmp_path_factory.mktemp("hosts"), n_stars=6, seed=21, mix={"quiet": 1.0}, num_workers=1)
     return result.paths
 
 

@@ -21,10 +21,10 @@ from qusi_lab.synthetic import (
     DEFAULT_SNR_RANGE,
     QualityFlags,
     load_truth,
-    make_light_curve,
     make_sector,
     matched_filter_snr,
     sector_timeline,
+    synthetic_light_curve,
     tess_flux_from_magnitude,
     tess_noise_ppm,
 )
@@ -35,7 +35,7 @@ N_EXPERIMENT = 30
 
 @pytest.fixture(scope="module")
 def sector(tmp_path_factory: pytest.TempPathFactory) -> synthetic.SectorResult:
-    return make_sector(tmp_path_factory.mktemp("sector"), n_stars=N_STARS, seed=11, n_workers=1)
+    return make_sector(tmp_path_factory.mktemp("sector"), n_stars=N_STARS, seed=11, num_workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -215,27 +215,27 @@ def test_planets_and_heartbeats_get_the_signal_to_noise_ratio_asked_for(sector: 
     low, high = DEFAULT_SNR_RANGE
     assert low == 7.0 and ((sized["snr"] > 0.97 * low) & (sized["snr"] < 1.03 * high)).all()
     # The same star asked for half the SNR gets half the depth (and the same orbit).
-    bright = make_light_curve("planet", seed=4, snr_range=(20.0, 20.0))
-    faint = make_light_curve("planet", seed=4, snr_range=(10.0, 10.0))
+    bright = synthetic_light_curve("planet", seed=4, snr_range=(20.0, 20.0))
+    faint = synthetic_light_curve("planet", seed=4, snr_range=(10.0, 10.0))
     assert bright.meta["truth"]["snr"] == pytest.approx(20.0, rel=0.02)
     assert faint.meta["truth"]["snr"] == pytest.approx(10.0, rel=0.02)
     assert faint.meta["truth"]["depth"] == pytest.approx(0.5 * bright.meta["truth"]["depth"], rel=0.1)
     assert faint.meta["truth"]["period"] == bright.meta["truth"]["period"]
     with pytest.raises(ValueError, match="snr_range"):
-        make_light_curve("planet", snr_range=(10.0, 5.0))
+        synthetic_light_curve("planet", snr_range=(10.0, 5.0))
 
 
 def test_same_seed_gives_identical_arrays_whatever_the_workers(tmp_path: Path) -> None:
-    one = make_sector(tmp_path / "one", n_stars=6, seed=3, n_workers=1)
-    two = make_sector(tmp_path / "two", n_stars=6, seed=3, n_workers=2, chunk_size=2)
-    assert two.n_workers == 2
+    one = make_sector(tmp_path / "one", n_stars=6, seed=3, num_workers=1)
+    two = make_sector(tmp_path / "two", n_stars=6, seed=3, num_workers=2, chunk_size=2)
+    assert two.num_workers == 2
     assert list(one.truth["path"]) == list(two.truth["path"])
     assert one.truth.drop(columns=[]).equals(two.truth)
     for first, second in zip(one.paths, two.paths, strict=True):
         a, b = raw_columns(first), raw_columns(second)
         for name in a:
             assert a[name].tobytes() == b[name].tobytes(), (first.name, name)
-    other = make_sector(tmp_path / "other", n_stars=6, seed=4, n_workers=1)
+    other = make_sector(tmp_path / "other", n_stars=6, seed=4, num_workers=1)
     assert set(other.truth["tic_id"]).isdisjoint(one.truth["tic_id"])
 
 
@@ -275,13 +275,13 @@ def test_experiment_layout_splits_by_star_and_loads(experiment: synthetic.Sector
 
 def test_heartbeat_experiment_and_regeneration_removes_stale_files(tmp_path: Path) -> None:
     first = make_sector(tmp_path, n_stars=20, seed=2, experiment=True, positive_kinds=("heartbeat",),
-                        mix={"heartbeat": 0.5, "quiet": 0.5}, n_workers=1)
+                        mix={"heartbeat": 0.5, "quiet": 0.5}, num_workers=1)
     assert first.experiment_directory == tmp_path / "spoc_heartbeat_experiment"
     positives = first.truth[first.truth["class"] == "positive"]
     assert (positives["label"] == "heartbeat").all() and len(positives) == 10
     # Making the sector again with other splits leaves no file of the old layout behind.
     again = make_sector(tmp_path, n_stars=20, seed=2, experiment=True, positive_kinds=("heartbeat",),
-                        mix={"heartbeat": 0.5, "quiet": 0.5}, split_fractions=(0.5, 0.25, 0.25), n_workers=1)
+                        mix={"heartbeat": 0.5, "quiet": 0.5}, split_fractions=(0.5, 0.25, 0.25), num_workers=1)
     on_disk = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*.fits"))
     assert on_disk == sorted(again.truth["path"])
     assert len(load_truth(tmp_path)) == 20
@@ -289,23 +289,23 @@ def test_heartbeat_experiment_and_regeneration_removes_stale_files(tmp_path: Pat
     assert "20 stars" in text and "heartbeat 10" in text and "train" in text
 
 
-def test_make_light_curve_in_memory() -> None:
-    lc = make_light_curve("planet", seed=2, tess_mag=9.0, parameters={"period": 3.0, "radius_ratio": 0.08})
+def test_synthetic_light_curve_in_memory() -> None:
+    lc = synthetic_light_curve("planet", seed=2, tess_mag=9.0, parameters={"period": 3.0, "radius_ratio": 0.08})
     assert lc.meta["mission"] == "TESS" and lc.meta["label"] == "planet"
     assert lc.meta["injected"]["kind"] == "transit"
     assert lc.meta["injected"]["period"] == 3.0 and lc.meta["injected"]["radius_ratio"] == 0.08
     assert np.isfinite(lc.time).all() and np.isfinite(lc.flux).all()
     # The same star written to disk and read back: identical to the in-memory version.
-    everything = make_light_curve("planet", seed=2, tess_mag=9.0, quality_bitmask="none",
+    everything = synthetic_light_curve("planet", seed=2, tess_mag=9.0, quality_bitmask="none",
                                   parameters={"period": 3.0, "radius_ratio": 0.08})
     assert np.isnan(everything.time).sum() > 600 and len(everything) == sector_timeline(1).time.size
-    sap = make_light_curve("quiet", seed=2, flux_column="sap_flux")
-    pdc = make_light_curve("quiet", seed=2)
+    sap = synthetic_light_curve("quiet", seed=2, flux_column="sap_flux")
+    pdc = synthetic_light_curve("quiet", seed=2)
     # SAP loses flux outside the aperture; PDCSAP is corrected back to the star's flux.
     assert np.median(sap.flux) < np.median(pdc.flux)
-    assert make_light_curve("quiet", seed=2).meta["injected"] == []
+    assert synthetic_light_curve("quiet", seed=2).meta["injected"] == []
     with pytest.raises(ValueError, match="unknown kind"):
-        make_light_curve("supernova")
+        synthetic_light_curve("supernova")
 
 
 def test_bad_arguments_are_explained(tmp_path: Path) -> None:

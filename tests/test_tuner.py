@@ -13,7 +13,7 @@ from qusi_lab.data import LightCurveDataset
 from qusi_lab.errors import LightCurveError
 from qusi_lab.io import write_spoc_fits
 from qusi_lab.lightcurve import LightCurve
-from qusi_lab.synthetic import make_light_curve
+from qusi_lab.synthetic import synthetic_light_curve
 from qusi_lab.transforms import (
     AddNoise,
     Augmentation,
@@ -24,7 +24,7 @@ from qusi_lab.transforms import (
     make_pipeline,
     register_transform,
 )
-from qusi_lab.transforms.base import make_lightcurve
+from qusi_lab.transforms.base import with_flux
 from qusi_lab.widgets.tuner import AugmentationTuner
 
 STEP_NAMES = [step.name for step in default_augmentation()]
@@ -42,7 +42,7 @@ class TunerTestDim(Augmentation):
         super().__init__(probability)
 
     def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
-        return make_lightcurve(lc, lc.flux * self.factor)
+        return with_flux(lc, lc.flux * self.factor)
 
 
 @register_transform
@@ -61,10 +61,10 @@ class TunerTestTrim(Augmentation):
 @pytest.fixture(scope="module")
 def dataset() -> LightCurveDataset:
     curves = [
-        make_light_curve("eclipsing_binary", seed=1),
-        make_light_curve("quiet", seed=1),
-        make_light_curve("heartbeat", seed=2),
-        make_light_curve("quiet", seed=3),
+        synthetic_light_curve("eclipsing_binary", seed=1),
+        synthetic_light_curve("quiet", seed=1),
+        synthetic_light_curve("heartbeat", seed=2),
+        synthetic_light_curve("quiet", seed=3),
     ]
     return LightCurveDataset.from_light_curves(curves, ["positive", "negative", "positive", "negative"])
 
@@ -292,7 +292,7 @@ def test_class_selector_and_buttons_move_between_curves(dataset):
 
 
 def test_a_curve_that_fails_is_reported_not_raised(tmp_path):
-    good = make_light_curve("quiet", seed=5)
+    good = synthetic_light_curve("quiet", seed=5)
     path = write_spoc_fits(tmp_path / "tic_5_s01.fits", good.time, good.flux, tic_id=5, sector=1)
     broken = tmp_path / "tic_6_s01.fits"
     broken.write_bytes(b"this is not a FITS file")
@@ -323,7 +323,7 @@ def test_regeneration_at_the_default_input_length_2048(dataset):
 
 
 def test_light_curves_and_display_bundle():
-    curves = [make_light_curve("quiet", seed=7), make_light_curve("heartbeat", seed=7)]
+    curves = [synthetic_light_curve("quiet", seed=7), synthetic_light_curve("heartbeat", seed=7)]
     tuner = AugmentationTuner(curves, n_examples=1)  # labels come from meta["label"]
     assert tuner.dataset.label_names == ("heartbeat", "quiet")
     bundle_before = tuner.plot.render_bundle

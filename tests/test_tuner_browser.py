@@ -68,7 +68,7 @@ def tuner_folder(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("tuner_browser")
     sector = ql.synthetic.make_sector(folder, n_stars=12, seed=3, experiment=True,
-                                      split_fractions=(0.5, 0.25, 0.25), n_workers=1)
+                                      split_fractions=(0.5, 0.25, 0.25), num_workers=1)
     train = _dataset(folder)
     snr = dict(zip(sector.truth["path"].map(lambda path: Path(path).name), sector.truth["snr"], strict=True))
     planets = [index for index, label in enumerate(train.labels) if label == "positive"]

@@ -134,7 +134,7 @@ def vetting_folder(tmp_path_factory):
     from qusi_lab.transforms import default_preprocessing
 
     folder = tmp_path_factory.mktemp("vetting_browser")
-    sector = make_sector(folder / "data", n_stars=5, seed=2, n_workers=1)
+    sector = make_sector(folder / "data", n_stars=5, seed=2, num_workers=1)
     bundle = save_bundle(folder / "model", Hadryss(input_length=256), task="binary",
                          label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
     with warnings.catch_warnings():

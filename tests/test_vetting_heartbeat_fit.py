@@ -15,7 +15,7 @@ import pytest
 
 from qusi_lab.inference.heartbeat_fit import HeartbeatFit, fit_heartbeat
 from qusi_lab.signals import heartbeat
-from qusi_lab.synthetic import make_light_curve
+from qusi_lab.synthetic import synthetic_light_curve
 from qusi_lab.vetting.views import fold_heartbeat, view_from_light_curve
 
 CASES = [
@@ -30,7 +30,7 @@ CASES = [
 
 def _heartbeat_view(seed: int, parameters: dict):
     """A synthetic star with a heartbeat of ``parameters``, as the panel's views see it (truth attached)."""
-    light_curve = make_light_curve("heartbeat", seed=seed, tess_mag=9.5, parameters=dict(parameters))
+    light_curve = synthetic_light_curve("heartbeat", seed=seed, tess_mag=9.5, parameters=dict(parameters))
     injected = dict(light_curve.meta["injected"])
     assert injected["kind"] == "heartbeat" and injected["eccentricity"] == parameters["eccentricity"]
     view = view_from_light_curve(light_curve, period=injected["period"], epoch=injected["epoch_periastron"])

@@ -76,7 +76,7 @@ def test_the_panel_reopened_after_retraining_shows_the_best_unvetted_and_next_re
     from qusi_lab.synthetic import make_sector
     from qusi_lab.vetting.panel import VettingPanel
 
-    sector = make_sector(tmp_path / "data", n_stars=8, seed=4, n_workers=1)
+    sector = make_sector(tmp_path / "data", n_stars=8, seed=4, num_workers=1)
     paths = [str(path) for path in sector.paths]
     labels = tmp_path / "verdicts.csv"
 

@@ -38,7 +38,7 @@ def sector(tmp_path_factory):
     from qusi_lab.transforms import default_preprocessing
 
     root = tmp_path_factory.mktemp("vetting_sector")
-    result = make_sector(root / "data", n_stars=10, seed=2, n_workers=1)
+    result = make_sector(root / "data", n_stars=10, seed=2, num_workers=1)
     torch.manual_seed(0)
     bundle = save_bundle(root / "model", Hadryss(input_length=256), task="binary",
                          label_names=["negative", "positive"], preprocessing=default_preprocessing(256))

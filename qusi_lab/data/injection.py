@@ -15,8 +15,8 @@ injected parameters are recorded in ``lc.meta["injected"]`` and the input is nev
 
 Example
 -------
->>> from qusi_lab.synthetic import make_light_curve
->>> host = make_light_curve("quiet", seed=1)
+>>> from qusi_lab.synthetic import synthetic_light_curve
+>>> host = synthetic_light_curve("quiet", seed=1)
 >>> planet = inject_transit(host, rng=7, period=3.0, radius_ratio=0.1)
 >>> planet.meta["injected"]["kind"], planet.meta["injected"]["period"]
 ('transit', 3.0)
@@ -103,8 +103,8 @@ def draw_parameters(
 
     Example
     -------
-    >>> from qusi_lab.synthetic import make_light_curve
-    >>> parameters = draw_parameters(make_light_curve("quiet"), "transit", rng=0, ranges={"period": 2.0})
+    >>> from qusi_lab.synthetic import synthetic_light_curve
+    >>> parameters = draw_parameters(synthetic_light_curve("quiet"), "transit", rng=0, ranges={"period": 2.0})
     >>> parameters["kind"], parameters["period"]
     ('transit', 2.0)
     """
@@ -207,8 +207,8 @@ def inject_transit(
 
     Example
     -------
-    >>> from qusi_lab.synthetic import make_light_curve
-    >>> inject_transit(make_light_curve("quiet"), rng=0, period=4.0).meta["injected"]["period"]
+    >>> from qusi_lab.synthetic import synthetic_light_curve
+    >>> inject_transit(synthetic_light_curve("quiet"), rng=0, period=4.0).meta["injected"]["period"]
     4.0
     """
     return inject(lc, "transit", rng=rng, ranges=parameters)
@@ -293,9 +293,9 @@ class Injector:
 
     Example
     -------
-    >>> from qusi_lab.synthetic import make_light_curve
+    >>> from qusi_lab.synthetic import synthetic_light_curve
     >>> injector = Injector(seed=3)
-    >>> lc = injector(InjectionSource(make_light_curve("quiet"), "transit", index=0))
+    >>> lc = injector(InjectionSource(synthetic_light_curve("quiet"), "transit", index=0))
     >>> lc.meta["injected"]["kind"]
     'transit'
     """

@@ -239,8 +239,8 @@ def search_period(
 
     Example
     -------
-    >>> from qusi_lab.synthetic import make_light_curve                              # doctest: +SKIP
-    >>> lc = make_light_curve("planet", seed=2, parameters={"period": 4.1, "radius_ratio": 0.08})  # doctest: +SKIP
+    >>> from qusi_lab.synthetic import synthetic_light_curve                              # doctest: +SKIP
+    >>> lc = synthetic_light_curve("planet", seed=2, parameters={"period": 4.1, "radius_ratio": 0.08})  # doctest: +SKIP
     >>> search_period(lc).period                                                       # doctest: +SKIP
     4.10...
     """

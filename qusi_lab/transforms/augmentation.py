@@ -51,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from qusi_lab.lightcurve import MAD_TO_SIGMA, LightCurve
-from qusi_lab.transforms.base import Augmentation, make_lightcurve, register_transform, with_record
+from qusi_lab.transforms.base import Augmentation, register_transform, with_flux, with_record
 from qusi_lab.transforms.pipeline import Pipeline
 
 __all__ = [
@@ -120,7 +120,7 @@ class RandomRoll(Augmentation):
         limit = int(round(self.max_fraction * len(lc)))
         shift = int(rng.integers(-limit, limit + 1)) if limit else 0
         flux_err = None if lc.flux_err is None else np.roll(lc.flux_err, shift)
-        return make_lightcurve(
+        return with_flux(
             lc, np.roll(lc.flux, shift), flux_err=flux_err, meta=with_record(lc, f"RandomRoll(shift={shift})")
         )
 
@@ -146,7 +146,7 @@ class Flip(Augmentation):
         time = lc.time
         if not _is_uniform(time):
             time = time[0] + time[-1] - time[::-1]
-        return make_lightcurve(
+        return with_flux(
             lc,
             lc.flux[::-1].copy(),
             time=time,
@@ -203,7 +203,7 @@ class AddNoise(Augmentation):
             sigma = self.std * scatter
         flux = lc.flux + rng.normal(0.0, sigma, lc.flux.size) if sigma > 0 else lc.flux
         flux_err = None if lc.flux_err is None else np.sqrt(lc.flux_err**2 + sigma**2)
-        return make_lightcurve(lc, flux, flux_err=flux_err, meta=with_record(lc, f"AddNoise(sigma={sigma:.4g})"))
+        return with_flux(lc, flux, flux_err=flux_err, meta=with_record(lc, f"AddNoise(sigma={sigma:.4g})"))
 
 
 @register_transform
@@ -230,7 +230,7 @@ class ScaleFlux(Augmentation):
         median = float(np.median(finite)) if finite.size else 0.0
         flux = median + factor * (lc.flux - median)
         flux_err = None if lc.flux_err is None else lc.flux_err * factor
-        return make_lightcurve(
+        return with_flux(
             lc, flux, flux_err=flux_err, meta=with_record(lc, f"ScaleFlux(factor={factor:.4g})")
         )
 
@@ -260,7 +260,7 @@ class CadenceDropout(Augmentation):
             flux_err = lc.flux_err.copy()
             flux_err[dropped] = np.nan
         count = int(dropped.sum())
-        return make_lightcurve(
+        return with_flux(
             lc, flux, flux_err=flux_err, meta=with_record(lc, f"CadenceDropout(dropped={count})")
         )
 
@@ -300,7 +300,7 @@ class RandomGaps(Augmentation):
             if flux_err is not None:
                 flux_err[start : start + length] = np.nan
         description = ", ".join(f"{s}:{s + n}" for s, n in zip(starts.tolist(), lengths.tolist(), strict=True))
-        return make_lightcurve(lc, flux, flux_err=flux_err, meta=with_record(lc, f"RandomGaps({description})"))
+        return with_flux(lc, flux, flux_err=flux_err, meta=with_record(lc, f"RandomGaps({description})"))
 
 
 @register_transform
@@ -336,7 +336,7 @@ class TimeStretch(Augmentation):
         flux_err = None
         if lc.flux_err is not None:
             flux_err = np.interp(source, time, lc.flux_err, left=np.nan, right=np.nan)
-        return make_lightcurve(
+        return with_flux(
             lc, flux, flux_err=flux_err, meta=with_record(lc, f"TimeStretch(factor={factor:.4g})")
         )
 

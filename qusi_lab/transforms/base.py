@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from qusi_lab._deprecation import renamed
 from qusi_lab.lightcurve import LightCurve
 
 __all__ = [
@@ -267,7 +268,7 @@ def transform_from_dict(data: Mapping[str, Any]) -> Transform:
     return cls(**params)
 
 
-def make_lightcurve(
+def with_flux(
     lc: LightCurve,
     flux: np.ndarray,
     *,
@@ -275,7 +276,20 @@ def make_lightcurve(
     flux_err: np.ndarray | None = None,
     meta: dict[str, Any] | None = None,
 ) -> LightCurve:
-    """A new light curve like ``lc`` with new arrays, built without validation (the pipeline's hot path)."""
+    """``lc`` with a new ``flux`` (and ``time``, ``flux_err``, ``meta`` if given), built without validation.
+
+    What a transform returns: the time and a copy of the meta of ``lc`` unless given, and ``flux_err``
+    only if given (``lc``'s errors no longer describe the new flux; :meth:`LightCurve.replace` keeps
+    them). No validation: the pipeline's hot path. Formerly ``make_lightcurve`` (deprecated, removed in
+    0.2), a name too close to :func:`qusi_lab.synthetic.synthetic_light_curve`'s old ``make_light_curve``.
+
+    Example
+    -------
+    >>> lc = LightCurve([0.0, 1.0], [1.0, 2.0], [0.1, 0.1], {"target_id": "a"})
+    >>> doubled = with_flux(lc, lc.flux * 2)
+    >>> doubled.flux.tolist(), doubled.flux_err, doubled.meta
+    ([2.0, 4.0], None, {'target_id': 'a'})
+    """
     return LightCurve(
         lc.time if time is None else time,
         flux,
@@ -283,6 +297,10 @@ def make_lightcurve(
         dict(lc.meta) if meta is None else meta,
         validate=False,
     )
+
+
+#: Deprecated name of :func:`with_flux` (removed in 0.2).
+make_lightcurve = renamed(with_flux, "qusi_lab.transforms.base.make_lightcurve")
 
 
 def with_record(lc: LightCurve, description: str) -> dict[str, Any]:

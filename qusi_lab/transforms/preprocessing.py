@@ -43,7 +43,7 @@ import numpy as np
 
 from qusi_lab.errors import LightCurveError
 from qusi_lab.lightcurve import NORMALIZE_METHODS, LightCurve, normalization_constants
-from qusi_lab.transforms.base import Transform, make_lightcurve, register_transform
+from qusi_lab.transforms.base import Transform, register_transform, with_flux
 from qusi_lab.transforms.pipeline import Pipeline
 
 __all__ = [
@@ -148,7 +148,7 @@ class RemoveNonFinite(Transform):
             )
         if everything:
             return lc
-        return make_lightcurve(
+        return with_flux(
             lc,
             flux,
             time=lc.time[keep],
@@ -228,7 +228,7 @@ class BinToLength(Transform):
         centers = start + (np.arange(length) + 0.5) * width
         meta = dict(lc.meta)
         meta["cadence"] = width
-        return make_lightcurve(lc, binned, time=centers, flux_err=binned_err, meta=meta)
+        return with_flux(lc, binned, time=centers, flux_err=binned_err, meta=meta)
 
 
 @register_transform
@@ -259,7 +259,7 @@ class Normalize(Transform):
         flux_err = None if lc.flux_err is None else lc.flux_err * (1.0 / abs(scale))
         meta = dict(lc.meta)
         meta["normalization"] = self.method
-        return make_lightcurve(lc, flux, flux_err=flux_err, meta=meta)
+        return with_flux(lc, flux, flux_err=flux_err, meta=meta)
 
 
 @register_transform
@@ -319,7 +319,7 @@ class Detrend(Transform):
             return lc
         trend = running_median(filled, size)
         level = float(np.median(trend[good]))
-        return make_lightcurve(lc, flux - (trend - level), flux_err=lc.flux_err)
+        return with_flux(lc, flux - (trend - level), flux_err=lc.flux_err)
 
 
 #: Blocks per window of :func:`running_median`'s fast path.
@@ -391,7 +391,7 @@ class AsinhStretch(Transform):
         ratio = lc.flux * (1.0 / self.scale)
         flux = self.scale * np.arcsinh(ratio)
         flux_err = None if lc.flux_err is None else lc.flux_err / np.sqrt(1.0 + ratio * ratio)
-        return make_lightcurve(lc, flux, flux_err=flux_err)
+        return with_flux(lc, flux, flux_err=flux_err)
 
 
 @register_transform
@@ -460,7 +460,7 @@ class CropOrPad(Transform):
         steps = np.diff(lc.time)
         step = float(np.median(steps)) if steps.size else float(lc.meta.get("cadence") or 1.0)
         time = lc.time[clipped] + (positions - clipped) * step
-        return make_lightcurve(lc, flux, time=time, flux_err=flux_err)
+        return with_flux(lc, flux, time=time, flux_err=flux_err)
 
 
 @register_transform
@@ -508,7 +508,7 @@ class FillGaps(Transform):
             # Interpolate in time when every time is usable, else by cadence index.
             axis = lc.time if np.isfinite(lc.time).all() else np.arange(flux.size, dtype=np.float64)
             flux[bad] = np.interp(axis[bad], axis[good], flux[good])
-        return make_lightcurve(lc, flux, flux_err=lc.flux_err)
+        return with_flux(lc, flux, flux_err=lc.flux_err)
 
 
 #: Running-median window of the default :class:`Detrend` (days): 8 to 48 times a 1-6-hour transit,

@@ -123,8 +123,8 @@ class DatasetBrowser(widgets.VBox):
 
     Example
     -------
-    >>> from qusi_lab.synthetic import make_light_curve
-    >>> browser = DatasetBrowser([make_light_curve("planet", seed=1), make_light_curve("quiet", seed=1)])
+    >>> from qusi_lab.synthetic import synthetic_light_curve
+    >>> browser = DatasetBrowser([synthetic_light_curve("planet", seed=1), synthetic_light_curve("quiet", seed=1)])
     >>> browser.select_class("quiet").info["label"]
     'quiet'
     """

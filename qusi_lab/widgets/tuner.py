@@ -92,8 +92,8 @@ class AugmentationTuner(widgets.VBox):
 
     Example
     -------
-    >>> from qusi_lab.synthetic import make_light_curve
-    >>> tuner = AugmentationTuner([make_light_curve("planet", seed=1)], n_examples=2)
+    >>> from qusi_lab.synthetic import synthetic_light_curve
+    >>> tuner = AugmentationTuner([synthetic_light_curve("planet", seed=1)], n_examples=2)
     >>> _ = tuner.set_params("AddNoise", std=1.0, probability=1.0)
     >>> tuner.pipeline[4]
     AddNoise(std=1.0, units='mad', probability=1.0)
