@@ -14,8 +14,8 @@ import torch
 import qusi_lab as ql
 from qusi_lab.data import LightCurveDataset
 from qusi_lab.models import Hadryss, ResNet1D
-from qusi_lab.training import BundleError, bundle_of, evaluate, load, load_bundle_info, save_bundle, train
 from qusi_lab.models.bundle import BUNDLE_FORMAT_VERSION
+from qusi_lab.training import BundleError, bundle_of, evaluate, load, load_bundle_info, save_bundle, train
 from qusi_lab.transforms import Normalize, default_preprocessing
 
 LENGTH = 256

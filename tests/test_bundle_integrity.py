@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from qusi_lab.models import Hadryss
-from qusi_lab.training import BundleError, load, load_bundle_info, save_bundle
 from qusi_lab.models import bundle as bundle_module
+from qusi_lab.training import BundleError, load, load_bundle_info, save_bundle
 from qusi_lab.transforms import default_preprocessing
 
 LENGTH = 256

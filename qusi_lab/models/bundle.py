@@ -519,7 +519,7 @@ def load(path: str | os.PathLike[str], *, map_location: str | torch.device = "cp
     if not isinstance(state, Mapping):
         raise BundleError(f"{weights_path}: cannot load the weights (a {type(state).__name__}, not a state dict)")
 
-    def build() -> Model:
+    def build() -> nn.Module:
         try:
             return from_config(str(info.architecture), info.model_config)
         except Exception as error:

@@ -126,8 +126,9 @@ class Model:
         if network is not None:
             if not self.architecture:
                 self.architecture = getattr(network, "name", None) or None
-            if not self.model_config and isinstance(getattr(network, "config", None), Mapping):
-                self.model_config = dict(network.config)
+            config = getattr(network, "config", None)
+            if not self.model_config and isinstance(config, Mapping):
+                self.model_config = dict(config)
             if self.input_length is None:
                 length = getattr(network, "input_length", None)
                 self.input_length = None if length is None else int(length)
@@ -309,10 +310,10 @@ class Model:
         """
         from qusi_lab.models.scoring import inference_dataset, score_curves, worker_count
 
-        self._network()
+        network = self._network()
         preprocessing = self.input_pipeline()
         dataset = inference_dataset(data, preprocessing)
-        scored = score_curves(self.network, dataset, preprocessing, int(self.input_length or 0),
+        scored = score_curves(network, dataset, preprocessing, int(self.input_length or 0),
                               batch_size=batch_size, num_workers=worker_count(num_workers, len(dataset)),
                               progress=progress, description="scoring")
         scores = self.scores_from_outputs(torch.from_numpy(scored.outputs)).numpy().astype(np.float64)
