@@ -387,7 +387,8 @@ def as_model(
 ) -> Model:
     """The :class:`Model` for ``model``: a Model, a bundle folder, or a network (keywords override).
 
-    A network trained by an older qusi_lab call carries its description as ``network.bundle``;
+    A network that :func:`~qusi_lab.training.train` was given carries its description as
+    ``network.bundle`` (a Model, or a dict of :meth:`Model.to_dict` keys set by hand);
     a bare network (nothing says how it was trained) is taken as binary (one output) or
     multiclass, with a warning when it has to be scored with the default preprocessing.
     ``strict=True`` refuses a network without a description instead.
@@ -410,6 +411,8 @@ def as_model(
     elif isinstance(model, nn.Module):
         network = model
         attached = getattr(network, "bundle", None)
+        if isinstance(attached, Mapping) and "task" in attached:  # a description set by hand as a dict
+            attached = Model.from_dict(attached, network=network)
         described = attached if isinstance(attached, Model) else None
         if strict and described is None:
             raise ValueError(
