@@ -161,7 +161,7 @@ def test_candidate_table_saves_object_first(model: Model, tmp_path: Path) -> Non
     table = ql.infer(model, light_curves, num_workers=0, period_search=False, progress=False)
     for name in ("c.csv", "c.parquet"):
         path = table.save(tmp_path / name)
-        again = ql.CandidateTable.read(path)
+        again = ql.CandidateTable.load(path)
         assert list(again["score"]) == pytest.approx(list(table["score"]))
         assert again.attrs["positive_class"] == "transit"
 

@@ -27,7 +27,7 @@ Example
 >>> table = infer(model, "data/sector_01")                       # doctest: +SKIP
 >>> table.head(20)                                               # doctest: +SKIP
 >>> table.save("candidates.parquet")                             # doctest: +SKIP
->>> CandidateTable.read("candidates.parquet").attrs["model"]     # doctest: +SKIP
+>>> CandidateTable.load("candidates.parquet").attrs["model"]     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -117,14 +117,17 @@ class CandidateTable(pd.DataFrame):
         -------
         >>> import tempfile
         >>> table = CandidateTable({"rank": [1], "path": ["a.fits"], "score": [0.5]})
-        >>> CandidateTable.read(table.save(tempfile.mkdtemp() + "/candidates.parquet")).score.tolist()
+        >>> CandidateTable.load(table.save(tempfile.mkdtemp() + "/candidates.parquet")).score.tolist()
         [0.5]
         """
         return save_candidates(self, path)
 
     @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> CandidateTable:
-        """A table written by :meth:`save` (metadata back in ``attrs``); the same as :func:`read_candidates`."""
+    def load(cls, path: str | os.PathLike[str]) -> CandidateTable:
+        """A table written by :meth:`save` (metadata back in ``attrs``); the same as :func:`read_candidates`.
+
+        ``save`` and ``load`` pair up as for :class:`~qusi_lab.models.Model` (``model.save(path)``, ``ql.load(path)``).
+        """
         return read_candidates(path)
 
 
