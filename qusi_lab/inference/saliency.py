@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from qusi_lab.lightcurve import LightCurve
-from qusi_lab.models.trained import Model, as_model
+from qusi_lab.models.trained import Model, as_model, description_of
 
 __all__ = ["saliency", "SALIENCY_METHODS"]
 
@@ -195,8 +195,7 @@ def saliency(
         raise ValueError(f"unknown saliency method {method!r}; choose one of {SALIENCY_METHODS}")
     x, time = _prepare_input(model, light_curve_or_x, preprocessing)
     # A Model (or a network a train() described) brings its task and classes; a bare network only itself.
-    described = as_model(model) if isinstance(model, Model) or isinstance(getattr(model, "bundle", None), Model) \
-        else None
+    described = description_of(model)
     model = described.network if described is not None and described.network is not None else model
     length = x.size
     device = next((parameter.device for parameter in model.parameters()), torch.device("cpu"))

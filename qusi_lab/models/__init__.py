@@ -63,7 +63,14 @@ from qusi_lab.models.tasks import (
     outputs_for_task,
     scores_from_logits,
 )
-from qusi_lab.models.trained import Model, as_model, bundle_of, check_compatible, scores_from_outputs
+from qusi_lab.models.trained import (
+    Model,
+    as_model,
+    bundle_of,
+    check_compatible,
+    description_of,
+    scores_from_outputs,
+)
 from qusi_lab.models.transformer import TransformerClassifier
 
 __all__ = [
@@ -71,6 +78,7 @@ __all__ = [
     "as_model",
     "bundle_of",
     "check_compatible",
+    "description_of",
     "scores_from_outputs",
     "load",
     "load_bundle_info",

@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from qusi_lab.errors import QusiLabError
-from qusi_lab.models.trained import BUNDLE_FORMAT_VERSION, TASKS, Model
+from qusi_lab.models.trained import BUNDLE_FORMAT_VERSION, TASKS, Model, description_of
 
 __all__ = [
     "BUNDLE_FORMAT_VERSION",
@@ -206,9 +206,7 @@ def save_bundle(
     from qusi_lab.transforms import Pipeline
 
     network = model.network if isinstance(model, Model) else model
-    existing = model if isinstance(model, Model) else getattr(model, "bundle", None)
-    if not isinstance(existing, Model):
-        existing = None
+    existing = description_of(model)
 
     def pick(value: Any, attribute: str) -> Any:
         if value is not None:

@@ -40,7 +40,7 @@ from torch import nn
 from qusi_lab.data.labels import positive_class_of
 from qusi_lab.models.scoring import InferenceError
 
-__all__ = ["TASKS", "Model", "as_model", "bundle_of", "check_compatible", "scores_from_outputs"]
+__all__ = ["TASKS", "Model", "as_model", "bundle_of", "check_compatible", "description_of", "scores_from_outputs"]
 
 #: The tasks a model can be for.
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
@@ -377,6 +377,28 @@ class Model:
         return pipeline
 
 
+def description_of(model: Any) -> Model | None:
+    """The :class:`Model` that ``model`` is or carries, or None for a bare network (or anything else).
+
+    The one place that reads ``network.bundle``: the description :func:`~qusi_lab.training.train` leaves
+    on the network it was given (a Model, or a dict of :meth:`Model.to_dict` keys set by hand).
+
+    Example
+    -------
+    >>> from qusi_lab.models import Hadryss
+    >>> description_of(Hadryss(input_length=256)) is None
+    True
+    """
+    if isinstance(model, Model):
+        return model
+    if not isinstance(model, nn.Module):
+        return None
+    attached = getattr(model, "bundle", None)
+    if isinstance(attached, Mapping) and "task" in attached:
+        attached = Model.from_dict(attached, network=model)
+    return attached if isinstance(attached, Model) else None
+
+
 def as_model(
     model: Any,
     *,
@@ -410,10 +432,7 @@ def as_model(
         network = model.network
     elif isinstance(model, nn.Module):
         network = model
-        attached = getattr(network, "bundle", None)
-        if isinstance(attached, Mapping) and "task" in attached:  # a description set by hand as a dict
-            attached = Model.from_dict(attached, network=network)
-        described = attached if isinstance(attached, Model) else None
+        described = description_of(network)
         if strict and described is None:
             raise ValueError(
                 f"this {type(network).__name__} carries no description (task, classes, preprocessing); train it "
@@ -460,10 +479,8 @@ def bundle_of(model: Any) -> Model:
     ...
     ValueError: this Hadryss carries no bundle information (task, classes, preprocessing); train it with qusi_lab.training.train or load a saved one with qusi_lab.training.load
     """
-    if isinstance(model, Model):
-        return model
-    info = getattr(model, "bundle", None)
-    if not isinstance(info, Model):
+    info = description_of(model)
+    if info is None:
         raise ValueError(
             f"this {type(model).__name__} carries no bundle information (task, classes, preprocessing); train it "
             "with qusi_lab.training.train or load a saved one with qusi_lab.training.load"

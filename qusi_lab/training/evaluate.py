@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from qusi_lab.errors import QusiLabError
 from qusi_lab.models.scoring import forward_stream
-from qusi_lab.models.trained import Model, as_model, check_compatible
+from qusi_lab.models.trained import Model, as_model, check_compatible, description_of
 from qusi_lab.progress import ProgressBar
 from qusi_lab.training.metrics import (
     confusion_matrix,
@@ -250,7 +250,7 @@ def _check_compatible(model: Model, dataset: Any) -> str:
 def _described(model: Any, dataset: Any) -> Model:
     """The Model to evaluate: ``model`` itself, its bundle folder, or a bare network taken with the dataset's task
     (so only the network's own input length and outputs are checked)."""
-    if isinstance(model, (Model, str, os.PathLike)) or isinstance(getattr(model, "bundle", None), Model):
+    if isinstance(model, (str, os.PathLike)) or description_of(model) is not None:
         return as_model(model)
     # A bare network: nothing says how it was trained, so the dataset's description is assumed.
     check_compatible(model, dataset, role="dataset")

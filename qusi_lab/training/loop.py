@@ -60,7 +60,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from qusi_lab.errors import CheckpointError
-from qusi_lab.models.trained import Model, check_compatible, scores_from_outputs
+from qusi_lab.models.trained import Model, check_compatible, description_of, scores_from_outputs
 from qusi_lab.training.cache import DEFAULT_CACHE_BYTES, CachedTrainingView, estimated_cache_bytes
 from qusi_lab.training.checkpoints import (
     BEST_CHECKPOINT,
@@ -692,7 +692,7 @@ def train(
     started = time.monotonic()
     train_set = train
     # A trained model (a Model, or a network an earlier train() described) is fine-tuned, not re-initialised.
-    already_trained = isinstance(model, Model) or isinstance(getattr(model, "bundle", None), Model)
+    already_trained = description_of(model) is not None
     if isinstance(model, Model):
         if model.network is None:
             raise ValueError("this Model is a description without weights (load_bundle_info); load it with "
