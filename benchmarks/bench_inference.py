@@ -62,7 +62,7 @@ def time_naive(bundle: Path, paths: list[Path], threads: int | None) -> float:
     from qusi_lab.training import load
 
     model: Any = load(bundle)
-    pipeline = model.bundle.preprocessing
+    pipeline = model.preprocessing
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

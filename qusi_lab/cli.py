@@ -224,18 +224,12 @@ def _existing_folder(path: Path, option: str) -> Path:
 
 
 def _load_model(path: Path) -> Any:
-    from qusi_lab.data.labels import TASKS
-    from qusi_lab.training import load
+    from qusi_lab.models.bundle import load
 
     if not path.exists():
         raise CommandError(f"--model {path}: no such model folder (make one with `qusi-lab train`)")
-    model = load(path)
-    # A hand-edited bundle.json could name a task nothing downstream knows; say so before any scoring.
-    task = getattr(getattr(model, "bundle", None), "task", None)
-    if task is not None and task not in TASKS:
-        raise CommandError(f"--model {path}: {path / 'bundle.json'} has task {task!r}; expected one of "
-                           f"{', '.join(TASKS)}")
-    return model
+    # load() checks the description (a hand-edited task, classes that do not fit ...) and names bundle.json.
+    return load(path)
 
 
 def _check_writable(path: Path, option: str, *, folder: bool) -> None:
@@ -462,7 +456,7 @@ def _run_train(args: argparse.Namespace) -> int:
             checkpoint_dir=out / "checkpoints", max_time=args.max_time, progress=not args.quiet,
             resume=not args.fresh,
         )
-        result.save(out)
+        result.model.save(out)
         result.history.to_csv(out / "history.csv", index=False)
         print(result)
         print(f"model saved to {out} (use it with: qusi-lab infer --model {out} --data FOLDER)")
@@ -480,15 +474,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     data = _existing_folder(args.data, "--data")
     model = _load_model(args.model)
-    bundle = model.bundle
     if (data / "test").is_dir() and (data / "train").is_dir():
         print(f"{data} holds train/validation/test splits: evaluating on {data / 'test'}")
         data = data / "test"
-    options: dict[str, Any] = {"preprocessing": bundle.preprocessing}
-    if bundle.task != "regression" and bundle.label_names:
-        options["label_names"] = list(bundle.label_names)
-        if bundle.task == "binary" and bundle.positive_class:
-            options["positive_class"] = bundle.positive_class
+    options: dict[str, Any] = {"preprocessing": model.preprocessing}
+    if model.task != "regression" and model.label_names:
+        options["label_names"] = list(model.label_names)
+        if model.task == "binary" and model.positive_class:
+            options["positive_class"] = model.positive_class
     try:
         dataset = LightCurveDataset.from_directory(data, **options)
     except Exception as error:
@@ -496,7 +489,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
         if isinstance(error, LabelError):
             raise CommandError(f"--data {data}: its class folders do not match the model's classes "
-                               f"{list(bundle.label_names)} ({error})") from error
+                               f"{list(model.label_names)} ({error})") from error
         raise
     with _Threads(args.threads):
         try:
@@ -521,7 +514,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_infer(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from qusi_lab.inference import infer, metadata_path, save_candidates
+    from qusi_lab.inference import infer, metadata_path
 
     data = _existing_folder(args.data, "--data")
     suffix = args.out.name.lower()
@@ -538,7 +531,7 @@ def _run_infer(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     written = table if args.top is None else table.head(max(0, args.top))
-    save_candidates(written, args.out)
+    written.save(args.out)
     attrs = table.attrs
     print(f"scored {attrs['scored']:,} of {attrs['light_curves']:,} light curves in {attrs['seconds']:.1f} s; "
           f"wrote {len(written):,} rows to {args.out}")

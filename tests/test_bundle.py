@@ -14,8 +14,8 @@ import torch
 import qusi_lab as ql
 from qusi_lab.data import LightCurveDataset
 from qusi_lab.models import Hadryss, ResNet1D
+from qusi_lab.models.bundle import BUNDLE_FORMAT_VERSION
 from qusi_lab.training import BundleError, bundle_of, evaluate, load, load_bundle_info, save_bundle, train
-from qusi_lab.training.bundle import BUNDLE_FORMAT_VERSION
 from qusi_lab.transforms import Normalize, default_preprocessing
 
 LENGTH = 256
@@ -65,7 +65,7 @@ def test_round_trip_gives_the_same_outputs_and_information(trained) -> None:
     result, folder, validation_set = trained
     assert sorted(path.name for path in folder.iterdir()) == ["bundle.json", "model.pt"]
     model = load(folder)
-    assert isinstance(model, Hadryss) and not model.training
+    assert isinstance(model, ql.Model) and isinstance(model.network, Hadryss) and not model.training
     x = torch.stack([validation_set[i][0] for i in range(8)])
     with torch.inference_mode():
         assert torch.equal(model(x), result.model(x))
@@ -77,7 +77,7 @@ def test_round_trip_gives_the_same_outputs_and_information(trained) -> None:
     assert info.preprocessing[info.preprocessing.index("Normalize")] == Normalize(method="standard")
     assert info.architecture == "hadryss" and info.model_config == result.model.config
     assert info.metrics["auc_roc"] == pytest.approx(result.best_metrics["auc_roc"])
-    assert info.training["max_steps"] == 30 and info.training["best_step"] == result.best_step
+    assert info.training_config["max_steps"] == 30 and info.training_config["best_step"] == result.best_step
     assert info.qusi_lab_version == ql.__version__ and info.format_version == BUNDLE_FORMAT_VERSION
     assert info.path == folder and info.created
     # The restored preprocessing builds the inputs the network was trained on.
@@ -127,7 +127,7 @@ def copy_bundle(folder: Path, destination: Path) -> Path:
 
 def reseal(folder: Path) -> None:
     """Recompute the recorded checksums, as a bundle genuinely saved with this content would have."""
-    from qusi_lab.training.bundle import _description_digest
+    from qusi_lab.models.bundle import _description_digest
 
     data = json.loads((folder / "bundle.json").read_text())
     data["checksums"] = {"model.pt": hashlib.sha256((folder / "model.pt").read_bytes()).hexdigest(),

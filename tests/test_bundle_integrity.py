@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from qusi_lab.models import Hadryss
+from qusi_lab.models import bundle as bundle_module
 from qusi_lab.training import BundleError, load, load_bundle_info, save_bundle
-from qusi_lab.training import bundle as bundle_module
 from qusi_lab.transforms import default_preprocessing
 
 LENGTH = 256
@@ -69,7 +69,7 @@ def test_saved_bundle_records_checksums_and_loads_without_warning(folder: Path) 
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert load(folder).bundle.label_names == ("quiet", "transit")
+        assert load(folder).label_names == ("quiet", "transit")
 
 
 def test_flipped_bytes_in_the_weights_are_refused(folder: Path) -> None:
@@ -155,7 +155,7 @@ def test_bundle_without_checksums_loads_with_a_warning(folder: Path) -> None:
     rewrite(folder, data, reseal=False)
     with pytest.warns(UserWarning, match="records no checksums"):
         model = load(folder)
-    assert model.bundle.positive_class == "transit"
+    assert model.positive_class == "transit"
 
 
 def test_bundle_without_a_version_says_so(folder: Path) -> None:

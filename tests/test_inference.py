@@ -142,7 +142,7 @@ def test_scores_use_the_bundle_preprocessing(model, sector):
     table = infer(model, other, period_search=False, progress=False).set_index("path")
     assert len(table) == len(paths)
     path = paths[3]
-    x = model.bundle.preprocessing.to_array(read_light_curve(path))
+    x = model.preprocessing.to_array(read_light_curve(path))
     with torch.inference_mode():
         expected = torch.sigmoid(model(torch.from_numpy(x)[None]))[0, 0].item()
     assert table.loc[path, "score"] == pytest.approx(expected, abs=1e-4)
@@ -262,7 +262,7 @@ def test_regression_table(tmp_path, sector):
     assert "period" not in table  # "auto" searches periods for classifiers only
     assert (table["prediction"] == table["score"]).all() and table["score"].is_monotonic_decreasing
     path = table["path"].iloc[0]
-    x = model.bundle.preprocessing.to_array(read_light_curve(path))
+    x = model.preprocessing.to_array(read_light_curve(path))
     with torch.inference_mode():
         raw = model(torch.from_numpy(x)[None])[0, 0].item()
     assert table["prediction"].iloc[0] == pytest.approx(raw * 2.0 + 10.0, abs=1e-3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -138,14 +139,12 @@ class NanForSomeRows(torch.nn.Module):
         return out
 
 
-def nan_model(nan_rows: set[int] | None) -> torch.nn.Module:
-    from qusi_lab.training import BundleInfo
+def nan_model(nan_rows: set[int] | None) -> Any:
+    from qusi_lab.models import Model
     from qusi_lab.transforms import default_preprocessing
 
-    model = NanForSomeRows(nan_rows)
-    model.bundle = BundleInfo(task="binary", label_names=("negative", "positive"), positive_class="positive",
-                              input_length=LENGTH, preprocessing=default_preprocessing(LENGTH))
-    return model
+    return Model(NanForSomeRows(nan_rows), task="binary", label_names=("negative", "positive"),
+                 positive_class="positive", input_length=LENGTH, preprocessing=default_preprocessing(LENGTH))
 
 
 def test_non_finite_scores_are_problems_not_ranks() -> None:

@@ -58,7 +58,7 @@ def test_readme_notebook_example_runs(tmp_path, monkeypatch):
     candidates = namespace["candidates"]
     assert len(candidates) == len(namespace["datasets"]["test"])
     assert candidates["score"].is_monotonic_decreasing
-    assert (tmp_path / "runs" / "transit-v1").is_dir() and namespace["model"].bundle is not None
+    assert (tmp_path / "runs" / "transit-v1").is_dir() and namespace["model"].label_names
 
 
 @pytest.mark.parametrize("command", ["make demo", "make test", "make lab"])

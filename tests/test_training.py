@@ -106,7 +106,8 @@ def test_learns_an_easy_binary_task(binary_sets, tmp_path) -> None:
     )
     assert result.stopped_reason == "max_steps" and result.steps == 200
     # The best weights are loaded: evaluating them reproduces the best validation metrics.
-    assert result.model is model and not model.training
+    # result.model is a Model around the very network that was passed in, trained, in eval mode.
+    assert isinstance(result.model, ql.Model) and result.model.network is model and not model.training
     best_row = history.set_index("step").loc[result.best_step]
     assert best_row["val_auc_roc"] == history["val_auc_roc"].max()
     evaluation = evaluate(result.model, validation_set)

@@ -164,7 +164,7 @@ def test_the_seed_sets_the_initial_weights(sets) -> None:
         for s in (1, 2)
     ]
     assert not weights_equal(*kept)
-    # A trained model (it carries .bundle, as ql.load gives) is fine-tuned, not re-initialised.
+    # A trained Model (as train and ql.load give) is fine-tuned, not re-initialised.
     model = first.model
     before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     tuned = train(model, train_set, max_steps=1, batch_size=8, learning_rate=1e-9, progress=False, seed=3)

@@ -25,7 +25,7 @@ import numpy as np
 
 from qusi_lab.errors import LabelError
 
-__all__ = ["TASKS", "MAX_INTEGER_CLASSES", "LabelInfo", "infer_task", "encode_labels"]
+__all__ = ["TASKS", "MAX_INTEGER_CLASSES", "LabelInfo", "infer_task", "encode_labels", "positive_class_of"]
 
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 # Integers with more distinct values than this are taken as a regression target.
@@ -53,6 +53,36 @@ def label_key(value: Any) -> str:
     if _is_integer(value):
         return str(int(value))
     return str(value)
+
+
+def positive_class_of(
+    task: str | None, label_names: Sequence[Any], positive_class: Any | None = None, *, in_output_order: bool = True
+) -> str | None:
+    """The positive class: the one place qusi_lab decides it (datasets, saved models, inference).
+
+    ``positive_class`` when given (as its class name). Otherwise, for a binary task, the class
+    whose score the single output gives: with ``label_names`` in output order (a trained or saved
+    model), the second; with names not yet ordered (a dataset being built), the class named
+    ``"positive"`` if there is one, else the second. A binary model with no class names calls it
+    ``"positive"``. Other tasks have none unless one is given.
+
+    Example
+    -------
+    >>> positive_class_of("binary", ["quiet", "transit"]), positive_class_of("multiclass", ["a", "b", "c"])
+    ('transit', None)
+    >>> positive_class_of("binary", ["positive", "negative"], in_output_order=False)
+    'positive'
+    """
+    if positive_class is not None:
+        return label_key(positive_class)
+    if task != "binary":
+        return None
+    names = [label_key(name) for name in label_names]
+    if not names:
+        return "positive"
+    if not in_output_order and "positive" in names:
+        return "positive"
+    return names[1] if len(names) > 1 else names[0]
 
 
 def infer_task(labels: Sequence[Any] | None, label_names: Sequence[Any] | None = None) -> str | None:
@@ -143,12 +173,9 @@ def resolve_label_names(
                     f"label_names=(negative_name, positive_name) to name both"
                 )
             raise LabelError(f"a binary task needs exactly 2 class names, got {names}")
-        if positive_class is not None:
-            positive = label_key(positive_class)
-            if positive not in names:
-                raise LabelError(f"positive_class {positive!r} is not one of the classes {names}")
-        else:
-            positive = "positive" if "positive" in names else names[1]
+        positive = positive_class_of(task, names, positive_class, in_output_order=False)
+        if positive not in names:
+            raise LabelError(f"positive_class {positive!r} is not one of the classes {names}")
         names = [name for name in names if name != positive] + [positive]
     elif positive_class is not None:
         raise LabelError(f"positive_class only applies to a binary task, not {task!r}")

@@ -5,7 +5,8 @@
                                    with DataLoader workers; returns a ranked :class:`CandidateTable`
 :class:`CandidateTable`            a pandas DataFrame (rank, path, target_id, mission, sector, score,
                                    period, epoch, duration_hours, depth_ppm ...) with ``.problems``
-:func:`save_candidates`            write ``.csv`` (+ ``.meta.json``) or ``.parquet``
+:meth:`CandidateTable.save`        write ``.csv`` (+ ``.meta.json``) or ``.parquet`` (also
+                                   :func:`save_candidates`)
 :func:`read_candidates`            read them back, metadata included
 :func:`search_period`              box-least-squares period, epoch, duration and depth of one curve
 :func:`saliency`                   which cadences drove the score (occlusion or integrated gradients)
@@ -13,19 +14,19 @@
 
 Example
 -------
->>> from qusi_lab.inference import infer, save_candidates
+>>> from qusi_lab.inference import infer
 >>> table = infer("runs/transits", "data/sector_01")          # doctest: +SKIP
->>> save_candidates(table, "candidates.csv")                  # doctest: +SKIP
+>>> table.save("candidates.csv")                              # doctest: +SKIP
 >>> table.problems                                            # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from qusi_lab._deprecation import moved_names
 from qusi_lab.inference.candidates import CandidateTable, metadata_path, read_candidates, save_candidates
 from qusi_lab.inference.infer import (
     DEFAULT_PERIOD_SEARCH_TOP,
     InferenceError,
-    ModelInfo,
     infer,
     inference_dataset,
     load_model,
@@ -47,7 +48,6 @@ __all__ = [
     "read_candidates",
     "metadata_path",
     "InferenceError",
-    "ModelInfo",
     "model_info",
     "load_model",
     "inference_dataset",
@@ -60,3 +60,6 @@ __all__ = [
     "saliency",
     "SALIENCY_METHODS",
 ]
+
+# ModelInfo became qusi_lab.models.Model: one description of a trained model.
+__getattr__ = moved_names(__name__, {"ModelInfo": "qusi_lab.models.trained:Model"})

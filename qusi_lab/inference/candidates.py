@@ -26,8 +26,8 @@ Example
 -------
 >>> table = infer(model, "data/sector_01")                       # doctest: +SKIP
 >>> table.head(20)                                               # doctest: +SKIP
->>> save_candidates(table, "candidates.parquet")                 # doctest: +SKIP
->>> read_candidates("candidates.parquet").attrs["model"]         # doctest: +SKIP
+>>> table.save("candidates.parquet")                             # doctest: +SKIP
+>>> CandidateTable.load("candidates.parquet").attrs["model"]     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ PROBLEM_COLUMNS: tuple[str, str, str] = ("path", "error", "stage")
 
 
 class CandidateTable(pd.DataFrame):
-    """A ranked table of light curves: a pandas DataFrame with :attr:`problems` and :meth:`top`.
+    """A ranked table of light curves: a pandas DataFrame with :attr:`problems`, :meth:`top` and :meth:`save`.
 
     Metadata lives in ``attrs`` (plain JSON values, so Parquet keeps it):
     ``model`` (bundle folder), ``qusi_lab_version``, ``task``, ``label_names``,
@@ -107,6 +107,28 @@ class CandidateTable(pd.DataFrame):
     def top(self, n: int = 10) -> CandidateTable:
         """The ``n`` best-ranked rows."""
         return self.sort_values("rank").head(n) if "rank" in self else self.head(n)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the table to ``.csv`` (+ ``.meta.json``) or ``.parquet`` (by suffix); returns the path.
+
+        The same as :func:`save_candidates` (object first, path second, as everywhere in qusi_lab).
+
+        Example
+        -------
+        >>> import tempfile
+        >>> table = CandidateTable({"rank": [1], "path": ["a.fits"], "score": [0.5]})
+        >>> CandidateTable.load(table.save(tempfile.mkdtemp() + "/candidates.parquet")).score.tolist()
+        [0.5]
+        """
+        return save_candidates(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CandidateTable:
+        """A table written by :meth:`save` (metadata back in ``attrs``); the same as :func:`read_candidates`.
+
+        ``save`` and ``load`` pair up as for :class:`~qusi_lab.models.Model` (``model.save(path)``, ``ql.load(path)``).
+        """
+        return read_candidates(path)
 
 
 def metadata_path(path: str | os.PathLike[str]) -> Path:

@@ -3,8 +3,10 @@
 One pass over the data, in batches, with DataLoader workers reading and preprocessing
 while the main process runs the network:
 
-* every light curve exactly once, whole (the model's own preprocessing, taken from
-  ``model.bundle.preprocessing``, so inputs are made exactly as in training);
+* every light curve exactly once, whole (the model's own preprocessing,
+  ``model.preprocessing`` of the :class:`~qusi_lab.models.Model`, so inputs are made exactly as
+  in training), through the one scoring path, :func:`qusi_lab.models.scoring.score_curves`
+  (which :func:`~qusi_lab.training.evaluate` and ``Model.score`` share);
 * the network runs under :func:`torch.inference_mode`, with batch normalisation folded
   into the convolutions (:func:`qusi_lab.models.fuse_for_inference`) and its conv blocks
   run channels-last (:func:`qusi_lab.models.to_channels_last`) when that copy gives the
@@ -19,11 +21,11 @@ while the main process runs the network:
 
 Example
 -------
->>> from qusi_lab.inference import infer, save_candidates
+>>> from qusi_lab.inference import infer
 >>> table = infer("runs/transits", "data/sector_01", num_workers=2)     # doctest: +SKIP
 >>> table.head()                                                       # doctest: +SKIP
    rank  path  target_id      mission  sector  score  period  epoch  duration_hours  depth_ppm ...
->>> save_candidates(table, "candidates.csv")                           # doctest: +SKIP
+>>> table.save("candidates.csv")                                       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,190 +35,68 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset
 
-from qusi_lab.errors import LightCurveError, QusiLabError
+from qusi_lab._deprecation import moved_names, warn_deprecated
 from qusi_lab.inference.candidates import PROBLEM_COLUMNS, CandidateTable
 from qusi_lab.inference.periods import PERIOD_COLUMNS, empty_period_row, search_period
-from qusi_lab.lightcurve import LightCurve
+from qusi_lab.models.scoring import (
+    META_COLUMNS,
+    InferenceError,
+    device_of,
+    inference_dataset,
+    problem_row,
+    score_curves,
+    worker_count,
+)
+from qusi_lab.models.trained import Model, as_model
+from qusi_lab.progress import ProgressBar
 
-__all__ = ["infer", "InferenceError", "ModelInfo", "model_info", "load_model", "inference_dataset", "DEFAULT_PERIOD_SEARCH_TOP"]
+__all__ = ["infer", "InferenceError", "model_info", "load_model", "inference_dataset", "DEFAULT_PERIOD_SEARCH_TOP"]
 
 #: Candidates that get a BLS period search by default (the top of the ranking).
 DEFAULT_PERIOD_SEARCH_TOP = 100
 
-# Curves per forward call: small chunks keep a Hadryss layer's activations in the CPU cache, ~2x faster
-# per curve than one call on a 256-curve batch (measured on 4096-long inputs).
-_FORWARD_CHUNK = 32
-
 # Meta keys copied into the table, in column order (quarter/campaign only appear when some curve has one).
-_META_COLUMNS: tuple[str, ...] = ("target_id", "mission", "sector", "quarter", "campaign")
+_META_COLUMNS: tuple[str, ...] = META_COLUMNS
 _OPTIONAL_META_COLUMNS = ("quarter", "campaign")
 
 # Problem stages that do not stop a curve from being scored (or are not about one curve).
 _NOT_CURVE_FAILURES = frozenset({"period_search", "discover"})
 
 
-class InferenceError(QusiLabError, ValueError):
-    """Inference cannot run: no light curves, a model without what inference needs, or a broken model."""
-
-
-# ----------------------------------------------------------------------------- the model and its bundle
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What inference needs to know about a model (read from ``model.bundle``).
-
-    Attributes
-    ----------
-    task:
-        ``"binary"``, ``"multiclass"`` or ``"regression"``.
-    label_names:
-        Class names in output order (empty for regression).
-    positive_class:
-        Binary: the class whose probability is the score.
-    input_length:
-        Length of the network input.
-    preprocessing:
-        The :class:`~qusi_lab.transforms.Pipeline` that makes the input from a light curve.
-    target_scaler:
-        Regression: ``{"mean", "std"}`` to turn outputs back into target units.
-    path:
-        The bundle folder the model was loaded from, if any.
-    version:
-        The qusi_lab version that saved the bundle, if known.
-    architecture:
-        Registry name of the network, if known.
-    """
-
-    task: str
-    label_names: tuple[str, ...]
-    positive_class: str | None
-    input_length: int
-    preprocessing: Any
-    target_scaler: dict[str, float] | None = None
-    path: str | None = None
-    version: str | None = None
-    architecture: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _bundle_value(bundle: Any, name: str, default: Any = None) -> Any:
-    if bundle is None:
-        return default
-    if isinstance(bundle, dict):
-        return bundle.get(name, default)
-    return getattr(bundle, name, default)
+# ----------------------------------------------------------------------------- the model
 
 
 def model_info(
-    model: nn.Module,
+    model: nn.Module | Model,
     *,
     preprocessing: Any = None,
     task: str | None = None,
     label_names: Sequence[str] | None = None,
-) -> ModelInfo:
-    """Read task, classes and preprocessing from ``model.bundle`` (keywords override it).
-
-    A model without a bundle (a bare network) is taken as binary with the default
-    preprocessing for its ``input_length``, with a warning, since nothing guarantees
-    that is how it was trained.
-
-    Example
-    -------
-    >>> from qusi_lab.models import Hadryss
-    >>> from qusi_lab.transforms import default_preprocessing
-    >>> info = model_info(Hadryss(input_length=256), preprocessing=default_preprocessing(256), task="binary")
-    >>> info.task, info.input_length
-    ('binary', 256)
-    """
-    from qusi_lab.transforms import Pipeline, default_preprocessing
-
-    bundle = getattr(model, "bundle", None)
-    n_outputs = getattr(model, "n_outputs", None)
-    chosen_task = task or _bundle_value(bundle, "task")
-    if chosen_task is None:
-        chosen_task = "binary" if n_outputs in (None, 1) else "multiclass"
-    names = tuple(str(name) for name in (label_names or _bundle_value(bundle, "label_names") or ()))
-    if chosen_task == "multiclass" and not names:
-        names = tuple(f"class_{index}" for index in range(int(n_outputs or 0)))
-    positive = _bundle_value(bundle, "positive_class")
-    if chosen_task == "binary" and positive is None:
-        positive = names[1] if len(names) == 2 else "positive"
-    pipeline = preprocessing if preprocessing is not None else _bundle_value(bundle, "preprocessing")
-    if isinstance(pipeline, dict):
-        pipeline = Pipeline.from_dict(pipeline)
-    length = _bundle_value(bundle, "input_length") or getattr(model, "input_length", None)
-    if pipeline is None:
-        if length is None:
-            raise InferenceError(
-                "the model has no bundle (model.bundle) and no input_length: pass preprocessing=, or load the "
-                "model with qusi_lab.training.load(folder)")
-        where = "has no bundle (model.bundle)" if bundle is None else "bundle records no preprocessing"
-        warnings.warn(
-            f"the model {where}, so the default preprocessing is assumed; pass preprocessing= the pipeline "
-            "it was trained with", UserWarning, stacklevel=3)
-        pipeline = default_preprocessing(int(length))
-    pipeline_length = getattr(pipeline, "input_length", None)
-    if length is None:
-        length = pipeline_length
-    if length is None:
-        raise InferenceError("cannot tell the input length: the preprocessing sets none and the model has none")
-    if pipeline_length is not None and int(pipeline_length) != int(length):
-        raise InferenceError(
-            f"the preprocessing makes inputs of length {pipeline_length} but the model expects {length}")
-    path = _bundle_value(bundle, "path")
-    return ModelInfo(
-        task=str(chosen_task),
-        label_names=names,
-        positive_class=None if positive is None else str(positive),
-        input_length=int(length),
-        preprocessing=pipeline,
-        target_scaler=_bundle_value(bundle, "target_scaler"),
-        path=None if path is None else str(path),
-        version=_bundle_value(bundle, "qusi_lab_version"),
-        architecture=_bundle_value(bundle, "architecture") or getattr(model, "name", None) or None,
-    )
+) -> Model:
+    """Deprecated: :func:`qusi_lab.models.as_model` (the :class:`~qusi_lab.models.Model` replaces ``ModelInfo``)."""
+    warn_deprecated("qusi_lab.inference.model_info is now qusi_lab.models.as_model (it returns the Model)")
+    described = as_model(model, preprocessing=preprocessing, task=task, label_names=label_names)
+    return described.replace(preprocessing=described.input_pipeline())
 
 
-def load_model(model: nn.Module | str | os.PathLike[str]) -> nn.Module:
-    """``model`` itself, or the model saved in the bundle folder ``model`` (:func:`qusi_lab.training.load`)."""
-    if isinstance(model, nn.Module):
+def load_model(model: nn.Module | Model | str | os.PathLike[str]) -> nn.Module | Model:
+    """``model`` itself, or the :class:`~qusi_lab.models.Model` saved in the bundle folder ``model`` (``ql.load``)."""
+    if isinstance(model, (nn.Module, Model)):
         return model
     if isinstance(model, (str, os.PathLike)):
-        from qusi_lab.training import load
+        from qusi_lab.models.bundle import load
 
         return load(model)
-    raise TypeError(f"model must be a torch.nn.Module or a bundle folder, got {type(model).__name__}")
-
-
-def _outputs_to_scores(outputs: torch.Tensor, info: ModelInfo) -> np.ndarray:
-    try:
-        from qusi_lab.training.bundle import scores_from_outputs
-    except ImportError:  # training not installed alongside: same conversion without the target scaler
-        from qusi_lab.models import scores_from_logits
-
-        scores = scores_from_logits(outputs, info.task)
-        if info.task == "regression" and info.target_scaler:
-            scores = scores * float(info.target_scaler["std"]) + float(info.target_scaler["mean"])
-        return scores.numpy()
-    return scores_from_outputs(outputs, info.task, info.target_scaler).numpy()
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for parameter in model.parameters():
-        return parameter.device
-    return torch.device("cpu")
+    raise TypeError(f"model must be a qusi_lab Model, a torch.nn.Module or a bundle folder, got {type(model).__name__}")
 
 
 def _inference_network(model: nn.Module, input_length: int, fuse: bool) -> nn.Module:
@@ -231,7 +111,7 @@ def _inference_network(model: nn.Module, input_length: int, fuse: bool) -> nn.Mo
     except Exception as error:  # noqa: BLE001 - an architecture the fuser does not know: run it as is
         warnings.warn(f"running the model unfused ({type(error).__name__}: {error})", RuntimeWarning, stacklevel=3)
         return model
-    probe = torch.randn(4, input_length, generator=torch.Generator().manual_seed(0)).to(_device_of(model))
+    probe = torch.randn(4, input_length, generator=torch.Generator().manual_seed(0)).to(device_of(model))
     with torch.inference_mode():
         expected, got = model(probe), fused(probe)
     if expected.shape != got.shape or not torch.allclose(expected, got, rtol=1e-3, atol=1e-4):
@@ -239,145 +119,6 @@ def _inference_network(model: nn.Module, input_length: int, fuse: bool) -> nn.Mo
                       stacklevel=3)
         return model
     return fused
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def _load_any(source: Any) -> Any:
-    """The ``load`` of inference datasets: read paths, pass light curves through."""
-    if isinstance(source, (str, os.PathLike)):
-        from qusi_lab.io import read_light_curve
-
-        return read_light_curve(source)
-    return source
-
-
-def inference_dataset(data: Any, preprocessing: Any = None,
-                      problems: list[tuple[str, str, str]] | None = None) -> Any:
-    """A :class:`~qusi_lab.data.LightCurveDataset` of ``data`` (returned as is when it already is one).
-
-    ``data``: a LightCurveDataset; a folder (searched recursively for FITS, CSV and NPZ
-    files); one file; a LightCurve; or a list of paths and/or LightCurves (qusi_lab or
-    lightkurve).
-
-    Sub-folders that cannot be listed are appended to ``problems`` as ``(folder, error,
-    "discover")`` when it is given (:func:`infer` reports them in ``table.problems``), and
-    warned about otherwise.
-
-    Raises
-    ------
-    FileNotFoundError
-        When a folder or file does not exist.
-    InferenceError
-        When there is no light curve at all.
-    """
-    from qusi_lab.data import LightCurveDataset
-
-    if isinstance(data, LightCurveDataset):
-        return data
-    if isinstance(data, (str, os.PathLike)):
-        root = Path(data)
-        if root.is_dir():
-            from qusi_lab.io import find_light_curve_files
-
-            unreadable: list[tuple[Path, OSError]] | None = None if problems is None else []
-            sources: list[Any] = list(find_light_curve_files(root, unreadable=unreadable))
-            for folder, error in unreadable or ():
-                assert problems is not None  # unreadable is only a list when problems is
-                problems.append((str(folder), f"{type(error).__name__}: cannot list folder", "discover"))
-            if not sources:
-                raise InferenceError(f"{root}: no light-curve files (.fits, .fits.gz, .fit, .csv, .npz) in it")
-        elif root.exists():
-            sources = [root]
-        else:
-            raise FileNotFoundError(f"{root}: no such file or folder")
-    elif isinstance(data, LightCurve) or (hasattr(data, "time") and hasattr(data, "flux")):
-        sources = [data]
-    elif isinstance(data, Sequence) or hasattr(data, "__iter__"):
-        sources = list(data)
-        missing = [item for item in sources if isinstance(item, (str, os.PathLike)) and not Path(item).exists()]
-        if missing:
-            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise FileNotFoundError(f"{missing[0]}: no such file{more}")
-    else:
-        raise TypeError(f"cannot infer on a {type(data).__name__}; pass a folder, files, light curves or a dataset")
-    if not sources:
-        raise InferenceError("no light curves to score")
-    return LightCurveDataset(sources, load=_load_any, preprocessing=preprocessing, augmentation=False)
-
-
-def _meta_row(lc: LightCurve) -> dict[str, Any]:
-    meta = lc.meta
-    row: dict[str, Any] = {}
-    for key in _META_COLUMNS:
-        value = meta.get(key)
-        if isinstance(value, np.generic):
-            value = value.item()
-        row[key] = value
-    return row
-
-
-def _problem(error: BaseException, name: str, stage: str) -> tuple[str, str, str]:
-    reason = getattr(error, "reason", None) or str(error)
-    return (name, f"{type(error).__name__}: {reason}", stage)
-
-
-class _InferenceStream(IterableDataset):  # type: ignore[type-arg]
-    """Yields ``(index, input array | None, meta row | problem)`` for each index once, across workers."""
-
-    def __init__(self, dataset: Any, preprocessing: Any, input_length: int) -> None:
-        super().__init__()
-        self.dataset = dataset
-        self.preprocessing = preprocessing
-        self.input_length = input_length
-
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray | None, Any]]:
-        info = get_worker_info()
-        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
-        # Contiguous shards in order: worker k takes the k-th slice, so together every index appears once.
-        for index in np.array_split(np.arange(len(self.dataset)), workers)[worker]:
-            position = int(index)
-            try:
-                lc = self.dataset.light_curve(position)
-            except LightCurveError as error:
-                yield position, None, _problem(error, self.dataset.source_name(position), "load")
-                continue
-            try:
-                # Seeded per curve, as dataset[i] does, in case a preprocessing step draws numbers.
-                array = self.preprocessing.to_array(lc, rng=np.random.default_rng(position))
-            except Exception as error:  # noqa: BLE001 - any preprocessing failure skips this one curve
-                yield position, None, _problem(error, self.dataset.source_name(position), "preprocess")
-                continue
-            if array.shape != (self.input_length,):
-                # A configuration mistake, not a bad file: stop loudly instead of skipping every curve.
-                raise ValueError(
-                    f"{self.dataset.source_name(position)}: preprocessing produced shape {array.shape}, "
-                    f"but the model expects input_length {self.input_length}")
-            yield position, array, _meta_row(lc)
-
-
-def _collate(items: list[tuple[int, np.ndarray | None, Any]]) -> tuple[list[int], torch.Tensor | None,
-                                                                        list[dict[str, Any]], list[Any]]:
-    indices, arrays, metas, problems = [], [], [], []
-    for index, array, extra in items:
-        if array is None:
-            problems.append((index, extra))
-        else:
-            indices.append(index)
-            arrays.append(array)
-            metas.append(extra)
-    inputs = torch.from_numpy(np.stack(arrays)) if arrays else None
-    return indices, inputs, metas, problems
-
-
-def _worker_count(num_workers: int | None, size: int) -> int:
-    if num_workers is not None:
-        if int(num_workers) < 0:
-            raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
-        return int(num_workers)
-    # Starting workers costs a fraction of a second: only worth it for more than a few dozen curves.
-    return 0 if size < 64 else min(2, os.cpu_count() or 1)
 
 
 # ----------------------------------------------------------------------------- period search
@@ -400,7 +141,7 @@ class _PeriodSearchItems(Dataset):  # type: ignore[type-arg]
             lc = self.dataset.light_curve(index)
             return index, search_period(lc, **self.options).as_row(), None
         except Exception as error:  # noqa: BLE001 - a failed search leaves NaNs, the curve stays ranked
-            return index, None, _problem(error, self.dataset.source_name(index), "period_search")
+            return index, None, problem_row(error, self.dataset.source_name(index), "period_search")
 
 
 def _identity(item: Any) -> Any:
@@ -437,7 +178,7 @@ def _run_period_search(dataset: Any, indices: Sequence[int], options: dict[str, 
     items = _PeriodSearchItems(dataset, indices, options)
     workers = min(workers, len(indices))
     loader = DataLoader(items, batch_size=None, num_workers=workers, collate_fn=_identity)
-    bar = _progress_bar(len(indices), "period search", progress)
+    bar = ProgressBar(len(indices), enabled=progress, description="period search", unit="curve", smoothing=0.1)
     try:
         for index, row, problem in loader:
             if row is not None:
@@ -453,23 +194,7 @@ def _run_period_search(dataset: Any, indices: Sequence[int], options: dict[str, 
 # ----------------------------------------------------------------------------- the table
 
 
-class _NoBar:
-    def update(self, count: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, description: str, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit="curve", smoothing=0.1)
-
-
-def _score_columns(scores: np.ndarray, info: ModelInfo, rank_by: str | None) -> tuple[dict[str, Any], str]:
+def _score_columns(scores: np.ndarray, info: Model, rank_by: str | None) -> tuple[dict[str, Any], str]:
     """Score columns for the task, and a description of what ``score`` is."""
     if info.task == "multiclass":
         names = list(info.label_names) or [f"class_{index}" for index in range(scores.shape[1])]
@@ -499,7 +224,7 @@ def _build_table(
     positions: np.ndarray,
     metas: list[dict[str, Any]],
     scores: np.ndarray,
-    info: ModelInfo,
+    info: Model,
     rank_by: str | None,
 ) -> tuple[pd.DataFrame, str]:
     columns: dict[str, Any] = {"path": [dataset.source_name(int(position)) for position in positions]}
@@ -530,7 +255,7 @@ def _build_table(
 
 
 def infer(
-    model: nn.Module | str | os.PathLike[str],
+    model: Model | nn.Module | str | os.PathLike[str],
     data: Any,
     *,
     batch_size: int = 256,
@@ -550,8 +275,9 @@ def infer(
     Parameters
     ----------
     model:
-        A trained network with a ``.bundle`` (from :func:`qusi_lab.training.train` or
-        :func:`qusi_lab.training.load`), or the path of a saved bundle folder.
+        A trained :class:`~qusi_lab.models.Model` (``result.model`` of :func:`qusi_lab.train`, or
+        ``ql.load(folder)``), or the path of a saved bundle folder. A bare network is taken as
+        binary (one output) or multiclass with the default preprocessing, with a warning.
     data:
         A folder (searched recursively for FITS, CSV and NPZ files), a file, a list of
         paths and/or light curves, or a :class:`~qusi_lab.data.LightCurveDataset` (its
@@ -611,12 +337,17 @@ def infer(
     """
     started = time.perf_counter()
     network_source = model
-    model = load_model(model)
-    info = model_info(model, preprocessing=preprocessing)
+    info = as_model(model, preprocessing=preprocessing)
+    if info.network is None:
+        raise InferenceError("this Model is a description without weights (load_bundle_info); load it with "
+                             "qusi_lab.load(folder)")
+    info = info.replace(preprocessing=info.input_pipeline())
+    network_module = info.network
+    assert network_module is not None and info.input_length is not None
     discover_problems: list[tuple[str, str, str]] = []
     dataset = inference_dataset(data, info.preprocessing, discover_problems)
     size = len(dataset)
-    workers = _worker_count(num_workers, size)
+    workers = worker_count(num_workers, size)
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     search = _period_search_wanted(period_search, info.task)
@@ -628,22 +359,23 @@ def infer(
         if unknown:
             raise TypeError(f"unknown period_search_options {unknown}; search_period takes {sorted(known)}")
 
-    was_training = model.training
+    was_training = network_module.training
     previous_threads = torch.get_num_threads()
-    model.eval()
+    network_module.eval()
     try:
         if threads is not None:
             torch.set_num_threads(max(1, int(threads)))
-        network = _inference_network(model, info.input_length, fuse)
-        positions, metas, outputs, problems = _score_all(network, dataset, info, int(batch_size), workers,
-                                                         progress)
+        network = _inference_network(network_module, info.input_length, fuse)
+        scored = score_curves(network, dataset, info.preprocessing, info.input_length, batch_size=int(batch_size),
+                              num_workers=workers, progress=progress)
+        positions, metas, outputs, problems = scored.positions, scored.metas, scored.outputs, scored.problems
         problems[:0] = discover_problems
     finally:
-        model.train(was_training)
+        network_module.train(was_training)
         torch.set_num_threads(previous_threads)
 
     if len(outputs):
-        scores = _outputs_to_scores(torch.from_numpy(outputs), info).astype(np.float64)
+        scores = info.scores_from_outputs(torch.from_numpy(outputs)).numpy().astype(np.float64)
         scores = scores.reshape(len(positions), -1)
         positions, metas, scores = _drop_non_finite(dataset, positions, metas, outputs, scores, problems)
     else:  # every file failed: an empty table with the usual columns
@@ -677,9 +409,9 @@ def infer(
 
     table.attrs = {
         "qusi_lab_version": __version__,
-        "model": info.path if info.path is not None else (
+        "model": str(info.path) if info.path is not None else (
             str(network_source) if isinstance(network_source, (str, os.PathLike)) else None),
-        "model_qusi_lab_version": info.version,
+        "model_qusi_lab_version": info.qusi_lab_version,
         "architecture": info.architecture,
         "task": info.task,
         "label_names": list(info.label_names),
@@ -728,55 +460,13 @@ def _drop_non_finite(
     return positions[finite], [meta for meta, keep in zip(metas, finite, strict=True) if keep], scores[finite]
 
 
-def _score_all(
-    network: nn.Module, dataset: Any, info: ModelInfo, batch_size: int, workers: int, progress: bool
-) -> tuple[np.ndarray, list[dict[str, Any]], np.ndarray, list[tuple[str, str, str]]]:
-    """Run the network over every curve once: positions, meta rows, raw outputs, problems."""
-    stream = _InferenceStream(dataset, info.preprocessing, info.input_length)
-    loader = DataLoader(
-        stream,
-        batch_size=batch_size,
-        num_workers=workers,
-        collate_fn=_collate,
-        prefetch_factor=2 if workers else None,
-    )
-    positions: list[int] = []
-    metas: list[dict[str, Any]] = []
-    outputs: list[np.ndarray] = []
-    problems: list[tuple[int, tuple[str, str, str]]] = []
-    bar = _progress_bar(len(dataset), "inference", progress)
-    device = _device_of(network)
-    iterator = iter(loader)
-    try:
-        with torch.inference_mode():
-            for indices, inputs, batch_metas, batch_problems in iterator:
-                if inputs is not None:
-                    inputs = inputs.to(device)
-                    for start in range(0, len(inputs), _FORWARD_CHUNK):
-                        logits = network(inputs[start:start + _FORWARD_CHUNK])
-                        outputs.append(logits.float().cpu().numpy())
-                positions.extend(indices)
-                metas.extend(batch_metas)
-                problems.extend(batch_problems)
-                bar.update(len(indices) + len(batch_problems))
-    finally:
-        bar.close()
-        # Stop workers now rather than at garbage collection (which waits on each one).
-        getattr(iterator, "_shutdown_workers", lambda: None)()
-    seen = np.bincount(np.asarray(positions + [index for index, _ in problems], dtype=np.int64),
-                       minlength=len(dataset)) if len(dataset) else np.zeros(0, dtype=np.int64)
-    if seen.size != len(dataset) or not (seen == 1).all():
-        raise RuntimeError(  # never expected: the shards cover every index exactly once
-            f"inference saw {int((seen == 0).sum())} curves 0 times and {int((seen > 1).sum())} more than once")
-    problems.sort(key=lambda item: item[0])
-    n_outputs = outputs[0].shape[1] if outputs else 1
-    stacked = np.concatenate(outputs) if outputs else np.zeros((0, n_outputs), dtype=np.float32)
-    return np.asarray(positions, dtype=np.int64), metas, stacked, [problem for _, problem in problems]
-
-
 def seconds_per_curve(table: pd.DataFrame) -> float:
     """Wall time of the run that made ``table`` divided by its light curves (NaN when unknown)."""
     seconds, count = table.attrs.get("seconds"), table.attrs.get("light_curves")
     if not seconds or not count:
         return math.nan
     return float(seconds) / float(count)
+
+
+# ModelInfo became qusi_lab.models.Model: one description of a trained model.
+__getattr__ = moved_names(__name__, {"ModelInfo": "qusi_lab.models.trained:Model"})

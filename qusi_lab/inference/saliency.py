@@ -32,27 +32,27 @@ import torch
 from torch import nn
 
 from qusi_lab.lightcurve import LightCurve
+from qusi_lab.models.trained import Model, as_model, description_of
 
 __all__ = ["saliency", "SALIENCY_METHODS"]
 
 SALIENCY_METHODS: tuple[str, ...] = ("occlusion", "integrated_gradients")
 
 
-def _prepare_input(model: nn.Module, data: Any, preprocessing: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def _prepare_input(model: Any, data: Any, preprocessing: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """The network input (float32) and, for a light curve, the time of each input cadence."""
     if isinstance(data, LightCurve) or (hasattr(data, "time") and hasattr(data, "flux")):
-        from qusi_lab.inference.infer import model_info
-
-        info = model_info(model, preprocessing=preprocessing)
+        described = as_model(model, preprocessing=preprocessing)
+        pipeline = described.input_pipeline()
         lc = data if isinstance(data, LightCurve) else LightCurve.from_lightkurve(data)
         # The same generator seed as dataset[i] and infer() use for curve 0 is irrelevant for the default
         # (deterministic) preprocessing; a fixed seed keeps any random step reproducible here.
-        processed = info.preprocessing(lc, rng=np.random.default_rng(0))
+        processed = pipeline(lc, rng=np.random.default_rng(0))
         x = np.asarray(processed.flux, dtype=np.float32)
         if not np.isfinite(x).all():
             raise ValueError("the preprocessing left non-finite values; end it with FillGaps()")
-        if x.shape != (info.input_length,):
-            raise ValueError(f"preprocessing produced shape {x.shape}, the model expects {info.input_length}")
+        if x.shape != (described.input_length,):
+            raise ValueError(f"preprocessing produced shape {x.shape}, the model expects {described.input_length}")
         return x, np.asarray(processed.time, dtype=np.float64)
     if isinstance(data, torch.Tensor):
         data = data.detach().cpu().numpy()
@@ -62,19 +62,19 @@ def _prepare_input(model: nn.Module, data: Any, preprocessing: Any) -> tuple[np.
     return x, None
 
 
-def _target_function(model: nn.Module, target: int | str | None, x: torch.Tensor) -> tuple[Any, int]:
+def _target_function(model: nn.Module, described: Model | None, target: int | str | None,
+                     x: torch.Tensor) -> tuple[Any, int]:
     """``f(batch) -> (batch,)`` of the explained output, and the chosen output index."""
-    bundle = getattr(model, "bundle", None)
-    task = getattr(bundle, "task", None)
+    task = described.task if described is not None else None
     with torch.inference_mode():
         probe = model(x.unsqueeze(0))
     n_outputs = probe.shape[-1]
     if task is None:
         task = "binary" if n_outputs == 1 else "multiclass"
     if task == "multiclass":
-        names = list(getattr(bundle, "label_names", ()) or ())
+        names = list(described.label_names) if described is not None else []
         if target is None:
-            positive = getattr(bundle, "positive_class", None)
+            positive = described.positive_class if described is not None else None
             index = names.index(positive) if positive in names else int(probe.argmax(dim=-1).item())
         elif isinstance(target, str):
             if target not in names:
@@ -194,12 +194,15 @@ def saliency(
     if method not in SALIENCY_METHODS:
         raise ValueError(f"unknown saliency method {method!r}; choose one of {SALIENCY_METHODS}")
     x, time = _prepare_input(model, light_curve_or_x, preprocessing)
+    # A Model (or a network a train() described) brings its task and classes; a bare network only itself.
+    described = description_of(model)
+    model = described.network if described is not None and described.network is not None else model
     length = x.size
     device = next((parameter.device for parameter in model.parameters()), torch.device("cpu"))
     was_training = model.training
     model.eval()
     try:
-        select, _ = _target_function(model, target, torch.from_numpy(x).to(device))
+        select, _ = _target_function(model, described, target, torch.from_numpy(x).to(device))
         level = float(np.median(x)) if baseline is None else float(baseline)
         if method == "occlusion":
             size = max(1, min(length, int(window) if window is not None else max(4, length // 64)))

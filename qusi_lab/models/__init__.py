@@ -10,6 +10,10 @@ and returns logits ``(batch, n_outputs)``; each scales its pooling to ``input_le
 ``TransformerClassifier``     strided conv stem -> transformer encoder -> mean + max pooling
 ============================  =====================================================================
 
+A trained model is a :class:`Model` (:mod:`qusi_lab.models.trained`): the network plus its preprocessing,
+classes and task, saved and loaded as a folder by :mod:`qusi_lab.models.bundle`, scored through the one
+scoring path, :mod:`qusi_lab.models.scoring`.
+
 Example
 -------
 >>> import torch
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from qusi_lab.models.astronet import AstronetGlobalLocal, crop_around_deepest_dip
 from qusi_lab.models.base import ConvNormAct, LightCurveModel, downsampling_schedule
+from qusi_lab.models.bundle import BundleDamagedError, BundleError, load, load_bundle_info, save_bundle
 from qusi_lab.models.hadryss import HADRYSS_FILTERS, Hadryss
 from qusi_lab.models.inference import (
     ChannelsLastConvBlock,
@@ -49,6 +54,7 @@ from qusi_lab.models.registry import (
     register_model,
 )
 from qusi_lab.models.resnet import ResNet1D
+from qusi_lab.models.scoring import forward_stream, score_curves
 from qusi_lab.models.tasks import (
     TASKS,
     TaskLoss,
@@ -57,9 +63,30 @@ from qusi_lab.models.tasks import (
     outputs_for_task,
     scores_from_logits,
 )
+from qusi_lab.models.trained import (
+    Model,
+    as_model,
+    bundle_of,
+    check_compatible,
+    description_of,
+    scores_from_outputs,
+)
 from qusi_lab.models.transformer import TransformerClassifier
 
 __all__ = [
+    "Model",
+    "as_model",
+    "bundle_of",
+    "check_compatible",
+    "description_of",
+    "scores_from_outputs",
+    "load",
+    "load_bundle_info",
+    "save_bundle",
+    "BundleError",
+    "BundleDamagedError",
+    "forward_stream",
+    "score_curves",
     "LightCurveModel",
     "ConvNormAct",
     "downsampling_schedule",

@@ -425,16 +425,18 @@ def optimize_for_inference(model: nn.Module, *, chunk_size: int | None = None, c
 
 
 def predict_logits(model: nn.Module, curves: Tensor, *, batch_size: int = 256) -> Tensor:
-    """Logits for ``curves`` (``(n, length)``), in batches, under ``torch.inference_mode``.
+    """Logits for ``curves`` (``(n, length)``), in batches, under ``torch.inference_mode``: float32, on the CPU.
 
-    Puts ``model`` in eval mode. Example: ``predict_logits(model, torch.zeros(10, 4096)).shape == (10, 1)``.
+    Puts ``model`` in eval mode. The forward loop of :mod:`qusi_lab.models.scoring`, the one every
+    scorer shares. Example: ``predict_logits(model, torch.zeros(10, 4096)).shape == (10, 1)``.
     """
+    from qusi_lab.models.scoring import forward_in_chunks
+
     model.eval()
-    outputs = []
+    if not len(curves):
+        return torch.empty(0)
     with torch.inference_mode():
-        for start in range(0, len(curves), batch_size):
-            outputs.append(model(curves[start:start + batch_size].contiguous()))
-    return torch.cat(outputs) if outputs else torch.empty(0)
+        return forward_in_chunks(model, curves.contiguous(), int(batch_size))
 
 
 def count_flops(model: nn.Module, input_length: int | None = None) -> int:

@@ -3,7 +3,8 @@
 - :func:`train` — a plain PyTorch training loop over a :class:`~qusi_lab.data.LightCurveDataset`:
   balanced/augmented streams, validation, early stopping, best/last checkpoints, exact resume.
 - :func:`evaluate` — metrics, per-curve scores and plots on a labelled dataset.
-- :func:`save_bundle` / :func:`load` — a model folder with weights, preprocessing and class names.
+- :func:`load` / :meth:`Model.save <qusi_lab.models.Model.save>` — a model folder with weights, preprocessing
+  and class names (:mod:`qusi_lab.models.bundle`; :func:`save_bundle` for a bare network).
 - :mod:`~qusi_lab.training.metrics` — AUC ROC/PR, recall among the top-scored fraction, ... in numpy.
 
 Example
@@ -11,22 +12,21 @@ Example
 >>> from qusi_lab.training import train, evaluate, load   # doctest: +SKIP
 >>> result = train(model, train_set, validation_set, checkpoint_dir="runs/transits")   # doctest: +SKIP
 >>> evaluate(result.model, test_set)                                                 # doctest: +SKIP
->>> result.save("models/transits"); model = load("models/transits")                  # doctest: +SKIP
+>>> result.model.save("models/transits"); model = load("models/transits")            # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from qusi_lab.training.bundle import (
+from qusi_lab._deprecation import moved_names
+from qusi_lab.models.bundle import (
     BUNDLE_FORMAT_VERSION,
     BundleError,
-    BundleInfo,
-    bundle_of,
     load,
     load_bundle_info,
     save_bundle,
-    scores_from_outputs,
     versions_compatible,
 )
+from qusi_lab.models.trained import Model, bundle_of, scores_from_outputs
 from qusi_lab.training.evaluate import EvaluationResult, evaluate, predict_outputs
 from qusi_lab.training.loop import TrainingResult, train
 from qusi_lab.training.metrics import (
@@ -56,7 +56,7 @@ __all__ = [
     "save_bundle",
     "load",
     "load_bundle_info",
-    "BundleInfo",
+    "Model",
     "bundle_of",
     "BundleError",
     "BUNDLE_FORMAT_VERSION",
@@ -81,3 +81,6 @@ __all__ = [
     "TensorBoardLogger",
     "WandbLogger",
 ]
+
+# BundleInfo became qusi_lab.models.Model (one description of a trained model).
+__getattr__ = moved_names(__name__, {"BundleInfo": "qusi_lab.models.trained:Model"})

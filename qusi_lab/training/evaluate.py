@@ -1,8 +1,9 @@
 """Evaluate a trained network on a labelled dataset: metrics, per-curve scores, plots.
 
-:func:`evaluate` goes through every curve of the dataset once (``dataset.iterate()``, in order,
-bad files skipped and listed), runs the network under ``torch.inference_mode`` and returns an
-:class:`EvaluationResult`.
+:func:`evaluate` is scoring plus metrics: it goes through every curve of the dataset once
+(``dataset.iterate()``, in order, bad files skipped and listed), runs the network through the one
+scoring path (:func:`qusi_lab.models.scoring.forward_stream`, also behind ``infer``) and returns
+an :class:`EvaluationResult`.
 
 Example
 -------
@@ -18,7 +19,7 @@ EvaluationResult(binary: 400 curves, 100 positive, 0 skipped)
 from __future__ import annotations
 
 import math
-import warnings
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from qusi_lab.errors import QusiLabError
-from qusi_lab.training.bundle import BundleInfo, scores_from_outputs
+from qusi_lab.models.scoring import forward_stream
+from qusi_lab.models.trained import Model, as_model, check_compatible, description_of
+from qusi_lab.progress import ProgressBar
 from qusi_lab.training.metrics import (
     confusion_matrix,
     metrics_for_task,
@@ -38,12 +41,6 @@ from qusi_lab.training.metrics import (
 )
 
 __all__ = ["evaluate", "EvaluationResult", "NonFiniteScoreError", "predict_outputs", "evaluation_batches"]
-
-
-def _default_device(model: nn.Module) -> torch.device:
-    for parameter in model.parameters():
-        return parameter.device
-    return torch.device("cpu")
 
 
 def evaluation_batches(dataset: Any, *, batch_size: int = 256, num_workers: int = 0) -> DataLoader:
@@ -61,31 +58,26 @@ def evaluation_batches(dataset: Any, *, batch_size: int = 256, num_workers: int 
 
 
 def predict_outputs(
-    model: nn.Module,
+    model: nn.Module | Model,
     batches: Iterable[Sequence[torch.Tensor]],
     *,
     device: torch.device | str | None = None,
+    progress: ProgressBar | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Run ``model`` over ``(x, y, index)`` batches: ``(outputs, targets, indices)`` sorted by index.
 
-    Outputs are the raw float32 logits on the CPU, shape ``(n, n_outputs)``. The model is put in eval
-    mode for the pass and returned to its previous mode afterwards.
+    Outputs are the raw float32 logits on the CPU, shape ``(n, n_outputs)``. The forward loop is the
+    one scoring path (:func:`qusi_lab.models.scoring.forward_stream`): the model is in eval mode for
+    the pass and back in its previous mode afterwards.
     """
-    device = _default_device(model) if device is None else torch.device(device)
-    was_training = model.training
-    model.eval()
+    network = model.network if isinstance(model, Model) else model
+    assert network is not None, "a Model description without weights cannot predict"
     outputs, targets, indices = [], [], []
-    try:
-        with torch.inference_mode():
-            for x, y, index in batches:
-                logits = model(x.to(device))
-                if logits.dim() == 1:
-                    logits = logits.unsqueeze(-1)
-                outputs.append(logits.float().cpu())
-                targets.append(y.cpu())
-                indices.append(torch.as_tensor(index).reshape(-1).cpu())
-    finally:
-        model.train(was_training)
+    for (_, y, index), logits in forward_stream(network, batches, device=device, progress=progress):
+        assert logits is not None
+        outputs.append(logits)
+        targets.append(y.cpu())
+        indices.append(torch.as_tensor(index).reshape(-1).cpu())
     if not outputs:
         return torch.empty(0, 1), torch.empty(0), np.empty(0, dtype=np.int64)
     index_array = torch.cat(indices).numpy().astype(np.int64)
@@ -245,34 +237,25 @@ class EvaluationResult:
         return figure
 
 
-def _check_compatible(model: nn.Module, dataset: Any, info: BundleInfo | None) -> str:
+def _check_compatible(model: Model, dataset: Any) -> str:
     if not dataset.is_labelled:
         raise ValueError(
             "evaluate needs a labelled dataset (metrics compare scores with labels); "
             "to score unlabelled light curves use inference instead"
         )
-    task = info.task if info is not None else dataset.task
-    if task != dataset.task:
-        raise ValueError(f"the model was trained for a {task} task but the dataset is a {dataset.task} task")
-    if info is not None and info.label_names and tuple(info.label_names) != tuple(dataset.label_names):
-        raise ValueError(
-            f"the model's classes {list(info.label_names)} differ from the dataset's {list(dataset.label_names)} "
-            "(names or order); build the dataset with label_names=model.bundle.label_names"
-        )
-    model_length = getattr(model, "input_length", None)
-    if model_length is not None and int(model_length) != int(dataset.input_length):
-        raise ValueError(
-            f"the model takes inputs of length {model_length} but the dataset makes {dataset.input_length}; "
-            "build the dataset with the model's preprocessing (model.bundle.preprocessing)"
-        )
-    if info is not None and info.preprocessing is not None and dataset.preprocessing != info.preprocessing:
-        warnings.warn(
-            "the dataset's preprocessing differs from the one the model was trained with; scores may be "
-            "meaningless. Build the dataset with preprocessing=model.bundle.preprocessing",
-            UserWarning,
-            stacklevel=3,
-        )
-    return str(task)
+    model.check(dataset)
+    return str(model.task)
+
+
+def _described(model: Any, dataset: Any) -> Model:
+    """The Model to evaluate: ``model`` itself, its bundle folder, or a bare network taken with the dataset's task
+    (so only the network's own input length and outputs are checked)."""
+    if isinstance(model, (str, os.PathLike)) or description_of(model) is not None:
+        return as_model(model)
+    # A bare network: nothing says how it was trained, so the dataset's description is assumed.
+    check_compatible(model, dataset, role="dataset")
+    return Model(model, task=str(dataset.task), label_names=tuple(dataset.label_names),
+                 input_length=int(dataset.input_length))
 
 
 class NonFiniteScoreError(QusiLabError, ValueError):
@@ -297,7 +280,7 @@ def _check_finite(outputs: np.ndarray, scores: np.ndarray, names: list[str]) -> 
 
 
 def evaluate(
-    model: nn.Module,
+    model: Model | nn.Module | str | os.PathLike[str],
     dataset: Any,
     *,
     batch_size: int = 256,
@@ -312,8 +295,9 @@ def evaluate(
     Parameters
     ----------
     model:
-        A network returning logits; if it carries ``model.bundle`` (trained or loaded models do), its
-        task, class names and regression scaler are used and checked against the dataset.
+        A :class:`~qusi_lab.models.Model` (from :func:`~qusi_lab.training.train` or ``ql.load``) or its
+        bundle folder: its task, class names and regression scaler are used and checked against the
+        dataset (:meth:`~qusi_lab.models.Model.check`). A bare network is taken with the dataset's task.
     dataset:
         A labelled :class:`~qusi_lab.data.LightCurveDataset`. Curves that fail to load or preprocess
         are skipped and listed in ``result.problems``.
@@ -342,17 +326,14 @@ def evaluate(
     """
     import pandas as pd
 
-    info = getattr(model, "bundle", None)
-    info = info if isinstance(info, BundleInfo) else None
-    task = _check_compatible(model, dataset, info)
-    scaler = info.target_scaler if info is not None else None
+    described = _described(model, dataset)
+    task = _check_compatible(described, dataset)
     loader = evaluation_batches(dataset, batch_size=batch_size, num_workers=num_workers)
-    batches: Iterable[Any] = loader
-    if progress:
-        from tqdm.auto import tqdm
-
-        batches = tqdm(loader, total=math.ceil(len(dataset) / batch_size), desc="evaluating", unit="batch")
-    outputs, targets, indices = predict_outputs(model, batches, device=device)
+    bar = ProgressBar(len(dataset), enabled=progress, description="evaluating", unit="curve")
+    try:
+        outputs, targets, indices = predict_outputs(described, loader, device=device, progress=bar)
+    finally:
+        bar.close()
     if len(indices) == 0:  # metrics of nothing would be NaN or a reshape error, not an answer
         from qusi_lab.data.problems import NoUsableLightCurvesError
 
@@ -361,7 +342,7 @@ def evaluate(
         raise NoUsableLightCurvesError(
             f"none of the {len(dataset)} light curves could be scored (listed in dataset.problems){first}"
         )
-    scores = scores_from_outputs(outputs, task, scaler).numpy().astype(np.float64)
+    scores = described.scores_from_outputs(outputs).numpy().astype(np.float64)
     label_names = tuple(dataset.label_names)
     names = [dataset.source_name(int(index)) for index in indices]
     _check_finite(outputs.numpy(), scores, names)

@@ -60,7 +60,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from qusi_lab.errors import CheckpointError
-from qusi_lab.training.bundle import BundleInfo, save_bundle, scores_from_outputs
+from qusi_lab.models.trained import Model, check_compatible, description_of, scores_from_outputs
 from qusi_lab.training.cache import DEFAULT_CACHE_BYTES, CachedTrainingView, estimated_cache_bytes
 from qusi_lab.training.checkpoints import (
     BEST_CHECKPOINT,
@@ -114,9 +114,10 @@ class TrainingResult:
     Attributes
     ----------
     model:
-        The trained network with the best validation weights loaded (the last weights without a
-        validation set), in eval mode, with a :class:`~qusi_lab.training.bundle.BundleInfo` as
-        ``model.bundle``. It is the same object that was passed to :func:`train`.
+        The trained :class:`~qusi_lab.models.Model`: the network that was passed to :func:`train`
+        (``model.network``) with the best validation weights loaded (the last weights without a
+        validation set), in eval mode, and its description (preprocessing, classes, task, ...).
+        ``result.model.save(path)`` writes it; ``result.model(x)`` runs the network.
     history:
         DataFrame, one row per validation: ``step``, ``train_loss`` (mean since the previous row),
         ``learning_rate``, ``grad_norm`` (mean norm before clipping), ``elapsed`` (seconds), and with a
@@ -141,7 +142,7 @@ class TrainingResult:
         Wall-clock seconds spent in this call.
     """
 
-    model: nn.Module
+    model: Model
     history: Any
     best_step: int | None
     best_metrics: dict[str, float]
@@ -155,13 +156,13 @@ class TrainingResult:
     elapsed: float = 0.0
 
     def save(self, path: str | Path) -> Path:
-        """Write the model as a bundle folder (see :func:`~qusi_lab.training.bundle.save_bundle`); returns it.
+        """Write the model as a bundle folder (same as ``result.model.save(path)``); returns it.
 
         Example
         -------
         >>> result.save("models/transits")   # doctest: +SKIP
         """
-        return save_bundle(path, self.model)
+        return self.model.save(path)
 
     def plot(self) -> Any:
         """Loss curves (training and validation) and the validation metric curves; returns the Figure."""
@@ -202,7 +203,7 @@ class TrainingResult:
         return figure
 
     def __repr__(self) -> str:
-        task = getattr(getattr(self.model, "bundle", None), "task", "?")
+        task = getattr(self.model, "task", "?")
         total = self.config.get("max_steps", self.steps)
         parts = [f"{task}", f"{self.steps:,}/{total:,} steps", f"stopped: {self.stopped_reason}"]
         shown = [name for name in dict.fromkeys([self.monitor, "loss"]) if name in self.best_metrics]
@@ -387,24 +388,8 @@ def _resolve_class_weights(class_weights: Any, dataset: Any, task: str) -> list[
     return weights
 
 
-def _expected_outputs(task: str, dataset: Any) -> int:
-    return len(dataset.label_names) if task == "multiclass" else 1
-
-
 def _check_inputs(model: nn.Module, train_set: Any, validation: Any, task: str) -> None:
-    n_outputs = getattr(model, "n_outputs", None)
-    expected = _expected_outputs(task, train_set)
-    if n_outputs is not None and int(n_outputs) != expected:
-        raise ValueError(
-            f"the model has {n_outputs} outputs but a {task} task with classes {list(train_set.label_names)} "
-            f"needs {expected}; build it with qusi_lab.models.model_for_task(name, input_length, {task!r}"
-            + (f", n_classes={expected})" if task == "multiclass" else ")")
-        )
-    model_length = getattr(model, "input_length", None)
-    if model_length is not None and int(model_length) != int(train_set.input_length):
-        raise ValueError(
-            f"the model takes inputs of length {model_length} but the training set makes {train_set.input_length}"
-        )
+    check_compatible(model, train_set, role="training set")
     if validation is None:
         return
     if not validation.is_labelled:
@@ -557,7 +542,7 @@ class _LoopState:
 
 # ---------------------------------------------------------------- the loop
 def train(
-    model: nn.Module,
+    model: nn.Module | Model,
     train: Any,
     validation: Any = None,
     *,
@@ -622,7 +607,7 @@ def train(
         ``pos_weight``, ``(w_negative, w_positive)``, or one weight per class. Use this *or* ``balance``.
     regression_loss:
         ``"mse"`` or ``"huber"``. Regression targets are standardised with the training set's mean and
-        standard deviation (stored as ``model.bundle.target_scaler``; predictions are reported in the
+        standard deviation (stored as ``result.model.target_scaler``; predictions are reported in the
         original units).
     gradient_clip_norm:
         Clip the total gradient norm to this value before each update (None: no clipping).
@@ -647,9 +632,9 @@ def train(
         every submodule with a ``reset_parameters`` method (``Conv1d``, ``Linear``, ``BatchNorm1d``,
         ``LayerNorm``, attention ...) calls it under ``torch.manual_seed`` of a seed derived from
         ``seed``, so its weights no longer depend on the global random state when the model was built.
-        None (default): re-initialise unless the model carries a ``.bundle`` (it came from
-        :func:`qusi_lab.load` or an earlier ``train``), whose trained weights are fine-tuned as they
-        are. Pass ``initialize=False`` to keep weights you loaded yourself (``load_state_dict``), and
+        None (default): re-initialise unless the model is a trained :class:`~qusi_lab.models.Model`
+        (from :func:`qusi_lab.load` or an earlier ``train``, or its network), whose weights are
+        fine-tuned as they are. Pass ``initialize=False`` to keep weights you loaded yourself (``load_state_dict``), and
         ``True`` to re-draw a loaded model's. Parameters held by a module without
         ``reset_parameters`` keep their values (a warning names them). ``result.config["initialize"]``
         says what was done.
@@ -696,7 +681,7 @@ def train(
     Returns
     -------
     TrainingResult
-        ``.model`` (best weights, eval mode, ``.bundle`` attached), ``.history``, ``.best_step``,
+        ``.model`` (a :class:`~qusi_lab.models.Model`: best weights, eval mode), ``.history``, ``.best_step``,
         ``.best_metrics``, ``.plot()``, ``.save(path)``.
 
     Example
@@ -706,6 +691,13 @@ def train(
     """
     started = time.monotonic()
     train_set = train
+    # A trained model (a Model, or a network an earlier train() described) is fine-tuned, not re-initialised.
+    already_trained = description_of(model) is not None
+    if isinstance(model, Model):
+        if model.network is None:
+            raise ValueError("this Model is a description without weights (load_bundle_info); load it with "
+                             "qusi_lab.load(path) to fine-tune it")
+        model = model.network
     if not getattr(train_set, "is_labelled", False):
         raise ValueError("train needs a labelled dataset (labels=...)")
     task = str(train_set.task)
@@ -800,7 +792,7 @@ def train(
             "validation_size": None if validation is None else len(validation),
             "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
             # Whether a fresh start re-draws the weights from the seed (see the docstring); a resume never does.
-            "initialize": (not hasattr(model, "bundle")) if initialize is None else bool(initialize),
+            "initialize": (not already_trained) if initialize is None else bool(initialize),
         }
     )
     fingerprint = {key: config[key] for key in _RESUME_KEYS}
@@ -1129,7 +1121,8 @@ def train(
         state.best_metrics = {"train_loss": state.history[-1]["train_loss"]} if state.history else {}
     model.eval()
     preprocessing = train_set.preprocessing
-    bundle = BundleInfo(
+    trained = Model(
+        model,
         task=task,
         label_names=tuple(train_set.label_names),
         positive_class=train_set.positive_class,
@@ -1138,7 +1131,7 @@ def train(
         architecture=architecture,
         model_config=config["model_config"],
         target_scaler=scaler,
-        training={
+        training_config={
             **config,
             "steps": state.step,
             "best_step": state.best_step,
@@ -1147,11 +1140,12 @@ def train(
         metrics=dict(state.best_metrics),
         qusi_lab_version=_version(),
     )
-    setattr(model, "bundle", bundle)  # noqa: B010 - nn.Module types attribute assignment as Tensor|Module
+    # The network keeps its description too, as before the Model existed (code holding the network it passed in).
+    setattr(model, "bundle", trained)  # noqa: B010 - nn.Module types attribute assignment as Tensor|Module
     import pandas as pd
 
     return TrainingResult(
-        model=model,
+        model=trained,
         history=pd.DataFrame(state.history),
         best_step=state.best_step,
         best_metrics=dict(state.best_metrics),

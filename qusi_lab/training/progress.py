@@ -1,6 +1,6 @@
 """Progress display and metric loggers for the training loop.
 
-The progress bar is ``tqdm.auto``: a widget in Jupyter, a text bar in a terminal, with the latest
+The progress bar (:class:`qusi_lab.progress.ProgressBar`, re-exported here) is ``tqdm.auto``: a widget in Jupyter, a text bar in a terminal, with the latest
 training loss and validation metrics in its postfix.
 
 Loggers receive one row of metrics per validation: ``logger.log(metrics, step)``. Built in:
@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from qusi_lab.progress import ProgressBar  # the one progress bar, in a leaf module every layer can use
 from qusi_lab.training.checkpoints import METRICS_FILE, atomic_write_bytes
 
 __all__ = ["MetricLogger", "CSVLogger", "TensorBoardLogger", "WandbLogger", "make_loggers", "ProgressBar"]
@@ -163,41 +164,3 @@ def make_loggers(
             raise TypeError(f"a logger needs a log(metrics, step) method; got {item!r}")
         result.append(item)
     return result
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
-
-
-class ProgressBar:
-    """A ``tqdm.auto`` bar over training steps with live metrics; does nothing when disabled."""
-
-    def __init__(
-        self, total: int, initial: int = 0, enabled: bool = True, description: str = "training"
-    ) -> None:
-        self.bar: Any = None
-        self.postfix: dict[str, str] = {}
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, desc=description, unit="step", dynamic_ncols=True)
-
-    def update(self, steps: int = 1, **postfix: Any) -> None:
-        if self.bar is None:
-            return
-        if postfix:
-            self.postfix.update({key: _short(value) for key, value in postfix.items()})
-            self.bar.set_postfix(self.postfix, refresh=False)
-        self.bar.update(steps)
-
-    def set(self, **postfix: Any) -> None:
-        if self.bar is None:
-            return
-        self.postfix.update({key: _short(value) for key, value in postfix.items()})
-        self.bar.set_postfix(self.postfix)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -105,8 +105,7 @@ class _FiguresMixin:
         # stride None: windows side by side (window = input_length // 64), 4x fewer forward passes.
         if self.saliency_options.get("method", "occlusion") == "occlusion" and \
                 self.saliency_options.get("stride", "unset") is None:
-            length = getattr(getattr(self.model, "bundle", None), "input_length", None) or \
-                getattr(self.model, "input_length", None)
+            length = getattr(self.model, "input_length", None)  # a Model's (or its network's)
             window = self.saliency_options.get("window") or (max(4, int(length) // 64) if length else None)
             if window:
                 self.saliency_options["window"] = int(window)
