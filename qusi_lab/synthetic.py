@@ -1096,9 +1096,7 @@ def _write_star(path: Path, star: _Star, rendered: _Rendered, timeline: SectorTi
         "TSTOP": float(timeline.time[-1]),
     }
     write_spoc_fits(
-        path,
-        rendered.time,
-        rendered.pdcsap_flux.astype(np.float32),
+        LightCurve(rendered.time, rendered.pdcsap_flux.astype(np.float32), validate=False), path,
         flux_err=rendered.pdcsap_flux_err.astype(np.float32),
         sap_flux=rendered.sap_flux.astype(np.float32),
         sap_flux_err=rendered.sap_flux_err.astype(np.float32),

@@ -29,6 +29,7 @@ from qusi_lab.io._fitsfile import (
     primary_hdu,
     write_file,
 )
+from qusi_lab.lightcurve import LightCurve
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = HERE / "bad"
@@ -46,7 +47,7 @@ def _flux() -> np.ndarray:
 
 def _spoc(path: Path, time: np.ndarray | None = None, flux: np.ndarray | None = None) -> Path:
     return write_spoc_fits(
-        path, _time() if time is None else time, _flux() if flux is None else flux,
+        LightCurve(_time() if time is None else time, _flux() if flux is None else flux, validate=False), path,
         flux_err=np.full(ROWS if time is None else len(time), 0.5), tic_id=261136679, sector=1,
         tess_mag=5.1, extra_header=FIXED_HEADER,
     )
@@ -104,7 +105,7 @@ def make_times_not_increasing(path: Path) -> None:
 
 def make_zero_length(path: Path) -> None:
     """A valid SPOC file whose LIGHTCURVE table has 0 rows."""
-    write_spoc_fits(path, np.array([]), np.array([]), tic_id=261136679, sector=1, extra_header=FIXED_HEADER)
+    write_spoc_fits(LightCurve(np.array([]), np.array([]), validate=False), path, tic_id=261136679, sector=1, extra_header=FIXED_HEADER)
 
 
 def make_empty(path: Path) -> None:
