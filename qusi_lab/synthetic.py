@@ -1096,7 +1096,9 @@ def _write_star(path: Path, star: _Star, rendered: _Rendered, timeline: SectorTi
         "TSTOP": float(timeline.time[-1]),
     }
     write_spoc_fits(
-        LightCurve(rendered.time, rendered.pdcsap_flux.astype(np.float32), validate=False), path,
+        path,
+        rendered.time,
+        rendered.pdcsap_flux.astype(np.float32),
         flux_err=rendered.pdcsap_flux_err.astype(np.float32),
         sap_flux=rendered.sap_flux.astype(np.float32),
         sap_flux_err=rendered.sap_flux_err.astype(np.float32),
