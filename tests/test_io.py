@@ -313,18 +313,19 @@ def _write_product(kind: str, directory: Path) -> tuple[Path, dict[str, Any], di
         sector = 30 if kind == "qlp" else 60
         time_values = 2100 + np.arange(rows) * 600 / 86400
         quality = np.where(np.arange(rows) % 13 == 0, 4096, 0) | np.where(np.arange(rows) % 17 == 0, 32, 0)
+        sap_flux = 1 + rng.normal(0, 1e-3, rows)
+        detrended = LightCurve(time_values, 1 + rng.normal(0, 1e-3, rows), np.full(rows, 1e-3), validate=False)
         path = _write_qlp_fits(
-            directory / f"hlsp_qlp_tess_ffi_s{sector:04d}-0000000012345678_tess_v01_llc.fits", time_values,
-            1 + rng.normal(0, 1e-3, rows), 1 + rng.normal(0, 1e-3, rows), np.full(rows, 1e-3), tic_id=12345678,
-            sector=sector, quality=quality, tess_mag=9.5)
+            detrended, directory / f"hlsp_qlp_tess_ffi_s{sector:04d}-0000000012345678_tess_v01_llc.fits",
+            sap_flux=sap_flux, tic_id=12345678, sector=sector, quality=quality, tess_mag=9.5)
         return path, {}, {"flux_column": "kspsap_flux" if sector < 56 else "det_flux"}
     campaign_or_quarter: dict[str, Any] = {"campaign": 8} if kind == "k2" else {"quarter": 5}
     quality = np.zeros(rows, dtype=np.int32)
     quality[::40] = 16384  # detector anomaly: default mask
     quality[3::60] = 128  # cosmic ray in the optimal aperture: hard mask
     flux = 5e4 + rng.normal(0, 10, rows)
-    path = _write_kepler_fits(directory / f"{kind}_llc.fits", 300 + np.arange(rows) * 0.0204, flux,
-                              sap_flux=flux * 1.02, quality=quality, kepler_id=8462852, kepler_mag=11.9,
+    path = _write_kepler_fits(LightCurve(300 + np.arange(rows) * 0.0204, flux, validate=False),
+                              directory / f"{kind}_llc.fits", sap_flux=flux * 1.02, quality=quality, kepler_id=8462852, kepler_mag=11.9,
                               **campaign_or_quarter)
     return path, {}, {}
 

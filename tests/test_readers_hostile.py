@@ -297,7 +297,8 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes
     compressed = folder / "star.fits.gz"
     compressed.write_bytes(gzip.compress(fits.read_bytes(), mtime=0))
     # QLP: the light-curve table is the last HDU (nothing after it to check its size against).
-    qlp = _write_qlp_fits(folder / "star_qlp.fits", TIME, FLUX, FLUX, np.full(ROWS, 0.5), tic_id=7, sector=20)
+    qlp = _write_qlp_fits(LightCurve(TIME, FLUX, np.full(ROWS, 0.5)), folder / "star_qlp.fits", sap_flux=FLUX,
+                          tic_id=7, sector=20)
     files = {".fits": fits, ".csv": csv, ".npz": npz, ".fits.gz": compressed, "_qlp.fits": qlp}
     return _Originals({key: (path.read_bytes(), read_light_curve(path)) for key, path in files.items()})
 

@@ -628,22 +628,20 @@ def _write_spoc_arrays(
         quality_array, 1000 * sector, (1000.0 + 10 * camera, 1000.0 + 10 * ccd),
     )
     return write_file(
-        path,
         [
             primary_hdu(primary_cards, 2),
             bintable_hdu(columns, rows, lightcurve_cards),
             image_hdu(_aperture_image(), aperture_cards),
         ],
+        path,
     )
 
 
 def _write_kepler_fits(
+    lc: LightCurve,
     path: str | os.PathLike[str],
-    time: Any,
-    flux: Any,
     *,
     kepler_id: int,
-    flux_err: Any | None = None,
     sap_flux: Any | None = None,
     quality: Any | None = None,
     quarter: int | None = None,
@@ -654,8 +652,10 @@ def _write_kepler_fits(
     """Write a Kepler (``quarter``) or K2 (``campaign``) light-curve file in the Ames layout.
 
     Used by the tests to check the Kepler/K2 reader against ``lightkurve.read``.
-    Times are BKJD (BJD - 2454833); quality flags go to SAP_QUALITY (Kepler bits).
+    ``lc`` holds times in BKJD (BJD - 2454833), PDCSAP flux and its errors; quality flags go to
+    SAP_QUALITY (Kepler bits).
     """
+    time, flux, flux_err = lc.time, lc.flux, lc.flux_err
     if (quarter is None) == (campaign is None):
         raise ValueError("give exactly one of quarter (Kepler) or campaign (K2)")
     time_array = _float_array(time, "time", None)
@@ -725,22 +725,20 @@ def _write_kepler_fits(
         *target_cards,
     ]
     return write_file(
-        path,
         [
             primary_hdu(primary_cards, 2),
             bintable_hdu(columns, rows, lightcurve_cards),
             image_hdu(_aperture_image(), aperture_cards),
         ],
+        path,
     )
 
 
 def _write_qlp_fits(
+    lc: LightCurve,
     path: str | os.PathLike[str],
-    time: Any,
-    sap_flux: Any,
-    detrended_flux: Any,
-    detrended_flux_err: Any,
     *,
+    sap_flux: Any,
     tic_id: int,
     sector: int,
     quality: Any | None = None,
@@ -749,8 +747,12 @@ def _write_qlp_fits(
     """Write a QLP HLSP light-curve file (``ORIGIN = 'MIT/QLP'``), as MAST distributes them.
 
     Sectors 1-55 get KSPSAP_FLUX columns, sectors 56+ DET_FLUX columns (QLP
-    renamed them). Fluxes are normalised (around 1), as in QLP. Used by the tests.
+    renamed them). Fluxes are normalised (around 1), as in QLP. ``lc`` holds the times and the
+    detrended flux with its errors (required). Used by the tests.
     """
+    if lc.flux_err is None:
+        raise ValueError("a QLP file stores the detrended flux errors: give the light curve a flux_err")
+    time, detrended_flux, detrended_flux_err = lc.time, lc.flux, lc.flux_err
     time_array = _float_array(time, "time", None)
     rows = time_array.size
     sap_array = _float_array(sap_flux, "sap_flux", rows)
@@ -803,4 +805,4 @@ def _write_qlp_fits(
         TableColumn(f"{prefix}_FLUX_SML", "E", detrended, "relative flux", "E14.7", "small aperture"),
         TableColumn(f"{prefix}_FLUX_LAG", "E", detrended, "relative flux", "E14.7", "large aperture"),
     ]
-    return write_file(path, [primary_hdu(primary_cards, 1), bintable_hdu(columns, rows, lightcurve_cards)])
+    return write_file([primary_hdu(primary_cards, 1), bintable_hdu(columns, rows, lightcurve_cards)], path)

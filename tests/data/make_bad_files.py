@@ -82,13 +82,13 @@ def make_no_flux_column(path: Path) -> None:
     ]
     primary = [("TELESCOP", "TESS", "telescope"), ("TICID", 261136679, "TIC id"), ("DATE", "2024-01-01", "")]
     table = [("EXTNAME", "LIGHTCURVE", "name of extension"), ("BJDREFI", 2457000, "")]
-    write_file(path, [primary_hdu(primary, 1), bintable_hdu(columns, ROWS, table)])
+    write_file([primary_hdu(primary, 1), bintable_hdu(columns, ROWS, table)], path)
 
 
 def make_no_table(path: Path) -> None:
     """A FITS file with only image HDUs (like a mis-filed aperture or FFI cut-out)."""
     primary = [("TELESCOP", "TESS", "telescope"), ("DATE", "2024-01-01", "")]
-    write_file(path, [primary_hdu(primary, 1), image_hdu(np.ones((11, 11)), [("EXTNAME", "APERTURE", "")])])
+    write_file([primary_hdu(primary, 1), image_hdu(np.ones((11, 11)), [("EXTNAME", "APERTURE", "")])], path)
 
 
 def make_all_nan(path: Path) -> None:
