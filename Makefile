@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck lab benchmark clean browser tutorials binder
+.PHONY: venv demo test test-fast lint typecheck lab benchmark benchmark-qusi benchmark-browser benchmark-quality clean browser tutorials binder
 
 # Create the environment from nothing: torch (the pinned CPU wheel) first, then the project.
 $(STAMP): pyproject.toml
@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check qusi_lab tests benchmarks
+	$(BIN)/python tests/check_notebooks.py
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
@@ -39,6 +40,10 @@ test: $(STAMP) lint typecheck browser
 	QUSI_LAB_QUICK=1 $(BIN)/python -m pytest --nbval-lax tutorials -q
 	$(MAKE) binder
 
+# The inner loop: the unit and integration tests without those marked slow (under 3 minutes on 2 cores).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow" -q
+
 # The Binder environment: binder/requirements.txt into a fresh venv, then tutorial 01 run in it.
 binder:
 	$(PYTHON) tests/check_binder.py
@@ -50,8 +55,22 @@ tutorials: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab tutorials
 
+# Benchmarks print markdown tables (ratios against a baseline of the same run) and collect them in the
+# ignored benchmarks/results/; nothing tracked is written. `make benchmark` is offline; the rest is opt-in.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
+
+# qusi itself side by side: the first run installs PyPI qusi into ../qusi_venv (~20 min), then 12-22 min.
+benchmark-qusi: $(STAMP)
+	$(BIN)/python benchmarks/bench_vs_qusi.py
+
+# The vetting panel in Voila and headless Chromium.
+benchmark-browser: $(STAMP) browser
+	$(BIN)/python benchmarks/bench_vetting_browser.py
+
+# What a network trained with the defaults finds in the synthetic sector (~13 min).
+benchmark-quality: $(STAMP)
+	$(BIN)/python benchmarks/quality.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo_output tutorials/_data

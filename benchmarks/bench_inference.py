@@ -6,7 +6,7 @@ Command (from the repository root)::
     .venv/bin/python benchmarks/bench_inference.py --files 300      # quicker
 
 Writes N real-size TESS SPOC files (20,000 two-minute cadences with the mid-sector gap
-and quality flags, written with ``qusi_lab.io.write_spoc_fits``) to a temporary folder,
+and quality flags: ``_common.write_spoc_files``) to a temporary folder,
 saves an (untrained: speed does not depend on the weights) Hadryss bundle with the
 default 4096-bin preprocessing, and times :func:`qusi_lab.inference.infer` over the
 folder:
@@ -41,40 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-CADENCES = 20_000
-
-
-def write_files(directory: Path, count: int) -> list[Path]:
-    from qusi_lab.io import write_spoc_fits
-
-    rng = np.random.default_rng(0)
-    time_values = 1325.3 + np.arange(CADENCES) * 2.0 / 1440.0
-    time_values[CADENCES // 2: CADENCES // 2 + 500] = np.nan  # the data-download gap between orbits
-    quality = np.zeros(CADENCES, dtype=np.int32)
-    quality[::250] = 32  # momentum dumps (in the default mask)
-    noise = rng.normal(0.0, 1.0, CADENCES)
-    paths = []
-    for index in range(count):
-        flux = 1000.0 + index + 2.0 * np.roll(noise, index * 7)
-        paths.append(write_spoc_fits(
-            directory / f"tess2018206045859-s0001-{index + 1:016d}-0120-s_lc.fits", time_values, flux,
-            flux_err=np.full(CADENCES, 2.0), quality=quality, tic_id=index + 1, sector=1, tess_mag=10.0))
-    return paths
-
-
-def make_bundle(directory: Path) -> Path:
-    import torch
-
-    from qusi_lab.models import Hadryss
-    from qusi_lab.training import save_bundle
-    from qusi_lab.transforms import DEFAULT_INPUT_LENGTH, default_preprocessing
-
-    torch.manual_seed(0)
-    return save_bundle(directory / "model", Hadryss(input_length=DEFAULT_INPUT_LENGTH), task="binary",
-                       label_names=["negative", "positive"],
-                       preprocessing=default_preprocessing(DEFAULT_INPUT_LENGTH))
+from _common import CADENCES, make_bundle, write_spoc_files
 
 
 def time_infer(bundle: Path, data: object, workers: int, period_search: bool) -> tuple[float, int]:
@@ -143,7 +110,7 @@ def main() -> int:
         root = Path(folder)
         started = time.perf_counter()
         data = root / "sector"
-        paths = write_files(data, args.files)
+        paths = write_spoc_files(data, args.files)
         bundle = make_bundle(root)
         print(f"wrote {len(paths)} files of {CADENCES:,} cadences in {time.perf_counter() - started:.0f} s; "
               f"{os.cpu_count()} CPUs\n")

@@ -26,14 +26,12 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
+from _common import ROOT  # noqa: F401 - puts this checkout on the path
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from qusi_lab import models  # noqa: E402
+from qusi_lab import models
 
 BATCH = 256
 PEAK_SIZE = 2048

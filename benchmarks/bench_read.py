@@ -6,7 +6,7 @@ Command (from the repository root)::
     .venv/bin/python benchmarks/bench_read.py --files 50      # quicker
 
 Writes N real-size synthetic TESS SPOC files (20,000 two-minute cadences, a
-mid-sector gap of NaN times, quality flags) with ``qusi_lab.io.write_spoc_fits``
+mid-sector gap of NaN times, quality flags; ``_common.write_spoc_files``)
 into a temporary folder, then times, on the same files in the same run:
 
 * ``qusi_lab.io.read_light_curve`` (the fast path: quality mask applied, meta filled);
@@ -29,32 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import CADENCES, write_spoc_files
 
-from qusi_lab.io import read_light_curve, write_spoc_fits
-
-CADENCES = 20_000
-
-
-def write_files(directory: Path, count: int, cadences: int = CADENCES) -> tuple[list[Path], float]:
-    """Write ``count`` SPOC files; return their paths and the seconds taken."""
-    rng = np.random.default_rng(0)
-    time_values = 1325.3 + np.arange(cadences) * 2.0 / 1440.0
-    time_values[cadences // 2 : cadences // 2 + 500] = np.nan  # the data-download gap between orbits
-    quality = np.zeros(cadences, dtype=np.int32)
-    quality[::250] = 32  # momentum dumps (in the default mask)
-    quality[7::400] = 1024  # collateral cosmic rays (not in the default mask)
-    noise = rng.normal(0.0, 1.0, cadences)
-    paths = []
-    start = time.perf_counter()
-    for index in range(count):
-        flux = 1000.0 + index + 2.0 * np.roll(noise, index)
-        paths.append(
-            write_spoc_fits(
-                directory / f"tess2018206045859-s0001-{index:016d}-0120-s_lc.fits", time_values, flux,
-                flux_err=np.full(cadences, 2.0), quality=quality, tic_id=index + 1, sector=1, tess_mag=10.0,
-            )
-        )
-    return paths, time.perf_counter() - start
+from qusi_lab.io import read_light_curve
 
 
 def time_reader(paths: list[Path], read: Callable[[Path], Any], warmup: int = 3) -> float:
@@ -79,7 +56,9 @@ def main() -> None:
 
     rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="qusi_bench_read_") as folder:
-        paths, write_seconds = write_files(Path(folder), arguments.files, arguments.cadences)
+        started = time.perf_counter()
+        paths = write_spoc_files(Path(folder), arguments.files, cadences=arguments.cadences)
+        write_seconds = time.perf_counter() - started
         rows.append(("qusi_lab.io.read_light_curve", time_reader(paths, read_light_curve)))
         preprocessing: Callable[[], Any] | None
         try:

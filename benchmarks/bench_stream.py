@@ -16,22 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from _common import write_spoc_files
 from torch.utils.data import DataLoader
 
 from qusi_lab.data import LightCurveDataset
-from qusi_lab.io import read_light_curve, write_spoc_fits
-
-
-def write_files(directory: Path, n_files: int) -> None:
-    rng = np.random.default_rng(0)
-    time_grid = 1325.3 + np.arange(20_000) * (2.0 / 60 / 24)
-    for index in range(n_files):
-        label = "positive" if index % 4 == 0 else "negative"
-        folder = directory / label
-        folder.mkdir(parents=True, exist_ok=True)
-        flux = 10_000 * (1 + rng.normal(0, 1e-3, time_grid.size))
-        write_spoc_fits(folder / f"star{index:05d}.fits", time_grid, flux, tic_id=index + 1, sector=1)
+from qusi_lab.io import read_light_curve
 
 
 def rate(loader: DataLoader, batches: int | None) -> float:
@@ -57,7 +46,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        write_files(root, args.files)
+        # One star in four is a positive: the class-balanced stream has both classes to draw from.
+        write_spoc_files(root, args.files, labels=["positive", "negative", "negative", "negative"])
         dataset = LightCurveDataset.from_directory(root)
         paths = [Path(p) for p in dataset.sources]
         started = time.perf_counter()

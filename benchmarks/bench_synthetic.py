@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import tempfile
 from pathlib import Path
+
+from _common import cpu_seconds
 
 from qusi_lab.synthetic import make_sector
 
@@ -35,13 +36,13 @@ def main() -> None:
     baseline = None
     for workers in arguments.workers:
         directory = Path(tempfile.mkdtemp(prefix="qusi_bench_synthetic_"))
-        cpu_before = _cpu_seconds()
+        cpu_before = cpu_seconds()
         try:
             result = make_sector(directory, n_stars=arguments.stars, seed=0, n_workers=workers)
             size = sum(path.stat().st_size for path in result.paths) / 1e9
         finally:
             shutil.rmtree(directory, ignore_errors=True)
-        cpu = _cpu_seconds() - cpu_before
+        cpu = cpu_seconds() - cpu_before
         baseline = baseline or result.seconds
         rows.append((workers, result.seconds, arguments.stars / result.seconds, baseline / result.seconds,
                      1000 * cpu / arguments.stars, size))
@@ -53,13 +54,6 @@ def main() -> None:
     for workers, seconds, files_per_second, speedup, cpu_ms, size in rows:
         print(f"| n_workers={workers} | {seconds:.1f} | {files_per_second:.0f} | {speedup:.2f}x | {cpu_ms:.1f} "
               f"| {size:.2f} |")
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished worker processes."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 if __name__ == "__main__":

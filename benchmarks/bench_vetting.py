@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import make_bundle, milliseconds
 
 
 class FileCycle:
@@ -59,10 +60,7 @@ class FileCycle:
 def build(directory: Path, n_candidates: int, n_files: int) -> tuple[pd.DataFrame, FileCycle, Path]:
     from qusi_lab.inference import search_period
     from qusi_lab.io import read_light_curve
-    from qusi_lab.models import Hadryss
     from qusi_lab.synthetic import make_sector
-    from qusi_lab.training import save_bundle
-    from qusi_lab.transforms import default_preprocessing
 
     sector = make_sector(directory / "data", n_stars=n_files, seed=7)
     files = [str(path) for path in sector.paths]
@@ -70,8 +68,7 @@ def build(directory: Path, n_candidates: int, n_files: int) -> tuple[pd.DataFram
     for path in files:
         result = search_period(read_light_curve(path))
         periods.append((result.period, result.epoch, result.duration * 24, result.depth * 1e6, result.depth_snr))
-    bundle = save_bundle(directory / "model", Hadryss(), task="binary", label_names=["negative", "positive"],
-                         preprocessing=default_preprocessing())
+    bundle = make_bundle(directory)
     rng = np.random.default_rng(0)
     scores = rng.beta(0.5, 3.0, n_candidates)
     table = pd.DataFrame({
@@ -87,12 +84,6 @@ def build(directory: Path, n_candidates: int, n_files: int) -> tuple[pd.DataFram
         table[column] = values[:, position]
     table.attrs["model"] = str(bundle)
     return table, FileCycle(files), bundle
-
-
-def milliseconds(samples: list[float]) -> tuple[str, str, str]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return f"{statistics.median(ordered) * 1000:.1f}", f"{p95 * 1000:.1f}", f"{ordered[-1] * 1000:.1f}"
 
 
 def count_patch_bytes(panel: Any) -> list[int]:

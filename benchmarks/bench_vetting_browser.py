@@ -31,8 +31,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from _common import ROOT, make_bundle
+
+sys.path.insert(0, str(ROOT / "tests"))  # the browser helpers of tests/test_vetting_browser.py
 
 
 def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
@@ -42,14 +43,10 @@ def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
     import numpy as np
 
     from qusi_lab.inference import infer, save_candidates
-    from qusi_lab.models import Hadryss
     from qusi_lab.synthetic import make_sector
-    from qusi_lab.training import save_bundle
-    from qusi_lab.transforms import default_preprocessing
 
     sector = make_sector(folder / "data", n_stars=n_stars, seed=2, n_workers=1)
-    bundle = save_bundle(folder / "model", Hadryss(input_length=256), task="binary",
-                         label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
+    bundle = make_bundle(folder, 256)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = infer(bundle, [str(path) for path in sector.paths], num_workers=0, progress=False)

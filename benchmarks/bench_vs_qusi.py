@@ -75,22 +75,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from _common import CADENCES, ROOT, cpu_seconds, load_average, make_bundle, peak_rss_mb, write_spoc_files
 
-ROOT = Path(__file__).resolve().parent.parent
 QUSI_SIDE = Path(__file__).resolve().parent / "qusi_side"
 QUSI_VERSION = "1.5.6"
-CADENCES = 20_000
 SECTIONS = ("forward", "e2e", "train", "auc", "memory")
-sys.path.insert(0, str(ROOT))
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min, {os.cpu_count()} CPUs)"
-
-
 def heading(title: str) -> None:
     print(f"\n### {title}\n\n_{load_average()} at start_\n", flush=True)
 
@@ -171,45 +163,6 @@ def ensure_qusi_venv(venv: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- data
-def write_files(directory: Path, count: int) -> list[Path]:
-    """``count`` real-size TESS SPOC files (20,000 cadences, mid-sector gap, momentum dumps), reused if there."""
-    from qusi_lab.io import write_spoc_fits
-
-    marker = directory / f"complete-{count}"
-    paths = [directory / f"tess2018206045859-s0001-{index + 1:016d}-0120-s_lc.fits" for index in range(count)]
-    if marker.exists():
-        return paths
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    time_values = 1325.3 + np.arange(CADENCES) * 2.0 / 1440.0
-    time_values[CADENCES // 2: CADENCES // 2 + 500] = np.nan  # the data-download gap between the orbits
-    quality = np.zeros(CADENCES, dtype=np.int32)
-    quality[::250] = 32  # momentum dumps (in the default bitmask)
-    noise = rng.normal(0.0, 1.0, CADENCES)
-    for index, path in enumerate(paths):
-        flux = 1000.0 + index + 2.0 * np.roll(noise, index * 7)
-        if index % 2 == 0:  # a box transit on every other star, so the files are not all alike
-            phase = (time_values - 1326.0 - (index % 13) * 0.1) % 3.7
-            flux = flux - 3.0 * (phase < 0.12)
-        write_spoc_fits(path, time_values, flux, flux_err=np.full(CADENCES, 2.0), quality=quality,
-                        tic_id=index + 1, sector=1, tess_mag=10.0)
-    marker.touch()
-    return paths
-
-
-def make_bundle(directory: Path, input_length: int) -> Path:
-    """An untrained (speed does not depend on the weights) Hadryss bundle with the default preprocessing."""
-    import torch
-
-    from qusi_lab.models import Hadryss
-    from qusi_lab.training import save_bundle
-    from qusi_lab.transforms import default_preprocessing
-
-    torch.manual_seed(0)
-    return save_bundle(directory / f"bundle_{input_length}", Hadryss(input_length=input_length), task="binary",
-                       label_names=["negative", "positive"], preprocessing=default_preprocessing(input_length))
-
-
 def listing(directory: Path, paths: list[Path], repeat: int = 1, name: str = "files") -> Path:
     path = directory / f"{name}_{len(paths)}x{repeat}.txt"
     path.write_text("\n".join(str(p) for p in paths * repeat))
@@ -400,23 +353,8 @@ def child_infer(bundle: str, paths_file: str, workers: str) -> None:
                       "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 
 
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and of its finished children (the loader workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size (VmHWM). Not ``ru_maxrss``: Linux carries that over an exec from
-    the parent, so a child of a big process would report the parent's size."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def e2e_section(qusi_python: Path, data: Path, paths: list[Path], quick: bool) -> dict[str, Any]:
-    bundle = make_bundle(data, 4096)
+    bundle = make_bundle(data, 4096, name="bundle_4096")
     files = listing(data, paths)
     heading(f"2. End to end: {len(paths):,} SPOC FITS files of {CADENCES:,} cadences -> ranked list")
     print("| pipeline | network input | loader workers | curves | seconds | ms/curve | vs best qusi "
@@ -579,7 +517,7 @@ def auc_section(data: Path, stars: int, seconds: float, validation_every: int) -
 
 # ----------------------------------------------------------------------------------------- 4. memory
 def memory_section(data: Path, paths: list[Path], quick: bool) -> dict[int, dict[str, Any]]:
-    bundle = make_bundle(data, 4096)
+    bundle = make_bundle(data, 4096, name="bundle_4096")
     counts = (2_000, 10_000) if quick else (10_000, 100_000)
     heading("4. Memory of `ql.infer` streaming (period search off, 2 workers; a fresh process per run)")
     print("| curves | seconds | ms/curve | main process peak RSS (MB) | largest worker peak RSS (MB) |")
@@ -647,7 +585,8 @@ def main() -> int:
     paths: list[Path] = []
     if {"e2e", "train", "memory"} & set(sections):
         tick = time.perf_counter()
-        paths = write_files(data / f"spoc_{files}", files)
+        # Reused by later runs; a box transit on every other star, so the files are not all alike.
+        paths = write_spoc_files(data / f"spoc_{files}", files, transits=True, reuse=True)
         print(f"{len(paths):,} SPOC files of {CADENCES:,} cadences in {data / f'spoc_{files}'} "
               f"({time.perf_counter() - tick:.0f} s).")
     summary: dict[str, Any] = {}

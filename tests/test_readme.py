@@ -29,6 +29,7 @@ def test_readme_has_the_three_user_functions():
         assert name in code
 
 
+@pytest.mark.slow
 def test_readme_notebook_example_runs(tmp_path, monkeypatch):
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)

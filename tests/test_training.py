@@ -186,6 +186,7 @@ print(json.dumps({{"resumed_from": result.resumed_from, "steps": result.steps, "
 """
 
 
+@pytest.mark.slow
 def test_resume_after_kill_gives_the_uninterrupted_result(tmp_path) -> None:
     max_steps = 80
     checkpoint_dir = tmp_path / "killed"

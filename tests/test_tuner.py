@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import ipywidgets as widgets
@@ -311,17 +310,16 @@ def test_a_curve_that_fails_is_reported_not_raised(tmp_path):
         tuner.examples(index=1)  # the plain method raises; only the widget reports
 
 
-def test_regeneration_is_fast_at_the_default_input_length_2048(dataset):
+def test_regeneration_at_the_default_input_length_2048(dataset):
+    # How fast: benchmarks/bench_interactive.py (wall-clock limits are not unit tests).
     tuner = AugmentationTuner(dataset, n_examples=3)
     assert plotted(tuner, "augmented_3").size == 2048
     std = tuner.controls("AddNoise")["std"]
-    seconds = []
-    for value in np.linspace(0.1, 2.0, 12):
-        started = time.perf_counter()
-        std.value = float(value)  # the full path: observer, pipeline rebuild, 3 examples, plot update
-        seconds.append(time.perf_counter() - started)
-    assert float(np.median(seconds)) < 0.1, seconds
+    before = augmented_plots(tuner)
+    std.value = 2.0  # the full path: observer, pipeline rebuild, 3 examples, plot update
     assert "ms" in tuner.timing.value
+    assert all(plot.size == 2048 for plot in augmented_plots(tuner))
+    assert not all(np.array_equal(old, new) for old, new in zip(before, augmented_plots(tuner), strict=True))
 
 
 def test_light_curves_and_display_bundle():

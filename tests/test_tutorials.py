@@ -1,9 +1,10 @@
 """Structure checks of the tutorial notebooks and the Binder environment (no notebook is run here).
 
 Running them is nbval's job: ``QUSI_LAB_QUICK=1 pytest --nbval-lax tutorials/`` (see the Makefile).
-These tests catch what nbval cannot, or only slowly: outputs committed by mistake, a ``ql.`` name that
-left the public API, a notebook that became a wall of code, a Binder file that would install the
-wrong torch.
+These tests catch what nbval cannot, or only slowly: a ``ql.`` name that left the public API, an import
+that no longer resolves, a Binder file that would install the wrong torch. The notebooks' format
+(committed without outputs, explanations between short code cells) is the lint step's:
+``tests/check_notebooks.py``, run by ``make lint``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,6 @@ EXPECTED_NOTEBOOKS = (
     "06_multiclass_and_regression.ipynb",
     "07_vetting_at_scale.ipynb",
 )
-# At most this many code cells per markdown cell, and in a row: explanations stay between the code.
-MAX_CODE_PER_MARKDOWN = 3
-MAX_CODE_CELLS_IN_A_ROW = 3
 
 
 def notebook_paths() -> list[Path]:
@@ -112,25 +110,6 @@ def test_the_numbered_notebooks_01_to_07_are_all_there() -> None:
     assert names == list(EXPECTED_NOTEBOOKS)
 
 
-def test_notebooks_are_valid_nbformat_with_a_python_kernel(notebook: tuple[str, nbformat.NotebookNode]) -> None:
-    name, content = notebook
-    nbformat.validate(content)
-    assert content.metadata["kernelspec"]["name"] == "python3", name
-
-
-# ------------------------------------------------------------------ committed clean
-
-
-def test_notebooks_are_committed_without_outputs(notebook: tuple[str, nbformat.NotebookNode]) -> None:
-    name, content = notebook
-    for number, cell in enumerate(content.cells):
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"{name}: cell {number} has outputs; clear them before committing"
-            assert cell.execution_count is None, f"{name}: cell {number} has an execution count"
-    # Jupyter saves widget state here when a notebook with widgets is saved after running.
-    assert "widgets" not in content.metadata, f"{name}: widget state saved in the metadata"
-
-
 # ------------------------------------------------------------------ the public API
 
 
@@ -177,37 +156,6 @@ def test_notebooks_write_their_data_under_their_own_ignored_folder(
     name, content = notebook
     expected = f'DATA = Path("_data") / "{Path(name).stem}"'
     assert expected in code_sources(content)[0], f"{name}: the data folder must be {expected}"
-
-
-# ------------------------------------------------------------------ not a wall of code
-
-
-def test_markdown_explains_between_the_code(notebook: tuple[str, nbformat.NotebookNode]) -> None:
-    name, content = notebook
-    kinds = [cell.cell_type for cell in content.cells]
-    assert kinds[0] == "markdown", f"{name}: start with a markdown title and introduction"
-    assert content.cells[0].source.startswith("# "), f"{name}: the first cell should be a '# ' title"
-    n_code, n_markdown = kinds.count("code"), kinds.count("markdown")
-    assert n_code <= MAX_CODE_PER_MARKDOWN * n_markdown, f"{name}: {n_code} code cells for {n_markdown} markdown"
-    run = longest = 0
-    for kind in kinds:
-        run = run + 1 if kind == "code" else 0
-        longest = max(longest, run)
-    assert longest <= MAX_CODE_CELLS_IN_A_ROW, f"{name}: {longest} code cells in a row without an explanation"
-
-
-def test_markdown_is_not_indented_into_a_code_block(notebook: tuple[str, nbformat.NotebookNode]) -> None:
-    name, content = notebook
-    for number, cell in enumerate(content.cells):
-        if cell.cell_type == "markdown":
-            assert not cell.source.startswith((" ", "\t")), f"{name}: markdown cell {number} starts indented"
-
-
-def test_code_cells_stay_short(notebook: tuple[str, nbformat.NotebookNode]) -> None:
-    name, content = notebook
-    for source in code_sources(content):
-        lines = [line for line in source.splitlines() if line.strip()]
-        assert len(lines) <= 30, f"{name}: a code cell of {len(lines)} lines; split it and explain the parts"
 
 
 # ------------------------------------------------------------------ Binder

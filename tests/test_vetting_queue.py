@@ -206,23 +206,17 @@ def test_upcoming_lists_what_comes_next(tmp_path):
     assert [c.target_id for c in queue.upcoming(2)] == ["TIC 1004", "TIC 1001"]
 
 
-def test_a_large_queue_stays_fast(tmp_path):
-    import time
-
+def test_a_large_queue_records_and_moves_on(tmp_path):
+    # How fast: benchmarks/bench_interactive.py (wall-clock limits are not unit tests).
     count = 100_000
     rng = np.random.default_rng(1)
     table = pd.DataFrame({"path": [f"/s/{index}.fits" for index in range(count)],
                           "target_id": [f"TIC {index}" for index in range(count)],
                           "sector": 1, "score": rng.random(count)})
     queue = CandidateQueue(table, tmp_path / "labels.csv", min_score=0.5)
-    started = time.perf_counter()
     for _ in range(20):
         queue.record("variable")
-    per_verdict = (time.perf_counter() - started) / 20
-    started = time.perf_counter()
     for _ in range(50):
         queue.next()
-    per_step = (time.perf_counter() - started) / 50
     assert queue.progress_text == f"20 of {int((table.score >= 0.5).sum()):,} vetted"
-    assert per_step < 0.01 and per_verdict < 0.05, (per_step, per_verdict)
     assert queue.go_to("TIC 77") is not None

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from qusi_lab.vetting import CandidateQueue
 
@@ -69,6 +70,7 @@ def test_reopened_on_a_retrained_table_the_queue_starts_at_the_best_unvetted(tmp
     assert [star for star in walk(every) if star not in vetted] == unvetted_in_order
 
 
+@pytest.mark.slow
 def test_the_panel_reopened_after_retraining_shows_the_best_unvetted_and_next_reaches_every_one(tmp_path) -> None:
     """The same through the panel's buttons: what a user does in tutorial 01 (vet, Run All, go on)."""
     from qusi_lab.synthetic import make_sector

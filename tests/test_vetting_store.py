@@ -170,6 +170,7 @@ _WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_appending_at_once_produce_a_valid_file(tmp_path):
     path = tmp_path / "shared" / "labels.csv"  # neither process finds the file: both race to create it
     barrier = tmp_path / "barrier"
@@ -217,6 +218,7 @@ _VETTER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_process_killed_right_after_a_verdict_loses_nothing(tmp_path):
     table = pd.DataFrame({"path": [f"s01/star{index}.fits" for index in range(5)],
                           "target_id": [f"TIC {index}" for index in range(5)], "sector": 1,

@@ -18,6 +18,10 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+# Each test starts Python processes that start workers: tens of seconds.
+pytestmark = pytest.mark.slow
 
 # The user's notebook: three qusi-style functions at top level of __main__, then a DataLoader.
 NOTEBOOK = textwrap.dedent(

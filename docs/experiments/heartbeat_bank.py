@@ -2,7 +2,7 @@
 
 Command (from the repository root; the sector is one that ``quality.py --workdir DIR --keep`` wrote)::
 
-    .venv/bin/python benchmarks/heartbeat_bank.py /tmp/quality/survey_2000          # ~2 min on 2 cores
+    .venv/bin/python docs/experiments/heartbeat_bank.py /tmp/quality/survey_2000          # ~2 min on 2 cores
 
 What it does to each light curve in the sector (its ``truth.csv`` says which are heartbeat stars):
 
@@ -23,7 +23,7 @@ quiet stars alone), by signal-to-noise ratio, and the score distribution of each
 ``--coarse`` uses 32 phases and 24 shapes (512 periods): ~6 times cheaper.
 
 ``--whiten`` weights each harmonic by the inverse of the curve's own noise spectrum at its frequency: the
-matched filter for red noise, which is what tells faint heartbeats from quiet stars (benchmarks/README.md).
+matched filter for red noise, which is what tells faint heartbeats from quiet stars (docs/benchmark-history.md).
 """
 
 from __future__ import annotations
