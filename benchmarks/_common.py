@@ -50,6 +50,7 @@ def write_spoc_files(directory: Path, count: int, *, cadences: int = CADENCES, t
     if reuse and marker.exists():
         return paths
     from qusi_lab.io import write_spoc_fits
+    from qusi_lab.lightcurve import LightCurve
 
     for folder in set(folders):
         folder.mkdir(parents=True, exist_ok=True)
@@ -65,8 +66,8 @@ def write_spoc_files(directory: Path, count: int, *, cadences: int = CADENCES, t
         if transits and index % 2 == 0:
             phase = (time_values - 1326.0 - (index % 13) * 0.1) % 3.7
             flux = flux - 3.0 * (phase < 0.12)
-        write_spoc_fits(path, time_values, flux, flux_err=np.full(cadences, 2.0), quality=quality,
-                        tic_id=index + 1, sector=1, tess_mag=10.0)
+        write_spoc_fits(LightCurve(time_values, flux, validate=False), path, flux_err=np.full(cadences, 2.0),
+                        quality=quality, tic_id=index + 1, sector=1, tess_mag=10.0)
     marker.touch()
     return paths
 

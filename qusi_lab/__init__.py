@@ -15,8 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
+from qusi_lab._version import __version__
 from qusi_lab.data import LightCurveDataset, split_by_target
 from qusi_lab.errors import LabelError, LightCurveError, LightCurveReadError, QusiLabError
 from qusi_lab.io import find_light_curve_files, read_light_curve, write_csv, write_npz, write_spoc_fits

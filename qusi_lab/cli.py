@@ -129,7 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Neural networks that sift photometric surveys for transits, heartbeat stars and more.",
         epilog="run `qusi-lab COMMAND --help` for the options and examples of each command",
     )
-    from qusi_lab import __version__
+    from qusi_lab._version import __version__
     from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
     parser.add_argument("--version", action="version", version=f"qusi_lab {__version__}")

@@ -37,6 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qusi_lab.core.binning import bin_means
+from qusi_lab.core.folding import fold_time
+
 __all__ = ["run_demo", "DemoResult", "DEMO_DEFAULTS", "QUICK_DEFAULTS"]
 
 #: Settings of the full demo (about 2-3 minutes on 2 cores).
@@ -149,13 +152,8 @@ def _history_figure(history: pd.DataFrame) -> str | None:
 
 
 def _binned(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    edges = np.linspace(x.min(), x.max(), bins + 1)
-    index = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
-    counts = np.bincount(index, minlength=bins)
-    sums = np.bincount(index, weights=y, minlength=bins)
-    keep = counts > 0
-    centers = 0.5 * (edges[:-1] + edges[1:])
-    return centers[keep], sums[keep] / counts[keep]
+    binned = bin_means(x, y, bins=bins)
+    return binned.centers, binned.means
 
 
 def _candidate_figure(model: Any, row: pd.Series) -> str:
@@ -188,7 +186,7 @@ def _candidate_figure(model: Any, row: pd.Series) -> str:
         fold_axis = axes[0][1]
         period, epoch = float(row["period"]), float(row["epoch"])
         duration = float(row["duration_hours"]) / 24.0
-        phase_time = (time - epoch + 0.5 * period) % period - 0.5 * period
+        phase_time = fold_time(time, period, epoch)
         window = min(0.5 * period, max(3 * duration, 0.2))
         near = np.abs(phase_time) < window
         fold_axis.plot(phase_time[near] * 24, flux[near], ",", color="0.6", rasterized=True)
@@ -227,7 +225,7 @@ def _format(value: Any, spec: str) -> str:
 
 def _write_summary(path: Path, *, datasets: pd.DataFrame, training: Any, evaluation: Any, table: Any,
                    model: Any, top: int, seconds: dict[str, float], settings: dict[str, Any]) -> Path:
-    from qusi_lab import __version__
+    from qusi_lab._version import __version__
 
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>qusi_lab demo</title>"

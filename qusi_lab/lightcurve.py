@@ -14,19 +14,22 @@ and ``Quantity`` inputs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from qusi_lab.core.binning import bin_means
+from qusi_lab.core.folding import fold_time
+from qusi_lab.core.robust import MAD_TO_SIGMA, robust_scale
 from qusi_lab.errors import LightCurveError
 
 NormalizeMethod = Literal["median", "median_mad", "standard", "minmax"]
 NORMALIZE_METHODS: tuple[str, ...] = ("median", "median_mad", "standard", "minmax")
 
-# MAD -> standard deviation for Gaussian noise.
-MAD_TO_SIGMA = 1.4826
+__all__ = ["MAD_TO_SIGMA", "NORMALIZE_METHODS", "LightCurve", "NormalizeMethod", "normalization_constants", "normalize_flux"]
 
 
 def _as_array(values: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -90,7 +93,7 @@ def normalization_constants(flux: np.ndarray, method: str = "median") -> tuple[f
         return 0.0, median
     if method == "median_mad":
         offset = float(np.median(finite))
-        scale = MAD_TO_SIGMA * float(np.median(np.abs(finite - offset)))
+        scale = robust_scale(finite)
     elif method == "standard":
         offset, scale = float(finite.mean()), float(finite.std())
     else:  # minmax
@@ -326,7 +329,7 @@ class LightCurve:
         if not period > 0:
             raise ValueError(f"period must be positive, got {period!r}")
         epoch = float(self.time[np.isfinite(self.time)][0]) if epoch_time is None else float(epoch_time)
-        phase = np.mod(self.time - epoch + 0.5 * period, period) - 0.5 * period
+        phase = fold_time(self.time, period, epoch)
         order = np.argsort(phase, kind="stable")
         meta = dict(self.meta)
         meta.update(folded=True, period=float(period), epoch_time=epoch)
@@ -360,21 +363,11 @@ class LightCurve:
             bins = max(1, int(np.ceil((stop - start) / time_bin_size)) or 1)
         if bins < 1:
             raise ValueError(f"bins must be at least 1, got {bins}")
-        width = (stop - start) / bins if stop > start else 1.0
-        index = np.minimum(((time - start) / width).astype(np.int64), bins - 1)
-        counts = np.bincount(index, minlength=bins)
-        sums = np.bincount(index, weights=flux, minlength=bins)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            binned = sums / counts
-        centers = start + (np.arange(bins) + 0.5) * width
-        flux_err = None
-        if self.flux_err is not None:
-            err = self.flux_err[finite]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                flux_err = np.sqrt(np.bincount(index, weights=err**2, minlength=bins)) / counts
+        errors = None if self.flux_err is None else self.flux_err[finite]
+        binned = bin_means(time, flux, bins=bins, errors=errors, keep_empty=True)
         meta = dict(self.meta)
-        meta["cadence"] = width
-        return LightCurve(centers, binned, flux_err, meta, validate=False)
+        meta["cadence"] = (stop - start) / bins if stop > start else 1.0
+        return LightCurve(binned.centers, binned.means, binned.errors, meta, validate=False)
 
     # ------------------------------------------------------------ interop
     @classmethod
@@ -449,6 +442,55 @@ class LightCurve:
         if self.flux_err is not None:
             columns["flux_err"] = self.flux_err
         return pd.DataFrame(columns)
+
+    # ------------------------------------------------------------ writing (the io writers, object first)
+    def to_fits(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write a TESS SPOC-format FITS file; ``options`` as :func:`qusi_lab.io.write_spoc_fits`.
+
+        ``tic_id`` and ``sector`` default to the curve's ``target_id`` (``"TIC 7"``) and ``sector``.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from qusi_lab.io import read_light_curve
+        >>> lc = LightCurve(1325.0 + np.arange(50) / 720, np.full(50, 900.0), target_id="TIC 7", sector=1)
+        >>> back = read_light_curve(lc.to_fits(tempfile.mkdtemp() + "/star_lc.fits"))
+        >>> back.target_id, back.sector, len(back)
+        ('TIC 7', 1, 50)
+        """
+        from qusi_lab.io.fits import write_spoc_fits
+
+        return write_spoc_fits(self, path, **options)
+
+    def to_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Write CSV (``time,flux[,flux_err]``, metadata as ``# key: json`` lines): :func:`qusi_lab.io.write_csv`.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from qusi_lab.io import read_light_curve
+        >>> path = LightCurve([1.0, 2.0], [10.0, 11.0], sector=3).to_csv(tempfile.mkdtemp() + "/star.csv")
+        >>> read_light_curve(path).flux.tolist()
+        [10.0, 11.0]
+        """
+        from qusi_lab.io.text import write_csv
+
+        return write_csv(self, path)
+
+    def to_npz(self, path: str | os.PathLike[str]) -> Path:
+        """Write an uncompressed NPZ (arrays and JSON metadata): :func:`qusi_lab.io.write_npz`.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from qusi_lab.io import read_light_curve
+        >>> path = LightCurve([1.0, 2.0], [10.0, 11.0]).to_npz(tempfile.mkdtemp() + "/star.npz")
+        >>> read_light_curve(path).time.tolist()
+        [1.0, 2.0]
+        """
+        from qusi_lab.io.npz import write_npz
+
+        return write_npz(self, path)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Plot flux against time with matplotlib; returns the axes.

@@ -25,6 +25,7 @@ from qusi_lab.data import (
 )
 from qusi_lab.errors import LabelError, LightCurveError, LightCurveReadError
 from qusi_lab.io import write_csv, write_spoc_fits
+from qusi_lab.lightcurve import LightCurve
 
 LENGTH = 64  # short network inputs keep the tests fast
 N_CADENCES = 600
@@ -41,7 +42,7 @@ def write_star(path: Path, tic_id: int, sector: int = 1, depth: float = 0.0, see
     flux = 500.0 + rng.normal(0.0, 0.5, N_CADENCES)
     if depth:
         flux[(np.arange(N_CADENCES) % 200) < 10] -= depth * 500.0
-    return write_spoc_fits(path, time, flux, flux_err=np.full(N_CADENCES, 0.5), tic_id=tic_id, sector=sector)
+    return write_spoc_fits(LightCurve(time, flux), path, flux_err=np.full(N_CADENCES, 0.5), tic_id=tic_id, sector=sector)
 
 
 def write_class_folders(root: Path, counts: dict[str, int], sectors: int = 1, first_tic: int = 100) -> Path:

@@ -10,6 +10,7 @@ import pytest
 from qusi_lab.data import LightCurveDataset
 from qusi_lab.data.injection import make_injected_dataset
 from qusi_lab.io import write_spoc_fits
+from qusi_lab.lightcurve import LightCurve
 from qusi_lab.synthetic import synthetic_light_curve
 from qusi_lab.transforms import BinToLength, Normalize, Pipeline, RemoveNonFinite
 from qusi_lab.widgets.browser import DatasetBrowser, format_value, injected_html
@@ -82,7 +83,7 @@ def test_a_bad_file_is_reported_and_browsing_goes_on(tmp_path):
         lc = synthetic_light_curve(kind, seed=number)
         paths.append(
             write_spoc_fits(
-                tmp_path / f"tic_{number + 1}_s01.fits", lc.time, lc.flux, tic_id=number + 1, sector=1
+                LightCurve(lc.time, lc.flux), tmp_path / f"tic_{number + 1}_s01.fits", tic_id=number + 1, sector=1
             )
         )
     broken = tmp_path / "tic_9_s01.fits"

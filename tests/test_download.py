@@ -31,6 +31,7 @@ from qusi_lab.download import (
     spoc_target_tic_ids,
 )
 from qusi_lab.io import read_light_curve, write_spoc_fits
+from qusi_lab.lightcurve import LightCurve
 from qusi_lab.synthetic import spoc_file_name
 
 MAST = "https://mast.stsci.edu"
@@ -81,7 +82,7 @@ class FakeMast:
             path = self.directory / name
             time = 1325.3 + 27.35 * (sector - 1) + np.arange(2000) * 2 / 1440
             flux = np.random.default_rng(tic_id + sector).normal(1000.0, 1.0, time.size)
-            write_spoc_fits(path, time, flux, tic_id=tic_id, sector=sector, tess_mag=10.0)
+            write_spoc_fits(LightCurve(time, flux), path, tic_id=tic_id, sector=sector, tess_mag=10.0)
             obs_id = name.replace("_lc.fits", "")
             obsid = str(60_000_000 + len(self.observations))
             self.files[name] = path

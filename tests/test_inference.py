@@ -95,7 +95,7 @@ def sector(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for seed in range(40):
         curve, injected = make_curve(500 + seed, planet=seed < 20, period=2.5 if seed < 20 else None)
         folder = root / ("camera_2" if seed == 7 else "camera_1")
-        path = write_spoc_fits(folder / f"tic_{1000 + seed}_s01_lc.fits", curve.time, curve.flux,
+        path = write_spoc_fits(LightCurve(curve.time, curve.flux), folder / f"tic_{1000 + seed}_s01_lc.fits",
                                tic_id=1000 + seed, sector=1)
         truth[str(path)] = injected
     broken = root / "camera_1" / "tic_9999_s01_lc.fits"

@@ -83,7 +83,7 @@ def spoc_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     arrays = tess_arrays()
     path = tmp_path_factory.mktemp("spoc") / "tess2018206045859-s0001-0000000025155310-0120-s_lc.fits"
     write_spoc_fits(
-        path, arrays["time"], arrays["flux"], flux_err=arrays["flux_err"], sap_flux=arrays["sap_flux"],
+        LightCurve(arrays["time"], arrays["flux"]), path, flux_err=arrays["flux_err"], sap_flux=arrays["sap_flux"],
         quality=arrays["quality"], tic_id=25155310, sector=1, camera=3, ccd=2, tess_mag=10.333,
         extra_header={"RA_OBJ": 63.3739396231274, "DEC_OBJ": -69.2265473491974},
     )
@@ -130,7 +130,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 
 def test_every_cadence_flagged_names_the_bitmask(tmp_path: Path) -> None:
-    path = write_spoc_fits(tmp_path / "flagged.fits", 1325 + np.arange(10) / 720, np.ones(10),
+    path = write_spoc_fits(LightCurve(1325 + np.arange(10) / 720, np.ones(10)), tmp_path / "flagged.fits",
                            quality=np.full(10, 32), tic_id=1, sector=1)
     with pytest.raises(LightCurveError, match="flagged.fits: every cadence has a quality flag.*17087"):
         read_light_curve(path)
@@ -229,9 +229,9 @@ def test_written_spoc_file_is_standard_fits_with_spoc_layout(spoc_file: tuple[Pa
 
 def test_write_spoc_fits_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="flux has 3 values but time has 4"):
-        write_spoc_fits(tmp_path / "x.fits", np.arange(4.0), np.ones(3), tic_id=1, sector=1)
+        write_spoc_fits(LightCurve(np.arange(4.0), np.ones(3), validate=False), tmp_path / "x.fits", tic_id=1, sector=1)
     with pytest.raises(ValueError, match="invalid FITS keyword"):
-        write_spoc_fits(tmp_path / "x.fits", np.arange(4.0), np.ones(4), tic_id=1, sector=1,
+        write_spoc_fits(LightCurve(np.arange(4.0), np.ones(4)), tmp_path / "x.fits", tic_id=1, sector=1,
                         extra_header={"TOO_LONG_KEY": 1})
 
 
@@ -259,7 +259,7 @@ def test_gzip_and_suffixless_fits_are_detected(spoc_file: tuple[Path, Any], tmp_
 
 def test_twenty_second_cadence(tmp_path: Path) -> None:
     arrays = tess_arrays(rows=3000, cadence_days=20 / 86400)
-    path = write_spoc_fits(tmp_path / "tess-s0027-0000000000000009-a_fast-lc.fits", arrays["time"], arrays["flux"],
+    path = write_spoc_fits(LightCurve(arrays["time"], arrays["flux"]), tmp_path / "tess-s0027-0000000000000009-a_fast-lc.fits",
                            quality=arrays["quality"], tic_id=9, sector=27)
     lc = read_light_curve(path)
     assert lc.meta["cadence"] == pytest.approx(20 / 86400)
@@ -293,25 +293,26 @@ def _write_product(kind: str, directory: Path) -> tuple[Path, dict[str, Any], di
         arrays = tess_arrays(rows, cadence)
         name = "hlsp_tess-spoc_tess_phot_0000000000000042-s0040_tess_v1_lc.fits" if kind == "tess-spoc" else "a_lc.fits"
         extra = {"HLSPID": "TESS-SPOC"} if kind == "tess-spoc" else None
-        path = write_spoc_fits(directory / name, arrays["time"], arrays["flux"], sap_flux=arrays["sap_flux"],
+        path = write_spoc_fits(LightCurve(arrays["time"], arrays["flux"]), directory / name, sap_flux=arrays["sap_flux"],
                                quality=arrays["quality"], tic_id=42, sector=40, extra_header=extra)
         return path, {}, {}
     if kind.startswith("qlp"):
         sector = 30 if kind == "qlp" else 60
         time_values = 2100 + np.arange(rows) * 600 / 86400
         quality = np.where(np.arange(rows) % 13 == 0, 4096, 0) | np.where(np.arange(rows) % 17 == 0, 32, 0)
+        sap_flux = 1 + rng.normal(0, 1e-3, rows)
+        detrended = LightCurve(time_values, 1 + rng.normal(0, 1e-3, rows), np.full(rows, 1e-3), validate=False)
         path = _write_qlp_fits(
-            directory / f"hlsp_qlp_tess_ffi_s{sector:04d}-0000000012345678_tess_v01_llc.fits", time_values,
-            1 + rng.normal(0, 1e-3, rows), 1 + rng.normal(0, 1e-3, rows), np.full(rows, 1e-3), tic_id=12345678,
-            sector=sector, quality=quality, tess_mag=9.5)
+            detrended, directory / f"hlsp_qlp_tess_ffi_s{sector:04d}-0000000012345678_tess_v01_llc.fits",
+            sap_flux=sap_flux, tic_id=12345678, sector=sector, quality=quality, tess_mag=9.5)
         return path, {}, {"flux_column": "kspsap_flux" if sector < 56 else "det_flux"}
     campaign_or_quarter: dict[str, Any] = {"campaign": 8} if kind == "k2" else {"quarter": 5}
     quality = np.zeros(rows, dtype=np.int32)
     quality[::40] = 16384  # detector anomaly: default mask
     quality[3::60] = 128  # cosmic ray in the optimal aperture: hard mask
     flux = 5e4 + rng.normal(0, 10, rows)
-    path = _write_kepler_fits(directory / f"{kind}_llc.fits", 300 + np.arange(rows) * 0.0204, flux,
-                              sap_flux=flux * 1.02, quality=quality, kepler_id=8462852, kepler_mag=11.9,
+    path = _write_kepler_fits(LightCurve(300 + np.arange(rows) * 0.0204, flux, validate=False),
+                              directory / f"{kind}_llc.fits", sap_flux=flux * 1.02, quality=quality, kepler_id=8462852, kepler_mag=11.9,
                               **campaign_or_quarter)
     return path, {}, {}
 
@@ -463,3 +464,42 @@ def test_find_light_curve_files(tmp_path: Path) -> None:
     assert set(LIGHT_CURVE_SUFFIXES) == {".fits", ".fits.gz", ".fit", ".csv", ".npz"}
     with pytest.raises(FileNotFoundError, match="no such directory"):
         find_light_curve_files(tmp_path / "missing")
+
+
+# ---------------------------------------------------------------------------- writer argument order
+def test_write_spoc_fits_takes_the_light_curve_first_and_the_old_order_warns(tmp_path: Path) -> None:
+    time, flux = 1325.0 + np.arange(50) / 720, 900.0 + np.arange(50.0)
+    new = write_spoc_fits(LightCurve(time, flux, target_id="TIC 7", sector=2), tmp_path / "new_lc.fits")
+    with pytest.warns(DeprecationWarning, match=r"write_spoc_fits\(LightCurve\(time, flux\), path\)"):
+        old = write_spoc_fits(tmp_path / "old_lc.fits", time, flux, tic_id=7, sector=2)
+    with pytest.warns(DeprecationWarning):
+        old_str = write_spoc_fits(str(tmp_path / "old_str_lc.fits"), time, flux, tic_id=7, sector=2)
+    assert old == tmp_path / "old_lc.fits" and old_str == tmp_path / "old_str_lc.fits"
+    for path in (new, old, old_str):
+        lc = read_light_curve(path)
+        np.testing.assert_array_equal(lc.time, time)
+        np.testing.assert_array_equal(lc.flux, flux)
+        assert (lc.target_id, lc.sector) == ("TIC 7", 2)
+    # The curve's own flux errors are written; keywords still override the metadata.
+    with_errors = LightCurve(time, flux, np.full(50, 0.25), target_id="TIC 7", sector=2)
+    lc = read_light_curve(with_errors.to_fits(tmp_path / "errors_lc.fits", tic_id=8, sector=3))
+    assert lc.flux_err.tolist() == [0.25] * 50 and (lc.target_id, lc.sector) == ("TIC 8", 3)
+    with pytest.raises(TypeError, match="needs tic_id= and sector="):
+        write_spoc_fits(LightCurve(time, flux), tmp_path / "anonymous_lc.fits")
+    with pytest.raises(TypeError, match="writes a LightCurve"):
+        write_spoc_fits(time, tmp_path / "arrays_lc.fits", tic_id=1, sector=1)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        write_spoc_fits(LightCurve(time, flux), time, flux, tic_id=1, sector=1)
+
+
+@pytest.mark.parametrize("method", ["to_fits", "to_csv", "to_npz"])
+def test_light_curve_writes_itself_through_the_io_writers(tmp_path: Path, method: str) -> None:
+    original = LightCurve(1325.0 + np.arange(20) / 720, np.linspace(1.0, 2.0, 20), np.full(20, 0.5),
+                          target_id="TIC 11", sector=4, mission="TESS")
+    suffix = {"to_fits": "_lc.fits", "to_csv": ".csv", "to_npz": ".npz"}[method]
+    path = getattr(original, method)(tmp_path / f"star{suffix}")
+    assert path == tmp_path / f"star{suffix}"
+    lc = read_light_curve(path)
+    np.testing.assert_allclose(lc.flux, original.flux, rtol=1e-6)  # FITS stores float32 fluxes
+    np.testing.assert_array_equal(lc.time, original.time)
+    assert (lc.target_id, lc.sector, lc.mission) == ("TIC 11", 4, "TESS")

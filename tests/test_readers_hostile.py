@@ -36,7 +36,7 @@ FLUX = 1000.0 + np.sin(np.arange(ROWS) / 3.0)
 
 
 def _spoc(path: Path) -> Path:
-    return write_spoc_fits(path, TIME, FLUX, flux_err=np.full(ROWS, 0.5), tic_id=7, sector=1,
+    return write_spoc_fits(LightCurve(TIME, FLUX, validate=False), path, flux_err=np.full(ROWS, 0.5), tic_id=7, sector=1,
                            extra_header={"DATE": "2024-01-01"})
 
 
@@ -289,7 +289,7 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes
     """Valid files written by the project's writers, their bytes and the light curve each reads as."""
     folder = tmp_path_factory.mktemp("originals")
     quality = np.zeros(ROWS, dtype=np.int32)
-    fits = write_spoc_fits(folder / "star.fits", TIME, FLUX, flux_err=np.full(ROWS, 0.5), quality=quality,
+    fits = write_spoc_fits(LightCurve(TIME, FLUX, validate=False), folder / "star.fits", flux_err=np.full(ROWS, 0.5), quality=quality,
                            tic_id=7, sector=1, extra_header={"DATE": "2024-01-01"})
     memory = LightCurve(TIME, FLUX, np.full(ROWS, 0.5), mission="TESS", sector=1, target_id="TIC 7")
     csv = write_csv(memory, folder / "star.csv")
@@ -297,7 +297,8 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes
     compressed = folder / "star.fits.gz"
     compressed.write_bytes(gzip.compress(fits.read_bytes(), mtime=0))
     # QLP: the light-curve table is the last HDU (nothing after it to check its size against).
-    qlp = _write_qlp_fits(folder / "star_qlp.fits", TIME, FLUX, FLUX, np.full(ROWS, 0.5), tic_id=7, sector=20)
+    qlp = _write_qlp_fits(LightCurve(TIME, FLUX, np.full(ROWS, 0.5)), folder / "star_qlp.fits", sap_flux=FLUX,
+                          tic_id=7, sector=20)
     files = {".fits": fits, ".csv": csv, ".npz": npz, ".fits.gz": compressed, "_qlp.fits": qlp}
     return _Originals({key: (path.read_bytes(), read_light_curve(path)) for key, path in files.items()})
 

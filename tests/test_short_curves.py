@@ -45,9 +45,9 @@ def _tiny_untrained_model(folder: Path) -> torch.nn.Module:
 
 def test_inference_lists_meaningless_curves_as_problems_and_ranks_only_the_good_one(tmp_path: Path) -> None:
     data = tmp_path / "sector"
-    good = write_spoc_fits(data / "good.fits", TIME, GOOD_FLUX, tic_id=1, sector=1)
+    good = write_spoc_fits(LightCurve(TIME, GOOD_FLUX, validate=False), data / "good.fits", tic_id=1, sector=1)
     for name, time, flux, _ in BAD:
-        write_spoc_fits(data / name, time, flux, tic_id=2, sector=1)
+        write_spoc_fits(LightCurve(time, flux, validate=False), data / name, tic_id=2, sector=1)
     model = _tiny_untrained_model(tmp_path / "model")
     table = infer(model, data, period_search=False, progress=False, num_workers=0)
     assert list(table["path"]) == [str(good)]

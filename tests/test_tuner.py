@@ -293,7 +293,7 @@ def test_class_selector_and_buttons_move_between_curves(dataset):
 
 def test_a_curve_that_fails_is_reported_not_raised(tmp_path):
     good = synthetic_light_curve("quiet", seed=5)
-    path = write_spoc_fits(tmp_path / "tic_5_s01.fits", good.time, good.flux, tic_id=5, sector=1)
+    path = write_spoc_fits(LightCurve(good.time, good.flux), tmp_path / "tic_5_s01.fits", tic_id=5, sector=1)
     broken = tmp_path / "tic_6_s01.fits"
     broken.write_bytes(b"this is not a FITS file")
     dataset = LightCurveDataset([path, broken], ["a", "b"])

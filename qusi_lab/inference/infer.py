@@ -405,7 +405,7 @@ def infer(
     frame = frame.drop(columns="_position")
 
     table = CandidateTable(frame)
-    from qusi_lab import __version__
+    from qusi_lab._version import __version__
 
     table.attrs = {
         "qusi_lab_version": __version__,

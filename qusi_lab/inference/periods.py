@@ -37,6 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.core.binning import bin_means
+from qusi_lab.core.folding import fold_time
+from qusi_lab.core.robust import robust_scale
+from qusi_lab.core.running_median import running_median_over_time
 from qusi_lab.errors import LightCurveError
 from qusi_lab.lightcurve import LightCurve
 
@@ -111,17 +115,6 @@ class PeriodSearchResult:
         return f"PeriodSearchResult({inside})"
 
 
-def _bin_uniform(time: np.ndarray, flux: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mean flux in equal ``width``-day bins; empty bins are dropped."""
-    start = float(time[0])
-    index = ((time - start) / width).astype(np.intp)
-    counts = np.bincount(index)
-    sums = np.bincount(index, weights=flux)
-    filled = counts > 0
-    centers = start + (np.flatnonzero(filled) + 0.5) * width
-    return centers, sums[filled] / counts[filled]
-
-
 def prepare_for_period_search(
     light_curve: LightCurve, *, bin_minutes: float = 20.0, detrend_window: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -158,21 +151,11 @@ def prepare_for_period_search(
         flux = flux - median
     width = bin_minutes / 1440.0
     if width > 0 and time.size > 1 and width > float(np.median(np.diff(time))) * 1.5:
-        time, flux = _bin_uniform(time, flux, width)
+        binned = bin_means(time, flux, width=width)
+        time, flux = binned.centers, binned.means
     if detrend_window > 0 and time.size > 3:
-        flux = flux - _running_median(time, flux, detrend_window)
+        flux = flux - running_median_over_time(time, flux, detrend_window)
     return time, flux
-
-
-def _running_median(time: np.ndarray, flux: np.ndarray, window: float) -> np.ndarray:
-    """Running median over ``window`` days, computed on the (roughly uniform) sample index."""
-    from scipy.ndimage import median_filter
-
-    step = float(np.median(np.diff(time)))
-    size = max(3, int(round(window / step)) | 1)  # odd, so the window is centred
-    if size >= flux.size:
-        return np.full_like(flux, np.median(flux))
-    return median_filter(flux, size=size, mode="reflect")
 
 
 def period_grid(minimum_period: float, maximum_period: float, baseline: float, shortest_duration: float,
@@ -272,7 +255,7 @@ def search_period(
 
     periods = period_grid(minimum, maximum, baseline, float(durations.min()), drift)
     # A robust scale keeps the likelihood power comparable between stars of any brightness.
-    scatter = 1.4826 * float(np.median(np.abs(flux - np.median(flux))))
+    scatter = robust_scale(flux)
     dy = np.full_like(flux, scatter if scatter > 0 else 1.0)
     model = BoxLeastSquares(time, flux, dy=dy)
     coarse = model.power(periods, durations, method="fast", objective="likelihood", oversample=oversample)
@@ -292,7 +275,7 @@ def search_period(
     transit_time = float(result.transit_time[index])
     # The first transit inside the data, whatever reference astropy picked.
     epoch = transit_time + math.ceil((float(time[0]) - transit_time - duration / 2) / period) * period
-    phase = np.abs((time - epoch + 0.5 * period) % period - 0.5 * period)
+    phase = np.abs(fold_time(time, period, epoch))
     in_transit = phase < duration / 2
     transit_numbers = np.round((time[in_transit] - epoch) / period)
     return PeriodSearchResult(

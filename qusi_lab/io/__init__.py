@@ -3,9 +3,10 @@
 Example
 -------
 >>> import tempfile, numpy as np
+>>> from qusi_lab import LightCurve
 >>> from qusi_lab.io import read_light_curve, write_spoc_fits
->>> path = write_spoc_fits(tempfile.mkdtemp() + "/star_lc.fits", 1325 + np.arange(100) / 720,
-...                        np.full(100, 500.0), tic_id=25155310, sector=1)
+>>> lc = LightCurve(1325 + np.arange(100) / 720, np.full(100, 500.0))
+>>> path = write_spoc_fits(lc, tempfile.mkdtemp() + "/star_lc.fits", tic_id=25155310, sector=1)
 >>> read_light_curve(path)  # doctest: +ELLIPSIS
 LightCurve(100 cadences, time 1325.000..1325.138 d, target_id=TIC 25155310, mission=TESS, sector=1, path=star_lc.fits)
 """

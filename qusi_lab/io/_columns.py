@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.core.jsonable import dumps
+from qusi_lab.defaults import DEFAULT_FLUX_COLUMN
 from qusi_lab.errors import LightCurveError, LightCurveReadError
 from qusi_lab.io.quality import resolve_quality_bitmask
 from qusi_lab.lightcurve import LightCurve
 
-DEFAULT_FLUX_COLUMN = "pdcsap_flux"
 #: Accepted names of the time column (case-insensitive), in order of preference.
 TIME_ALIASES = ("time", "btjd", "bkjd", "bjd", "bjd_tdb", "jd", "mjd", "t")
 #: Tried when the default flux column (pdcsap_flux) is absent.
@@ -87,26 +88,9 @@ def quality_mask(quality: np.ndarray, quality_bitmask: str | int, mission: str |
     return (quality.astype(np.int64) & bitmask) == 0
 
 
-def jsonable(value: Any) -> Any:
-    """Metadata value -> JSON-compatible value (numpy scalars and arrays, paths, nested dicts)."""
-    if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
 def meta_to_json(meta: Mapping[str, Any]) -> str:
-    """The metadata as a JSON object string."""
-    return json.dumps(jsonable(dict(meta)), sort_keys=True)
+    """The metadata as a JSON object string (strict JSON: NaN and inf are written as null)."""
+    return dumps(dict(meta), sort_keys=True)
 
 
 def meta_from_json(text: str, path: Path) -> dict[str, Any]:

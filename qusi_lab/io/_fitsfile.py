@@ -643,7 +643,7 @@ def merge_cards(card_lists: Sequence[list[Card]], updates: dict[str, Any] | None
     return extra
 
 
-def write_file(path: str | os.PathLike[str], hdus: Sequence[list[bytes]]) -> Path:
+def write_file(hdus: Sequence[list[bytes]], path: str | os.PathLike[str]) -> Path:
     """Write HDUs (each a list of byte strings) to ``path`` (creating parent folders); return the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab._deprecation import warn_deprecated
+from qusi_lab.core.robust import MAD_TO_SIGMA
+from qusi_lab.defaults import DEFAULT_FLUX_COLUMN
 from qusi_lab.errors import LightCurveError, LightCurveReadError
 from qusi_lab.io._files import regular_file_size
 from qusi_lab.io._fitsfile import (
@@ -55,7 +58,6 @@ from qusi_lab.lightcurve import LightCurve
 
 __all__ = ["read_fits_light_curve", "write_spoc_fits"]
 
-DEFAULT_FLUX_COLUMN = "pdcsap_flux"
 # Tried in order when the default flux column is absent (QLP sectors 1-55, QLP 56+, generic tables).
 _DEFAULT_FLUX_FALLBACKS = ("PDCSAP_FLUX", "KSPSAP_FLUX", "DET_FLUX", "FLUX")
 _QUALITY_COLUMNS = ("QUALITY", "SAP_QUALITY")
@@ -195,8 +197,8 @@ def read_fits_light_curve(
     Example
     -------
     >>> import tempfile, numpy as np
-    >>> path = write_spoc_fits(tempfile.mkdtemp() + "/star.fits", 1500 + np.arange(3) / 720,
-    ...                        np.array([10.0, 11.0, 12.0]), tic_id=7, sector=9)
+    >>> lc = LightCurve(1500 + np.arange(3) / 720, np.array([10.0, 11.0, 12.0]))
+    >>> path = write_spoc_fits(lc, tempfile.mkdtemp() + "/star.fits", tic_id=7, sector=9)
     >>> lc = read_fits_light_curve(path)
     >>> lc.meta["target_id"], lc.flux.tolist()
     ('TIC 7', [10.0, 11.0, 12.0])
@@ -309,7 +311,7 @@ def _estimated_error(flux: np.ndarray) -> np.ndarray:
     """A constant flux error from the point-to-point scatter (robust to transits and gaps)."""
     finite = flux[np.isfinite(flux)]
     steps = np.diff(finite)
-    scatter = 1.4826 * float(np.median(np.abs(steps))) / np.sqrt(2.0) if steps.size else 0.0
+    scatter = MAD_TO_SIGMA * float(np.median(np.abs(steps))) / np.sqrt(2.0) if steps.size else 0.0
     if not np.isfinite(scatter) or scatter <= 0:
         scatter = 1e-3 * float(np.median(np.abs(finite))) if finite.size else 0.0
     return np.full(flux.shape, scatter)
@@ -408,44 +410,51 @@ def _ames_columns(
 
 
 def write_spoc_fits(
-    path: str | os.PathLike[str],
-    time: Any,
-    flux: Any,
-    *,
+    lc: LightCurve | str | os.PathLike[str],
+    path: str | os.PathLike[str] | Any,
+    *old_flux: Any,
     flux_err: Any | None = None,
     sap_flux: Any | None = None,
     sap_flux_err: Any | None = None,
     quality: Any | None = None,
-    tic_id: int,
-    sector: int,
+    tic_id: int | None = None,
+    sector: int | None = None,
     camera: int = 1,
     ccd: int = 1,
     tess_mag: float | None = None,
     extra_header: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a TESS SPOC-format light-curve FITS file (PRIMARY, LIGHTCURVE, APERTURE HDUs).
+    """Write ``lc`` as a TESS SPOC-format light-curve FITS file (PRIMARY, LIGHTCURVE, APERTURE HDUs).
 
-    The layout, column formats (float64 TIME, float32 fluxes, int32 QUALITY) and
-    header keywords are those of SPOC ``*_lc.fits`` files, so ``lightkurve.read``
-    opens the file as a ``TessLightCurve`` with its TICID, SECTOR and mission.
-    The primary header says ``SIMDATA = T`` (simulated data).
+    The light curve first, the path second, as every writer of qusi_lab (and pandas) takes them;
+    :meth:`LightCurve.to_fits <qusi_lab.LightCurve.to_fits>` does the same. The layout, column formats
+    (float64 TIME, float32 fluxes, int32 QUALITY) and header keywords are those of SPOC ``*_lc.fits``
+    files, so ``lightkurve.read`` opens the file as a ``TessLightCurve`` with its TICID, SECTOR and
+    mission. The primary header says ``SIMDATA = T`` (simulated data).
+
+    The old order ``write_spoc_fits(path, time, flux, ...)`` still works, with a ``DeprecationWarning``,
+    until 0.2.
 
     Parameters
     ----------
+    lc:
+        The light curve: times in BTJD (BJD - 2457000), days (NaN times are allowed: SPOC files have
+        them in gaps), and PDCSAP flux in e-/s (not normalised; stored as float32, like SPOC). Wrap
+        plain arrays as ``LightCurve(time, flux, validate=False)``.
     path:
         Where to write (parent folders are created; an existing file is replaced).
-    time:
-        Times in BTJD (BJD - 2457000), days. NaN times are allowed (SPOC files have them in gaps).
-    flux:
-        PDCSAP flux in e-/s (not normalised). Stored as float32, like SPOC.
     flux_err:
-        PDCSAP flux errors; default: a constant estimated from the point-to-point scatter of ``flux``.
+        PDCSAP flux errors; default: ``lc.flux_err``, else a constant estimated from the
+        point-to-point scatter of the flux.
     sap_flux, sap_flux_err:
-        SAP flux and errors; default: ``flux`` and ``flux_err``.
+        SAP flux and errors; default: the flux and its errors.
     quality:
         Integer quality flags (TESS bits); default all 0.
-    tic_id, sector, camera, ccd, tess_mag:
-        Target and pointing, written to TICID/OBJECT, SECTOR, CAMERA, CCD, TESSMAG.
+    tic_id, sector:
+        Target and sector, written to TICID/OBJECT and SECTOR; default: from ``lc.target_id``
+        (``"TIC 7"``) and ``lc.sector``.
+    camera, ccd, tess_mag:
+        Pointing and magnitude, written to CAMERA, CCD, TESSMAG.
     extra_header:
         Keyword -> value (or ``(value, comment)``). Keywords already in the
         LIGHTCURVE header (TIMEDEL, CDPP2_0 ...) are replaced there; others go to
@@ -459,12 +468,60 @@ def write_spoc_fits(
     Example
     -------
     >>> import tempfile, numpy as np
-    >>> time = 1325.0 + np.arange(1000) * 2 / 1440
-    >>> path = write_spoc_fits(tempfile.mkdtemp() + "/tess-s0001-0000000000000007_lc.fits", time,
-    ...                        np.full(1000, 1500.0), tic_id=7, sector=1, tess_mag=10.5)
+    >>> lc = LightCurve(1325.0 + np.arange(1000) * 2 / 1440, np.full(1000, 1500.0), target_id="TIC 7", sector=1)
+    >>> path = write_spoc_fits(lc, tempfile.mkdtemp() + "/tess-s0001-0000000000000007_lc.fits", tess_mag=10.5)
     >>> path.name
     'tess-s0001-0000000000000007_lc.fits'
     """
+    if isinstance(lc, (str, os.PathLike)):  # the old order: (path, time, flux)
+        if len(old_flux) != 1:
+            raise TypeError("write_spoc_fits(path, time, flux) takes the flux as its third argument; "
+                            "better: write_spoc_fits(LightCurve(time, flux), path)")
+        warn_deprecated("write_spoc_fits(path, time, flux) is now write_spoc_fits(LightCurve(time, flux), path) "
+                        "(light curve first, path second)")
+        time, flux, target = path, old_flux[0], lc
+    elif isinstance(lc, LightCurve):
+        if old_flux or not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"write_spoc_fits(lc, path, ...): path must be a str or os.PathLike, got "
+                            f"{type(path).__name__}" + (f" and {len(old_flux)} more positional argument(s)"
+                                                          if old_flux else ""))
+        time, flux, target = lc.time, lc.flux, path
+        flux_err = lc.flux_err if flux_err is None else flux_err
+        tic_id = _tic_number(lc) if tic_id is None else tic_id
+        sector = lc.sector if sector is None else sector
+    else:
+        raise TypeError(f"write_spoc_fits writes a LightCurve, got {type(lc).__name__}")
+    if tic_id is None or sector is None:
+        missing = " and ".join(f"{name}=" for name, value in (("tic_id", tic_id), ("sector", sector)) if value is None)
+        raise TypeError(f"write_spoc_fits needs {missing} (the light curve's target_id and sector do not give it)")
+    return _write_spoc_arrays(target, time, flux, flux_err=flux_err, sap_flux=sap_flux, sap_flux_err=sap_flux_err,
+                              quality=quality, tic_id=tic_id, sector=sector, camera=camera, ccd=ccd,
+                              tess_mag=tess_mag, extra_header=extra_header)
+
+
+def _tic_number(lc: LightCurve) -> int | None:
+    """The TIC number of ``lc.target_id`` (``"TIC 7"``, ``"7"``), or None."""
+    text = str(lc.target_id or "").upper().removeprefix("TIC").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _write_spoc_arrays(
+    path: str | os.PathLike[str],
+    time: Any,
+    flux: Any,
+    *,
+    flux_err: Any | None,
+    sap_flux: Any | None,
+    sap_flux_err: Any | None,
+    quality: Any | None,
+    tic_id: int,
+    sector: int,
+    camera: int,
+    ccd: int,
+    tess_mag: float | None,
+    extra_header: dict[str, Any] | None,
+) -> Path:
+    """:func:`write_spoc_fits` on arrays (its parameters)."""
     time_array = _float_array(time, "time", None)
     rows = time_array.size
     flux_array = _float_array(flux, "flux", rows)
@@ -571,22 +628,20 @@ def write_spoc_fits(
         quality_array, 1000 * sector, (1000.0 + 10 * camera, 1000.0 + 10 * ccd),
     )
     return write_file(
-        path,
         [
             primary_hdu(primary_cards, 2),
             bintable_hdu(columns, rows, lightcurve_cards),
             image_hdu(_aperture_image(), aperture_cards),
         ],
+        path,
     )
 
 
 def _write_kepler_fits(
+    lc: LightCurve,
     path: str | os.PathLike[str],
-    time: Any,
-    flux: Any,
     *,
     kepler_id: int,
-    flux_err: Any | None = None,
     sap_flux: Any | None = None,
     quality: Any | None = None,
     quarter: int | None = None,
@@ -597,8 +652,10 @@ def _write_kepler_fits(
     """Write a Kepler (``quarter``) or K2 (``campaign``) light-curve file in the Ames layout.
 
     Used by the tests to check the Kepler/K2 reader against ``lightkurve.read``.
-    Times are BKJD (BJD - 2454833); quality flags go to SAP_QUALITY (Kepler bits).
+    ``lc`` holds times in BKJD (BJD - 2454833), PDCSAP flux and its errors; quality flags go to
+    SAP_QUALITY (Kepler bits).
     """
+    time, flux, flux_err = lc.time, lc.flux, lc.flux_err
     if (quarter is None) == (campaign is None):
         raise ValueError("give exactly one of quarter (Kepler) or campaign (K2)")
     time_array = _float_array(time, "time", None)
@@ -668,22 +725,20 @@ def _write_kepler_fits(
         *target_cards,
     ]
     return write_file(
-        path,
         [
             primary_hdu(primary_cards, 2),
             bintable_hdu(columns, rows, lightcurve_cards),
             image_hdu(_aperture_image(), aperture_cards),
         ],
+        path,
     )
 
 
 def _write_qlp_fits(
+    lc: LightCurve,
     path: str | os.PathLike[str],
-    time: Any,
-    sap_flux: Any,
-    detrended_flux: Any,
-    detrended_flux_err: Any,
     *,
+    sap_flux: Any,
     tic_id: int,
     sector: int,
     quality: Any | None = None,
@@ -692,8 +747,12 @@ def _write_qlp_fits(
     """Write a QLP HLSP light-curve file (``ORIGIN = 'MIT/QLP'``), as MAST distributes them.
 
     Sectors 1-55 get KSPSAP_FLUX columns, sectors 56+ DET_FLUX columns (QLP
-    renamed them). Fluxes are normalised (around 1), as in QLP. Used by the tests.
+    renamed them). Fluxes are normalised (around 1), as in QLP. ``lc`` holds the times and the
+    detrended flux with its errors (required). Used by the tests.
     """
+    if lc.flux_err is None:
+        raise ValueError("a QLP file stores the detrended flux errors: give the light curve a flux_err")
+    time, detrended_flux, detrended_flux_err = lc.time, lc.flux, lc.flux_err
     time_array = _float_array(time, "time", None)
     rows = time_array.size
     sap_array = _float_array(sap_flux, "sap_flux", rows)
@@ -746,4 +805,4 @@ def _write_qlp_fits(
         TableColumn(f"{prefix}_FLUX_SML", "E", detrended, "relative flux", "E14.7", "small aperture"),
         TableColumn(f"{prefix}_FLUX_LAG", "E", detrended, "relative flux", "E14.7", "large aperture"),
     ]
-    return write_file(path, [primary_hdu(primary_cards, 1), bintable_hdu(columns, rows, lightcurve_cards)])
+    return write_file([primary_hdu(primary_cards, 1), bintable_hdu(columns, rows, lightcurve_cards)], path)

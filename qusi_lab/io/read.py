@@ -131,8 +131,8 @@ def read_light_curve(
     -------
     >>> import tempfile, numpy as np
     >>> from qusi_lab.io import write_spoc_fits
-    >>> path = write_spoc_fits(tempfile.mkdtemp() + "/star_lc.fits", 1325 + np.arange(4) / 720,
-    ...                        [100.0, 101.0, 99.0, 100.0], quality=[0, 0, 32, 0], tic_id=42, sector=1)
+    >>> lc = LightCurve(1325 + np.arange(4) / 720, [100.0, 101.0, 99.0, 100.0], target_id="TIC 42", sector=1)
+    >>> path = write_spoc_fits(lc, tempfile.mkdtemp() + "/star_lc.fits", quality=[0, 0, 32, 0])
     >>> lc = read_light_curve(path)
     >>> len(lc), lc.meta["target_id"], lc.meta["sector"], lc.meta["time_format"]
     (3, 'TIC 42', 1, 'btjd')

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.core.jsonable import dumps
 from qusi_lab.errors import LightCurveReadError
 from qusi_lab.io._columns import (
     DEFAULT_FLUX_COLUMN,
     finish_table_light_curve,
-    jsonable,
     quality_flags,
     quality_mask,
     resolve_columns,
@@ -190,7 +190,8 @@ def write_csv(lc: LightCurve, path: str | os.PathLike[str]) -> Path:
 
     Values are written at full precision (``read_light_curve`` gives back the
     same floats); NaN is written as ``nan``. ``meta["path"]`` is not written
-    (reading sets it to the file read).
+    (reading sets it to the file read). Metadata values are JSON, with NaN written as ``null``
+    (:mod:`qusi_lab.core.jsonable`).
 
     Example
     -------
@@ -208,7 +209,7 @@ def write_csv(lc: LightCurve, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     header = "".join(
-        f"# {key}: {json.dumps(jsonable(value), sort_keys=True)}\n"
+        f"# {key}: {dumps(value, sort_keys=True)}\n"
         for key, value in lc.meta.items()
         if key != "path" and "\n" not in str(key) and ":" not in str(key)
     )

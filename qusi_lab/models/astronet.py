@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from qusi_lab.defaults import DEFAULT_INPUT_LENGTH
 from qusi_lab.models.base import (
     ConvNormAct,
     LightCurveModel,
@@ -36,7 +37,6 @@ from qusi_lab.models.base import (
     stage_lengths,
 )
 from qusi_lab.models.registry import register_model
-from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
 __all__ = ["AstronetGlobalLocal", "default_local_length", "crop_around_deepest_dip"]
 

@@ -87,7 +87,7 @@ def _description_digest(data: Mapping[str, Any]) -> str:
 
 
 def _current_version() -> str:
-    from qusi_lab import __version__
+    from qusi_lab._version import __version__
 
     return __version__
 

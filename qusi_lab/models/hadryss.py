@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from qusi_lab.defaults import DEFAULT_INPUT_LENGTH
 from qusi_lab.models.base import (
     ConvNormAct,
     LightCurveModel,
@@ -35,7 +36,6 @@ from qusi_lab.models.base import (
     stage_lengths,
 )
 from qusi_lab.models.registry import register_model
-from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
 __all__ = ["Hadryss", "HADRYSS_FILTERS"]
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from qusi_lab.defaults import DEFAULT_INPUT_LENGTH
 from qusi_lab.models.base import (
     ConvNormAct,
     LightCurveModel,
@@ -29,7 +30,6 @@ from qusi_lab.models.base import (
     stage_lengths,
 )
 from qusi_lab.models.registry import register_model
-from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
 
 __all__ = ["TransformerClassifier", "sinusoidal_position_encoding"]
 

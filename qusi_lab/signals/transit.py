@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from qusi_lab.core.folding import fold_time
 from qusi_lab.signals._common import (
     evaluate_on_finite_times,
     require,
@@ -163,7 +164,7 @@ def transit(
         flux = np.ones(finite_time.size)
         if duration <= 0.0:
             return flux
-        offset_from_transit = np.abs(np.mod(finite_time - epoch + 0.5 * period, period) - 0.5 * period)
+        offset_from_transit = np.abs(fold_time(finite_time, period, epoch))
         near = offset_from_transit < half_window
         if not near.any():
             return flux

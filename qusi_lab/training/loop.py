@@ -1261,7 +1261,7 @@ def _use_cache(cache: bool | None, train_set: Any) -> bool:
 
 
 def _version() -> str:
-    from qusi_lab import __version__
+    from qusi_lab._version import __version__
 
     return __version__
 

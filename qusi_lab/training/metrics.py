@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.defaults import DEFAULT_THRESHOLD, DEFAULT_TOP_FRACTION
+
 __all__ = [
     "auc_roc",
     "auc_pr",
@@ -275,7 +277,7 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
 
 
-def accuracy(scores: Any, labels: Any, threshold: float = 0.5) -> float:
+def accuracy(scores: Any, labels: Any, threshold: float = DEFAULT_THRESHOLD) -> float:
     """Fraction of curves on the right side of ``threshold`` (``score >= threshold`` means positive).
 
     Example
@@ -287,19 +289,19 @@ def accuracy(scores: Any, labels: Any, threshold: float = 0.5) -> float:
     return _ratio(tp + tn, tp + fp + tn + fn) if tp + fp + tn + fn else math.nan
 
 
-def precision(scores: Any, labels: Any, threshold: float = 0.5) -> float:
+def precision(scores: Any, labels: Any, threshold: float = DEFAULT_THRESHOLD) -> float:
     """Of the curves scored ``>= threshold``, the fraction that are positive (0 if none is)."""
     tp, fp, _, _ = _binary_counts(scores, labels, threshold)
     return _ratio(tp, tp + fp)
 
 
-def recall(scores: Any, labels: Any, threshold: float = 0.5) -> float:
+def recall(scores: Any, labels: Any, threshold: float = DEFAULT_THRESHOLD) -> float:
     """Of the positives, the fraction scored ``>= threshold`` (0 if there is no positive)."""
     tp, _, _, fn = _binary_counts(scores, labels, threshold)
     return _ratio(tp, tp + fn)
 
 
-def f1_score(scores: Any, labels: Any, threshold: float = 0.5) -> float:
+def f1_score(scores: Any, labels: Any, threshold: float = DEFAULT_THRESHOLD) -> float:
     """Harmonic mean of :func:`precision` and :func:`recall` at ``threshold`` (0 when both are 0).
 
     Example
@@ -313,7 +315,7 @@ def f1_score(scores: Any, labels: Any, threshold: float = 0.5) -> float:
 
 # ---------------------------------------------------------------- metric sets per task
 def binary_metrics(
-    scores: Any, labels: Any, threshold: float = 0.5, top_fraction: float = 0.1
+    scores: Any, labels: Any, threshold: float = DEFAULT_THRESHOLD, top_fraction: float = DEFAULT_TOP_FRACTION
 ) -> dict[str, float]:
     """Every binary metric at once: ``auc_roc``, ``auc_pr``, ``accuracy``, ``precision``, ``recall``,
     ``f1`` (at ``threshold``) and ``recall_at_top_<k>%`` (:func:`recall_at_top_fraction`).
@@ -439,8 +441,8 @@ def metrics_for_task(
     labels: Any,
     *,
     label_names: Sequence[str] | None = None,
-    threshold: float = 0.5,
-    top_fraction: float = 0.1,
+    threshold: float = DEFAULT_THRESHOLD,
+    top_fraction: float = DEFAULT_TOP_FRACTION,
 ) -> dict[str, float]:
     """:func:`binary_metrics`, :func:`multiclass_metrics` or :func:`regression_metrics` by ``task``."""
     if task == "binary":

@@ -50,7 +50,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qusi_lab.lightcurve import MAD_TO_SIGMA, LightCurve
+from qusi_lab.core.robust import robust_scale
+from qusi_lab.lightcurve import LightCurve
 from qusi_lab.transforms.base import Augmentation, register_transform, with_flux, with_record
 from qusi_lab.transforms.pipeline import Pipeline
 
@@ -197,7 +198,7 @@ class AddNoise(Augmentation):
             finite = _finite(lc.flux)
             scatter = 0.0
             if finite.size:
-                scatter = MAD_TO_SIGMA * float(np.median(np.abs(finite - np.median(finite))))
+                scatter = robust_scale(finite)
                 if scatter == 0.0:  # more than half the points equal: fall back to the standard deviation
                     scatter = float(finite.std())
             sigma = self.std * scatter

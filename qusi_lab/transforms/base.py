@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from qusi_lab._deprecation import renamed
+from qusi_lab.core.jsonable import to_jsonable
 from qusi_lab.lightcurve import LightCurve
 
 __all__ = [
@@ -70,13 +71,15 @@ def _parameter_names(cls: type) -> tuple[str, ...]:
 
 
 def _jsonable(value: Any) -> Any:
-    """Plain-Python version of a parameter value (numpy scalars -> float/int, tuples -> lists)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+    """Plain-Python version of a parameter value (numpy scalars -> float/int, tuples -> lists, NaN -> None).
+
+    Other objects are kept as they are: a saved pipeline then fails loudly instead of storing a string it
+    could not rebuild.
+    """
+    return to_jsonable(value, default=_unchanged)
+
+
+def _unchanged(value: Any) -> Any:
     return value
 
 

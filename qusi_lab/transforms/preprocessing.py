@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.core.running_median import running_median
+from qusi_lab.defaults import DEFAULT_INPUT_LENGTH
 from qusi_lab.errors import LightCurveError
 from qusi_lab.lightcurve import NORMALIZE_METHODS, LightCurve, normalization_constants
 from qusi_lab.transforms.base import Transform, register_transform, with_flux
@@ -60,8 +62,7 @@ __all__ = [
     "default_preprocessing",
 ]
 
-DEFAULT_INPUT_LENGTH = 2048
-"""Network input length: a full 27-day TESS sector at 2-minute cadence binned to ~19-minute bins."""
+# DEFAULT_INPUT_LENGTH lives in qusi_lab.defaults (models need it too); re-exported here, where it always was.
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -320,44 +321,6 @@ class Detrend(Transform):
         trend = running_median(filled, size)
         level = float(np.median(trend[good]))
         return with_flux(lc, flux - (trend - level), flux_err=lc.flux_err)
-
-
-#: Blocks per window of :func:`running_median`'s fast path.
-_BLOCKS_PER_WINDOW = 15
-
-
-def running_median(values: np.ndarray, size: int) -> np.ndarray:
-    """Running median of ``values`` over ``size`` samples (edges: nearest value), fast for wide windows.
-
-    An exact running median costs O(n * size) (``scipy.ndimage.median_filter``: 2.5 ms for a
-    300-sample window over 4,096 samples, eight times the rest of the default preprocessing).
-    For windows of 45 samples or more this takes the median of blocks of ``size // 15`` samples,
-    then the running median of 15 blocks, and interpolates linearly between block centres: a
-    median of medians, O(n log(size)). It follows slow trends as the exact filter does and, like
-    it, ignores dips covering less than about half of the window.
-
-    Example
-    -------
-    >>> x = np.linspace(0.0, 6.0, 4096)
-    >>> values = np.sin(x) + np.where(np.abs(x - 3.0) < 0.02, -1.0, 0.0)   # slow wave and a short dip
-    >>> round(float(np.max(np.abs(running_median(values, 301) - np.sin(x)))), 2)   # the wave, not the dip
-    0.03
-    """
-    from scipy.ndimage import median_filter
-
-    values = np.asarray(values, dtype=np.float64)
-    block = size // _BLOCKS_PER_WINDOW
-    if block < 3 or values.size < 2 * size:
-        return median_filter(values, size=size, mode="nearest")
-    count = -(-values.size // block)
-    padded = np.empty(count * block)
-    padded[: values.size] = values
-    padded[values.size :] = values[-1]
-    medians = np.median(padded.reshape(count, block), axis=1)
-    smooth = median_filter(medians, size=_BLOCKS_PER_WINDOW, mode="nearest")
-    centres = np.arange(count) * block + (block - 1) / 2.0
-    centres[-1] = (count - 1) * block + (values.size - (count - 1) * block - 1) / 2.0
-    return np.interp(np.arange(values.size, dtype=np.float64), centres, smooth)
 
 
 @register_transform

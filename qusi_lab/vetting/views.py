@@ -38,6 +38,10 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.core.binning import bin_means
+from qusi_lab.core.folding import fold_phase
+from qusi_lab.core.robust import robust_scale
+from qusi_lab.core.running_median import running_median_over_time
 from qusi_lab.inference.heartbeat_fit import HeartbeatFit, fit_heartbeat
 from qusi_lab.lightcurve import LightCurve
 
@@ -164,16 +168,16 @@ class FoldedView:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _bin(time: np.ndarray, flux: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+def _bin_with_width(time: np.ndarray, flux: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
     """Mean flux in ``width``-day bins (empty bins dropped)."""
-    if time.size == 0:
-        return time, flux
-    start = float(time[0])
-    index = ((time - start) / width).astype(np.int64)
-    counts = np.bincount(index)
-    sums = np.bincount(index, weights=flux)
-    filled = counts > 0
-    return start + (np.flatnonzero(filled) + 0.5) * width, sums[filled] / counts[filled]
+    binned = bin_means(time, flux, width=width)
+    return binned.centers, binned.means
+
+
+def _binned_fold(phase: np.ndarray, flux: np.ndarray, bins: int, start: float = -0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Mean flux in ``bins`` equal bins over one cycle of phase from ``start`` (empty bins dropped)."""
+    binned = bin_means(phase, flux, bins=bins, span=(start, start + 1.0))
+    return binned.centers, binned.means
 
 
 def _break_gaps(time: np.ndarray, values: np.ndarray, max_step: float) -> tuple[np.ndarray, np.ndarray]:
@@ -188,18 +192,6 @@ def _break_gaps(time: np.ndarray, values: np.ndarray, max_step: float) -> tuple[
             np.insert(values.astype(np.float64), where, np.nan))
 
 
-def _running_median(time: np.ndarray, flux: np.ndarray, window: float) -> np.ndarray:
-    from scipy.ndimage import median_filter
-
-    if flux.size < 4:
-        return np.full_like(flux, np.median(flux) if flux.size else 1.0)
-    step = float(np.median(np.diff(time)))
-    size = max(3, int(round(window / step)) | 1) if step > 0 else 3
-    if size >= flux.size:
-        return np.full_like(flux, np.median(flux))
-    return median_filter(flux, size=size, mode="reflect")
-
-
 def _float(value: Any) -> float:
     try:
         number = float(value)
@@ -208,26 +200,12 @@ def _float(value: Any) -> float:
     return number
 
 
-def _phase(time: np.ndarray, period: float, epoch: float, low: float = -0.25) -> np.ndarray:
-    """Phase in ``[low, low + 1)``: 0 at the epoch."""
-    return np.mod((time - epoch) / period - low, 1.0) + low
-
-
-def _binned_fold(phase: np.ndarray, flux: np.ndarray, bins: int, low: float = -0.25) -> tuple[np.ndarray, np.ndarray]:
-    index = np.clip(((phase - low) * bins).astype(np.int64), 0, bins - 1)
-    counts = np.bincount(index, minlength=bins)
-    sums = np.bincount(index, weights=flux, minlength=bins)
-    filled = counts > 0
-    centres = low + (np.arange(bins) + 0.5) / bins
-    return centres[filled], sums[filled] / counts[filled]
-
-
 def _depth(inside: np.ndarray, outside: np.ndarray) -> tuple[float, float]:
     """Depth (ppm) of ``inside`` below the median of ``outside``, and its error (ppm)."""
     if inside.size < 2 or outside.size < 5:
         return math.nan, math.nan
     level = float(np.median(outside))
-    scatter = 1.4826 * float(np.median(np.abs(outside - level)))
+    scatter = robust_scale(outside)
     depth = (level - float(np.mean(inside))) * 1e6
     error = scatter / math.sqrt(inside.size) * 1e6 if scatter > 0 else math.nan
     return depth, error
@@ -255,15 +233,15 @@ def view_from_light_curve(
     median = float(np.median(flux)) if flux.size else 1.0
     relative = flux / median if median not in (0.0,) and math.isfinite(median) else flux - median + 1.0
     stride = max(1, int(math.ceil(time.size / MAX_RAW_POINTS)))
-    binned_time, binned_flux = _bin(time, relative, DISPLAY_BIN_MINUTES / 1440.0)
+    binned_time, binned_flux = _bin_with_width(time, relative, DISPLAY_BIN_MINUTES / 1440.0)
     binned_time, binned_flux = _break_gaps(binned_time, binned_flux, 3 * DISPLAY_BIN_MINUTES / 1440.0)
     cadence = float(np.median(np.diff(time))) if time.size > 1 else 1.0
     fold_width = FOLD_BIN_MINUTES / 1440.0
     if cadence * 1.5 < fold_width:
-        raw_fold_time, raw_fold_flux = _bin(time, relative, fold_width)
+        raw_fold_time, raw_fold_flux = _bin_with_width(time, relative, fold_width)
     else:
         raw_fold_time, raw_fold_flux = time, relative
-    trend = _running_median(raw_fold_time, raw_fold_flux, 1.0)
+    trend = running_median_over_time(raw_fold_time, raw_fold_flux, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         detrended = np.where(trend != 0, raw_fold_flux / trend, raw_fold_flux)
     view = CandidateView(
@@ -462,7 +440,7 @@ def fold_transit(view: CandidateView, multiplier: float = 1.0) -> FoldedView | N
     period = view.period * multiplier
     epoch, duration = view.epoch, min(view.duration, 0.25 * period)
     time, flux = view.fold_time, view.fold_flux
-    phase = _phase(time, period, epoch)
+    phase = fold_phase(time, period, epoch, start=-0.25)
     cycle = np.floor((time - epoch) / period + 0.5).astype(np.int64)
     odd = (cycle % 2) == 1
     bins = int(min(400, max(50, round(4 * period / max(duration, 1e-3)))))
@@ -537,17 +515,17 @@ def fold_heartbeat(
     baseline = float(time[-1] - time[0]) if time.size else 0.0
     window = max(0.5, min(period, 0.25 * baseline)) if baseline > 0 else 0.0
     if window > 0:
-        trend = _running_median(time, flux, window)
+        trend = running_median_over_time(time, flux, window)
         with np.errstate(divide="ignore", invalid="ignore"):
             flux = np.where(trend != 0, flux / trend, flux)
-    phase = _phase(time, period, view.epoch, low=-0.5)
-    binned_phase, binned_flux = _binned_fold(phase, flux, 200, low=-0.5)
+    phase = fold_phase(time, period, view.epoch, start=-0.5)
+    binned_phase, binned_flux = _binned_fold(phase, flux, 200, start=-0.5)
     if binned_flux.size == 0:
         return None
     feature = float(binned_phase[int(np.argmax(np.abs(binned_flux - np.median(binned_flux))))])
     epoch = view.epoch + feature * period
-    phase = _phase(time, period, epoch, low=-0.5)
-    binned_phase, binned_flux = _binned_fold(phase, flux, 200, low=-0.5)
+    phase = fold_phase(time, period, epoch, start=-0.5)
+    binned_phase, binned_flux = _binned_fold(phase, flux, 200, start=-0.5)
     cycle = np.floor((time - epoch) / period + 0.5).astype(np.int64)
     folded = FoldedView(period=period, epoch=epoch, duration=view.duration, phase=phase, flux=flux,
                         odd=(cycle % 2) == 1, binned_phase=binned_phase, binned_flux=binned_flux,
@@ -560,7 +538,7 @@ def fold_heartbeat(
         folded.fit_phase, folded.fit_flux = _fold_curve(model_curve, period, epoch)
         folded.fit_label = model_label
     elif fit:
-        fit_phase, fit_flux = _binned_fold(phase, flux, 400, low=-0.5)
+        fit_phase, fit_flux = _binned_fold(phase, flux, 400, start=-0.5)
         try:
             result = fit_heartbeat(fit_phase, fit_flux, period=period, epoch=epoch)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
@@ -576,9 +554,9 @@ def fold_heartbeat(
 def _fold_curve(curve: tuple[np.ndarray, np.ndarray], period: float, epoch: float) -> tuple[np.ndarray, np.ndarray]:
     """A model curve (times, flux) folded like the data and binned finely (ordered by phase, for a line)."""
     model_time, model_flux = (np.asarray(part, dtype=np.float64) for part in curve)
-    model_phase = _phase(model_time, period, epoch, low=-0.5)
+    model_phase = fold_phase(model_time, period, epoch, start=-0.5)
     order = np.argsort(model_phase)
-    return _binned_fold(model_phase[order], model_flux[order], 400, low=-0.5)
+    return _binned_fold(model_phase[order], model_flux[order], 400, start=-0.5)
 
 
 def injected_signals(truth: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from qusi_lab.io._fitsfile import (
     primary_hdu,
     write_file,
 )
+from qusi_lab.lightcurve import LightCurve
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = HERE / "bad"
@@ -46,7 +47,7 @@ def _flux() -> np.ndarray:
 
 def _spoc(path: Path, time: np.ndarray | None = None, flux: np.ndarray | None = None) -> Path:
     return write_spoc_fits(
-        path, _time() if time is None else time, _flux() if flux is None else flux,
+        LightCurve(_time() if time is None else time, _flux() if flux is None else flux, validate=False), path,
         flux_err=np.full(ROWS if time is None else len(time), 0.5), tic_id=261136679, sector=1,
         tess_mag=5.1, extra_header=FIXED_HEADER,
     )
@@ -81,13 +82,13 @@ def make_no_flux_column(path: Path) -> None:
     ]
     primary = [("TELESCOP", "TESS", "telescope"), ("TICID", 261136679, "TIC id"), ("DATE", "2024-01-01", "")]
     table = [("EXTNAME", "LIGHTCURVE", "name of extension"), ("BJDREFI", 2457000, "")]
-    write_file(path, [primary_hdu(primary, 1), bintable_hdu(columns, ROWS, table)])
+    write_file([primary_hdu(primary, 1), bintable_hdu(columns, ROWS, table)], path)
 
 
 def make_no_table(path: Path) -> None:
     """A FITS file with only image HDUs (like a mis-filed aperture or FFI cut-out)."""
     primary = [("TELESCOP", "TESS", "telescope"), ("DATE", "2024-01-01", "")]
-    write_file(path, [primary_hdu(primary, 1), image_hdu(np.ones((11, 11)), [("EXTNAME", "APERTURE", "")])])
+    write_file([primary_hdu(primary, 1), image_hdu(np.ones((11, 11)), [("EXTNAME", "APERTURE", "")])], path)
 
 
 def make_all_nan(path: Path) -> None:
@@ -104,7 +105,7 @@ def make_times_not_increasing(path: Path) -> None:
 
 def make_zero_length(path: Path) -> None:
     """A valid SPOC file whose LIGHTCURVE table has 0 rows."""
-    write_spoc_fits(path, np.array([]), np.array([]), tic_id=261136679, sector=1, extra_header=FIXED_HEADER)
+    write_spoc_fits(LightCurve(np.array([]), np.array([]), validate=False), path, tic_id=261136679, sector=1, extra_header=FIXED_HEADER)
 
 
 def make_empty(path: Path) -> None:
