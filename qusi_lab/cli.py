@@ -130,7 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="run `qusi-lab COMMAND --help` for the options and examples of each command",
     )
     from qusi_lab._version import __version__
-    from qusi_lab.transforms.preprocessing import DEFAULT_INPUT_LENGTH
+    from qusi_lab.defaults import DEFAULT_INPUT_LENGTH, DEFAULT_THRESHOLD
 
     parser.add_argument("--version", action="version", version=f"qusi_lab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -193,7 +193,7 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = command("evaluate", "measure a trained model on a labelled folder", EXAMPLES_EVALUATE)
     evaluate.add_argument("--model", type=Path, required=True, metavar="RUN", help="model folder from `qusi-lab train`")
     evaluate.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder with one sub-folder per class")
-    evaluate.add_argument("--threshold", type=float, default=0.5, help="binary decision threshold (default: %(default)s)")
+    evaluate.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="binary decision threshold (default: %(default)s)")
     evaluate.add_argument("--scores", type=Path, default=None, metavar="CSV", help="also write the score of every curve")
     _add_common_run_options(evaluate, batch_size=256)
 

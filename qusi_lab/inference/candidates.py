@@ -42,6 +42,7 @@ from typing import Any
 
 import pandas as pd
 
+from qusi_lab.core.jsonable import dumps, to_jsonable
 from qusi_lab.errors import QusiLabError
 from qusi_lab.io.spreadsheet import neutralize_cell, restore_cell
 
@@ -138,23 +139,6 @@ def metadata_path(path: str | os.PathLike[str]) -> Path:
         else path.with_name(path.name + ".meta.json")
 
 
-def _json_ready(value: Any) -> Any:
-    import math
-
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(key): _json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
 
 def _temporary_beside(path: Path) -> Path:
     """An empty temporary file in ``path``'s folder (same file system, so :func:`os.replace` is atomic)."""
@@ -245,7 +229,7 @@ def save_candidates(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise _write_error(path, error) from error
-    attrs = _json_ready(dict(table.attrs))
+    attrs = to_jsonable(dict(table.attrs))
     plain = pd.DataFrame(table)
     if suffix.endswith(".csv"):
         plain = _neutralized(plain)
@@ -254,7 +238,7 @@ def save_candidates(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         writes: list[tuple[Path, Callable[[Path], object]]] = [
             (path, lambda temporary: plain.to_csv(temporary, index=False, lineterminator="\r\n"))]
         if attrs:
-            text = json.dumps(attrs, indent=1) + "\n"
+            text = dumps(attrs, indent=1) + "\n"
             writes.append((meta, lambda temporary: temporary.write_text(text, encoding="utf-8")))
         _write_atomically(writes)
         if not attrs and meta.exists():

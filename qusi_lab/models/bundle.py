@@ -38,7 +38,6 @@ import datetime
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import tempfile
@@ -50,6 +49,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from qusi_lab.core.jsonable import to_jsonable
 from qusi_lab.errors import QusiLabError
 from qusi_lab.models.trained import BUNDLE_FORMAT_VERSION, TASKS, Model, description_of
 
@@ -93,22 +93,8 @@ def _current_version() -> str:
 
 
 def _json_ready(value: Any) -> Any:
-    """Plain JSON values: numpy/torch scalars to Python numbers, NaN/inf to None, tuples to lists."""
-    if isinstance(value, Mapping):
-        return {str(key): _json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, torch.Tensor):
-        return _json_ready(value.tolist())
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
+    # One JSON policy for the whole package (NaN/inf -> null); repr keeps what JSON cannot hold readable.
+    return to_jsonable(value, default=repr)
 
 
 _VERSION_PATTERN = re.compile(r"^\s*v?(\d+)(?:\.(\d+))?")

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from qusi_lab.data.labels import positive_class_of
+from qusi_lab.defaults import DEFAULT_THRESHOLD
 from qusi_lab.models.scoring import InferenceError
 
 __all__ = ["TASKS", "Model", "as_model", "bundle_of", "check_compatible", "description_of", "scores_from_outputs"]
@@ -324,7 +325,7 @@ class Model:
             warnings.warn(f"{path}: not scored ({error})", UserWarning, stacklevel=2)
         return result if self.task == "multiclass" else result[:, 0]
 
-    def predict(self, data: Any, *, threshold: float = 0.5, batch_size: int = 256, num_workers: int | None = None,
+    def predict(self, data: Any, *, threshold: float = DEFAULT_THRESHOLD, batch_size: int = 256, num_workers: int | None = None,
                 progress: bool = False) -> np.ndarray:
         """Predictions for light curves, in the order given: class names (binary: the positive class when the
         score is at least ``threshold``), or values (regression). Curves that could not be scored get None

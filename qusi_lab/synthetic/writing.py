@@ -30,6 +30,7 @@ import numpy as np
 
 from qusi_lab._deprecation import warn_deprecated
 from qusi_lab.errors import LightCurveError
+from qusi_lab.lightcurve import LightCurve
 from qusi_lab.synthetic.population import (
     DEFAULT_SNR_RANGE,
     SPLITS,
@@ -84,9 +85,8 @@ def _write_star(path: Path, star: _Star, rendered: _Rendered, timeline: SectorTi
         "TSTOP": float(timeline.time[-1]),
     }
     write_spoc_fits(
+        LightCurve(rendered.time, rendered.pdcsap_flux.astype(np.float32), validate=False),
         path,
-        rendered.time,
-        rendered.pdcsap_flux.astype(np.float32),
         flux_err=rendered.pdcsap_flux_err.astype(np.float32),
         sap_flux=rendered.sap_flux.astype(np.float32),
         sap_flux_err=rendered.sap_flux_err.astype(np.float32),

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from qusi_lab.defaults import DEFAULT_THRESHOLD, DEFAULT_TOP_FRACTION
 from qusi_lab.errors import QusiLabError
 from qusi_lab.models.scoring import forward_stream
 from qusi_lab.models.trained import Model, as_model, check_compatible, description_of
@@ -113,8 +114,8 @@ class EvaluationResult:
     problems: Any
     task: str
     label_names: tuple[str, ...] = ()
-    threshold: float = 0.5
-    top_fraction: float = 0.1
+    threshold: float = DEFAULT_THRESHOLD
+    top_fraction: float = DEFAULT_TOP_FRACTION
     positive_class: str | None = field(default=None)
 
     def to_frame(self) -> Any:
@@ -285,8 +286,8 @@ def evaluate(
     *,
     batch_size: int = 256,
     num_workers: int = 0,
-    threshold: float = 0.5,
-    top_fraction: float = 0.1,
+    threshold: float = DEFAULT_THRESHOLD,
+    top_fraction: float = DEFAULT_TOP_FRACTION,
     device: torch.device | str | None = None,
     progress: bool = False,
 ) -> EvaluationResult:
