@@ -82,7 +82,7 @@ def make_bundle(directory: Path, input_length: int | None = None, name: str = "m
 
     length = input_length or DEFAULT_INPUT_LENGTH
     torch.manual_seed(0)
-    return save_bundle(directory / name, Hadryss(input_length=length), task="binary",
+    return save_bundle(Hadryss(input_length=length), directory / name, task="binary",
                        label_names=["negative", "positive"], preprocessing=default_preprocessing(length))
 
 

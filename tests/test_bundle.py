@@ -102,8 +102,8 @@ def test_save_bundle_with_explicit_information(tmp_path) -> None:
     torch.manual_seed(1)
     model = ResNet1D(input_length=LENGTH, n_outputs=1).eval()
     folder = save_bundle(
-        tmp_path / "depths",
         model,
+        tmp_path / "depths",
         task="regression",
         preprocessing=default_preprocessing(LENGTH),
         target_scaler={"mean": 4.2, "std": 1.5},
@@ -225,9 +225,9 @@ def test_models_that_cannot_be_rebuilt_are_refused(tmp_path) -> None:
         pass
 
     with pytest.raises(BundleError, match="registered"):
-        save_bundle(tmp_path / "custom", Custom(input_length=LENGTH, **SMALL), task="binary")
+        save_bundle(Custom(input_length=LENGTH, **SMALL), tmp_path / "custom", task="binary")
     with pytest.raises(BundleError, match="config"):
-        save_bundle(tmp_path / "linear", torch.nn.Linear(3, 1), task="binary")
+        save_bundle(torch.nn.Linear(3, 1), tmp_path / "linear", task="binary")
 
 
 def test_evaluate_checks_the_dataset_against_the_bundle(trained) -> None:

@@ -25,7 +25,7 @@ SMALL: dict[str, Any] = {"filters": (8, 8, 16, 16, 32, 32), "dense_units": (16,)
 def make_bundle(folder: Path, *, nan: bool = False, task: str = "binary", names=("quiet", "transit")) -> Path:
     torch.manual_seed(0)
     model = Hadryss(input_length=LENGTH, n_outputs=len(names) if task == "multiclass" else 1, **SMALL).eval()
-    saved = save_bundle(folder, model, task=task, label_names=list(names) if task != "regression" else None,
+    saved = save_bundle(model, folder, task=task, label_names=list(names) if task != "regression" else None,
                         preprocessing=default_preprocessing(LENGTH))
     if nan:  # save_bundle refuses NaN weights, so plant them after saving, as a diverged run's copy would
         state = {key: torch.full_like(value, float("nan")) if value.is_floating_point() else value
@@ -176,7 +176,7 @@ def test_full_disk_while_saving_keeps_the_previous_bundle(folder: Path, monkeypa
     monkeypatch.setattr(bundle_module.os, "fsync", full)
     torch.manual_seed(5)
     with pytest.raises(BundleError, match="no space left on device") as caught:
-        save_bundle(folder, Hadryss(input_length=LENGTH, **SMALL), task="binary", label_names=["a", "b"])
+        save_bundle(Hadryss(input_length=LENGTH, **SMALL), folder, task="binary", label_names=["a", "b"])
     assert str(folder / "model.pt") in str(caught.value)
     assert {name: (folder / name).read_bytes() for name in before} == before
     assert sorted(path.name for path in folder.iterdir()) == ["bundle.json", "model.pt"]
@@ -187,5 +187,5 @@ def test_non_finite_weights_are_not_saved(tmp_path: Path) -> None:
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
     with pytest.raises(BundleError, match="not saved, the weights hold NaN"):
-        save_bundle(tmp_path / "run", model, task="binary", label_names=["negative", "positive"])
+        save_bundle(model, tmp_path / "run", task="binary", label_names=["negative", "positive"])
     assert not (tmp_path / "run" / "model.pt").exists()

@@ -237,7 +237,7 @@ def _bundle(tmp_path: Path, task: str, n_outputs: int, **extra) -> Any:
 
     torch.manual_seed(1)
     network = Hadryss(input_length=INPUT_LENGTH, n_outputs=n_outputs)
-    folder = save_bundle(tmp_path / task, network, task=task, preprocessing=default_preprocessing(INPUT_LENGTH),
+    folder = save_bundle(network, tmp_path / task, task=task, preprocessing=default_preprocessing(INPUT_LENGTH),
                          **extra)
     return load(folder)
 

@@ -207,7 +207,7 @@ def bundle_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 
     root = tmp_path_factory.mktemp("integrity")
     torch.manual_seed(0)
-    bundle = save_bundle(root / "model", Hadryss(input_length=LENGTH, filters=(4, 4, 8, 8, 8, 8), dense_units=(8,)),
+    bundle = save_bundle(Hadryss(input_length=LENGTH, filters=(4, 4, 8, 8, 8, 8), dense_units=(8,)), root / "model",
                          task="binary", label_names=["negative", "positive"],
                          preprocessing=default_preprocessing(LENGTH))
     data = root / "data"

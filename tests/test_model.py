@@ -201,3 +201,19 @@ def test_model_info_and_model_bundle_are_deprecated(model: Model) -> None:
     assert isinstance(info, Model) and info.input_length == LENGTH
     with pytest.warns(DeprecationWarning, match="model.bundle"):
         assert model.bundle is model
+
+
+def test_save_bundle_takes_the_model_first_and_the_old_order_warns(tmp_path: Path) -> None:
+    from qusi_lab.models import save_bundle
+
+    torch.manual_seed(3)
+    network = Hadryss(input_length=LENGTH, filters=(4, 4, 8, 8, 8, 8), dense_units=(8,))
+    settings = dict(task="binary", label_names=["negative", "positive"], preprocessing=default_preprocessing(LENGTH))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # the documented order is silent
+        new = save_bundle(network, tmp_path / "new", **settings)
+    with pytest.warns(DeprecationWarning, match=r"save_bundle\(model, path\)"):
+        old = save_bundle(tmp_path / "old", network, **settings)
+    assert (new, old) == (tmp_path / "new", tmp_path / "old")
+    assert (new / "model.pt").read_bytes() == (old / "model.pt").read_bytes()
+    assert ql.load(old).label_names == ql.load(new).label_names == ("negative", "positive")

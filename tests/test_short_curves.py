@@ -40,7 +40,7 @@ def _tiny_untrained_model(folder: Path) -> torch.nn.Module:
 
     torch.manual_seed(0)
     network = Hadryss(input_length=INPUT_LENGTH, n_outputs=1)
-    return load(save_bundle(folder, network, task="binary", preprocessing=default_preprocessing(INPUT_LENGTH)))
+    return load(save_bundle(network, folder, task="binary", preprocessing=default_preprocessing(INPUT_LENGTH)))
 
 
 def test_inference_lists_meaningless_curves_as_problems_and_ranks_only_the_good_one(tmp_path: Path) -> None:

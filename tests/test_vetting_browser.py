@@ -135,7 +135,7 @@ def vetting_folder(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("vetting_browser")
     sector = make_sector(folder / "data", n_stars=5, seed=2, num_workers=1)
-    bundle = save_bundle(folder / "model", Hadryss(input_length=256), task="binary",
+    bundle = save_bundle(Hadryss(input_length=256), folder / "model", task="binary",
                          label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -40,7 +40,7 @@ def sector(tmp_path_factory):
     root = tmp_path_factory.mktemp("vetting_sector")
     result = make_sector(root / "data", n_stars=10, seed=2, num_workers=1)
     torch.manual_seed(0)
-    bundle = save_bundle(root / "model", Hadryss(input_length=256), task="binary",
+    bundle = save_bundle(Hadryss(input_length=256), root / "model", task="binary",
                          label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

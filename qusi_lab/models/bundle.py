@@ -49,6 +49,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from qusi_lab._deprecation import warn_deprecated
 from qusi_lab.core.jsonable import to_jsonable
 from qusi_lab.errors import QusiLabError
 from qusi_lab.models.trained import BUNDLE_FORMAT_VERSION, TASKS, Model, description_of
@@ -154,8 +155,8 @@ def _architecture_of(model: nn.Module) -> tuple[str, dict[str, Any]]:
 
 
 def save_bundle(
-    path: str | os.PathLike[str],
     model: nn.Module | Model,
+    path: str | os.PathLike[str],
     *,
     preprocessing: Any = None,
     label_names: Sequence[str] | None = None,
@@ -168,6 +169,8 @@ def save_bundle(
 ) -> Path:
     """Write ``model`` and what it needs to be used again to the folder ``path``; returns the folder.
 
+    Object first, path second, as everywhere in qusi_lab (``save_bundle(path, model)``, the 0.1 order,
+    still works with a ``DeprecationWarning`` until 0.2).
     ``model.save(path)`` (:meth:`Model.save`) is the usual spelling; this function also takes a
     bare network plus its description as keywords. Every keyword defaults to the model's own
     value (a :class:`Model`, or a network carrying one as ``.bundle``). ``preprocessing`` may be a
@@ -184,13 +187,16 @@ def save_bundle(
     >>> from qusi_lab.models import Hadryss
     >>> from qusi_lab.transforms import default_preprocessing
     >>> import tempfile
-    >>> folder = save_bundle(tempfile.mkdtemp() + "/demo", Hadryss(input_length=256), task="binary",
+    >>> folder = save_bundle(Hadryss(input_length=256), tempfile.mkdtemp() + "/demo", task="binary",
     ...                      label_names=["negative", "positive"], preprocessing=default_preprocessing(256))
     >>> sorted(p.name for p in folder.iterdir())
     ['bundle.json', 'model.pt']
     """
     from qusi_lab.transforms import Pipeline
 
+    if isinstance(model, (str, os.PathLike)) and isinstance(path, (nn.Module, Model)):
+        warn_deprecated("save_bundle(path, model) is now save_bundle(model, path)", stacklevel=3)
+        model, path = path, model
     network = model.network if isinstance(model, Model) else model
     existing = description_of(model)
 
