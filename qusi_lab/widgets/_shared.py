@@ -189,6 +189,20 @@ def load_bokehjs() -> None:
     _bokehjs_loaded = True
 
 
+class RefreshedRepr:
+    """Mixin for a widget holding a :class:`BokehPanel` as ``self.panel``: a notebook cell showing the widget
+    draws the panel's current figures, and its plain-text form is the widget's whole ``repr``."""
+
+    panel: BokehPanel
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.panel.refresh()  # a new view draws from the render_bundle: bring it up to date first
+        bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = repr(self)  # ipywidgets cuts it at 110 characters
+        return bundle
+
+
 class BokehPanel:
     """Bokeh figures in one ipywidget (jupyter_bokeh's ``BokehModel``; no Bokeh server needed).
 

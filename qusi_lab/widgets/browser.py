@@ -34,6 +34,7 @@ from qusi_lab.transforms import Pipeline
 from qusi_lab.widgets._shared import (
     EMPTY,
     BokehPanel,
+    RefreshedRepr,
     SampleSelector,
     as_dataset,
     curve_data,
@@ -101,7 +102,7 @@ def injected_html(injected: Any) -> str:
     return f'<table style="font-size:90%;border-collapse:collapse"><tr>{head}</tr>{body}</table>'
 
 
-class DatasetBrowser(widgets.VBox):
+class DatasetBrowser(RefreshedRepr, widgets.VBox):
     """Flip through a dataset per class: raw light curve, network input, label, file and injected parameters.
 
     Parameters
@@ -295,13 +296,6 @@ class DatasetBrowser(widgets.VBox):
         info["span [days]"] = round(lc.duration, 3)
         info["injected"] = meta.get("injected")
         return info
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        self.panel.refresh()  # a new view draws from the render_bundle: bring it up to date first
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = repr(self)  # ipywidgets cuts it at 110 characters
-        return bundle
 
     def __repr__(self) -> str:
         return f"DatasetBrowser(curve {self.index} of {len(self.dataset)}: {sample_title(self.dataset, self.index)})"

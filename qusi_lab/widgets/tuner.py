@@ -46,6 +46,7 @@ from qusi_lab.transforms import Pipeline, Transform, default_augmentation, make_
 from qusi_lab.widgets._controls import PARAMETER_SPECS, ParameterSpec, _StepControls
 from qusi_lab.widgets._shared import (
     BokehPanel,
+    RefreshedRepr,
     SampleSelector,
     as_dataset,
     make_figure,
@@ -61,7 +62,7 @@ __all__ = ["AugmentationTuner", "ParameterSpec", "PARAMETER_SPECS"]
 # ------------------------------------------------------------------ the tuner
 
 
-class AugmentationTuner(widgets.VBox):
+class AugmentationTuner(RefreshedRepr, widgets.VBox):
     """Sliders and toggles for every step of an augmentation pipeline, with live plots of their effect.
 
     Parameters
@@ -491,13 +492,6 @@ class AugmentationTuner(widgets.VBox):
             self.figures[-1].xaxis.axis_label = x_label
         self._shown = (position, x)
         return warnings
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        self.panel.refresh()  # a new view draws from the render_bundle: bring it up to date first
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = repr(self)  # ipywidgets cuts it at 110 characters
-        return bundle
 
     def __repr__(self) -> str:
         steps = "".join(f"    {step!r},\n" for step in self._pipeline)
