@@ -114,6 +114,23 @@ def normalize_flux(flux: np.ndarray, method: str = "median") -> np.ndarray:
     return (np.asarray(flux, dtype=np.float64) - offset) / scale
 
 
+
+# Writers by format, registered by qusi_lab.io when it loads (plugin registration: io comes after light curves
+# in the flow, so LightCurve.to_fits/to_csv/to_npz find the writers here instead of importing io).
+_WRITERS: dict[str, Any] = {}
+
+
+def register_writer(format_name: str, writer: Any) -> None:
+    """Make ``writer(lc, path, **options)`` the one ``LightCurve.to_<format_name>`` calls (qusi_lab.io does this)."""
+    _WRITERS[format_name] = writer
+
+
+def _writer(format_name: str) -> Any:
+    if format_name not in _WRITERS:  # only if qusi_lab.io was never imported, which `import qusi_lab` does
+        raise RuntimeError(f"no {format_name} writer is registered: import qusi_lab.io first")
+    return _WRITERS[format_name]
+
+
 class LightCurve:
     """Times and fluxes of one star, with flux errors and metadata.
 
@@ -458,9 +475,7 @@ class LightCurve:
         >>> back.target_id, back.sector, len(back)
         ('TIC 7', 1, 50)
         """
-        from qusi_lab.io.fits import write_spoc_fits
-
-        return write_spoc_fits(self, path, **options)
+        return _writer("fits")(self, path, **options)
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write CSV (``time,flux[,flux_err]``, metadata as ``# key: json`` lines): :func:`qusi_lab.io.write_csv`.
@@ -473,9 +488,7 @@ class LightCurve:
         >>> read_light_curve(path).flux.tolist()
         [10.0, 11.0]
         """
-        from qusi_lab.io.text import write_csv
-
-        return write_csv(self, path)
+        return _writer("csv")(self, path)
 
     def to_npz(self, path: str | os.PathLike[str]) -> Path:
         """Write an uncompressed NPZ (arrays and JSON metadata): :func:`qusi_lab.io.write_npz`.
@@ -488,9 +501,7 @@ class LightCurve:
         >>> read_light_curve(path).time.tolist()
         [1.0, 2.0]
         """
-        from qusi_lab.io.npz import write_npz
-
-        return write_npz(self, path)
+        return _writer("npz")(self, path)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Plot flux against time with matplotlib; returns the axes.

@@ -19,6 +19,12 @@ from qusi_lab.io.npz import read_npz_light_curve, write_npz
 from qusi_lab.io.quality import QUALITY_BITMASKS
 from qusi_lab.io.read import FORMATS, detect_format, read_light_curve
 from qusi_lab.io.text import read_csv_light_curve, write_csv
+from qusi_lab.lightcurve import register_writer
+
+# LightCurve.to_fits/to_csv/to_npz call these (registration keeps lightcurve.py from importing io).
+register_writer("fits", write_spoc_fits)
+register_writer("csv", write_csv)
+register_writer("npz", write_npz)
 
 __all__ = [
     "FORMATS",
