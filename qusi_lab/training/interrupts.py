@@ -11,12 +11,14 @@ Example
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DeferredInterrupt",
     "install_interrupt_handler",
     "restore_interrupt_handler",
     "ignore_interrupts",
@@ -89,3 +91,43 @@ def interrupted_message(step: int, folder: Path | None, saved_step: int | None) 
         f"training interrupted at step {step}; the steps since the checkpoint at step {saved_step} in "
         f"{folder} were not saved; {again} from step {saved_step}"
     )
+
+
+class DeferredInterrupt:
+    """The SIGINT handler of a training run with a ``checkpoint_dir``; the loop sets :attr:`phase`.
+
+    While the batch is being loaded (``"loading"``) nothing of the step has happened yet (the forward
+    pass changes batch-norm statistics and the random state), so the weights are those of the last
+    step and the random state the one captured when the step began: the interrupt is taken at once and
+    that state saved. During the update and the bookkeeping (``"computing"``, ``"bookkeeping"``;
+    validation included) the state is half-changed, so the interrupt is deferred to the end of the step
+    (:attr:`requested`), which is saved as a time-budget stop would be; a second Ctrl-C stops at once
+    (and saves nothing of that step).
+
+    Example
+    -------
+    >>> handler = DeferredInterrupt()
+    >>> handler.phase = "computing"
+    >>> handler(2, None)  # the step finishes first
+    >>> handler.requested
+    True
+    >>> handler(2, None)
+    Traceback (most recent call last):
+    KeyboardInterrupt
+    """
+
+    def __init__(self) -> None:
+        self.phase = "idle"
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.phase in ("computing", "bookkeeping") and not self.requested:
+            self.requested = True
+            print(
+                "qusi_lab: interrupted; finishing this step, then saving a checkpoint "
+                "(press Ctrl-C again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        raise KeyboardInterrupt

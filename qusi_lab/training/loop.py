@@ -40,11 +40,9 @@ Example
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +65,7 @@ from qusi_lab.training.checkpoints import (
     restore_random_states,
 )
 from qusi_lab.training.interrupts import (
+    DeferredInterrupt,
     ignore_interrupts,
     install_interrupt_handler,
     interrupted_message,
@@ -74,8 +73,8 @@ from qusi_lab.training.interrupts import (
     stop_workers,
 )
 from qusi_lab.training.progress import CSVLogger, ProgressBar, make_loggers
-from qusi_lab.training.result import TrainingResult, problems_table
-from qusi_lab.training.resume import check_data, check_fingerprint, plain
+from qusi_lab.training.result import TrainingResult, problems_table, trained_model
+from qusi_lab.training.resume import LoopState, check_data, check_fingerprint, plain
 from qusi_lab.training.schedules import OPTIMIZERS, SCHEDULERS
 from qusi_lab.training.settings import (
     OPTION_NAMES,
@@ -91,7 +90,7 @@ from qusi_lab.training.settings import (
 from qusi_lab.training.validation import (
     VALIDATION_CACHE_BYTES as VALIDATION_CACHE_BYTES,  # importable here as before
 )
-from qusi_lab.training.validation import Validator, improved
+from qusi_lab.training.validation import Validator, keep_best
 
 __all__ = ["train", "TrainingResult", "OPTIMIZERS", "SCHEDULERS"]
 
@@ -262,18 +261,6 @@ def train(
 
 
 # ---------------------------------------------------------------- stages 2-5: the run
-@dataclass
-class _LoopState:
-    step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_step: int | None = None
-    best_value: float | None = None
-    best_metrics: dict[str, float] = field(default_factory=dict)
-    bad_validations: int = 0
-    stopped_reason: str | None = None
-    elapsed: float = 0.0
-
-
 class _Run:
     """One call of :func:`train`: the loop's state, and the stages that change it, in the order
     :func:`train` calls them: :meth:`resume_or_start`, :meth:`open`, :meth:`steps`, :meth:`finish`.
@@ -285,17 +272,16 @@ class _Run:
         self.model, self.train_set, self.validation = model, train_set, validation
         self.options, self.setup, self.started = options, setup, started
         self.folder = setup.folder
-        self.state = _LoopState()
+        self.state = LoopState()
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.resumed_from: int | None = None
         self.saved_at: int | None = None  # step of the newest last.pt
         # The training-loss and gradient-norm sums of the next history row.
         self.loss_sum, self.grad_norm_sum, self.steps_since_row = 0.0, 0.0, 0
         self.smoothed_loss: float | None = None
-        # Where a Ctrl-C lands decides what can be saved (see _on_interrupt).
-        self.phase = "idle"
+        # Where a Ctrl-C lands decides what can be saved (see DeferredInterrupt).
+        self.interrupt = DeferredInterrupt()
         self.step_start_rng: torch.Tensor | None = None
-        self.interrupt_requested = False
         self.iterator: Iterator[Any] | None = None
         self.iterator_chunk = -1
 
@@ -330,16 +316,7 @@ class _Run:
         setup.optimizer.load_state_dict(checkpoint["optimizer"])
         setup.scheduler.load_state_dict(checkpoint["scheduler"])
         restore_random_states(checkpoint["random_states"])
-        state = self.state = _LoopState(
-            step=int(checkpoint["step"]),
-            history=[dict(row) for row in checkpoint["history"]],
-            best_step=checkpoint["best"]["step"],
-            best_value=checkpoint["best"]["value"],
-            best_metrics=dict(checkpoint["best"]["metrics"]),
-            bad_validations=int(checkpoint["best"]["bad_validations"]),
-            stopped_reason=checkpoint["stopped_reason"],
-            elapsed=float(checkpoint["elapsed"]),
-        )
+        state = self.state = LoopState.from_checkpoint(checkpoint)
         self.resumed_from = self.saved_at = state.step
         self.best_weights = checkpoint.get("best_model")
         # A run stopped by its time budget continues; one that ran out of steps continues if
@@ -388,25 +365,25 @@ class _Run:
     def steps(self) -> None:
         """Train until a stop (max_steps, early stopping, max_time); a Ctrl-C saves what it can."""
         state, setup = self.state, self.setup
-        previous_handler = install_interrupt_handler(self._on_interrupt) if self.folder is not None else None
+        previous_handler = install_interrupt_handler(self.interrupt) if self.folder is not None else None
         try:
             while state.stopped_reason is None and state.step < setup.max_steps:
-                self.phase = "loading"
+                self.interrupt.phase = "loading"
                 self.step_start_rng = torch.get_rng_state()
                 x, y = self._next_batch()
-                self.phase = "computing"
+                self.interrupt.phase = "computing"
                 loss_value, grad_norm = self._update(x, y)
-                self.phase = "bookkeeping"
+                self.interrupt.phase = "bookkeeping"
                 self._bookkeeping(loss_value, grad_norm)
-                if self.interrupt_requested:
-                    self.phase = "saved"
+                if self.interrupt.requested:
+                    self.interrupt.phase = "saved"
                     raise KeyboardInterrupt
-            self.phase = "idle"
+            self.interrupt.phase = "idle"
             if state.stopped_reason is None:  # resumed at or beyond max_steps
                 state.stopped_reason = "max_steps"
         except KeyboardInterrupt:
             stop_workers(self.iterator)  # workers would otherwise finish the batches they are reading first
-            if self.folder is not None and self.phase == "loading" and self.step_start_rng is not None:
+            if self.folder is not None and self.interrupt.phase == "loading" and self.step_start_rng is not None:
                 states = random_states()
                 states["torch"] = self.step_start_rng
                 self._save_last(states)
@@ -506,7 +483,7 @@ class _Run:
         if (
             state.step % setup.checkpoint_every == 0
             or state.stopped_reason is not None
-            or self.interrupt_requested
+            or self.interrupt.requested
         ):
             self._save_last()
 
@@ -533,39 +510,14 @@ class _Run:
                 float(self.options.top_fraction),
             )
             row.update({f"val_{name}": float(value) for name, value in metrics.items()})
-            self._track_best(metrics)
+            best = keep_best(self.state, metrics, setup.monitor_name, float(self.options.min_delta), self.model,
+                             self.folder)
+            if best is not None:
+                self.best_weights = best
             self.bar.set(**{name: row[f"val_{name}"] for name in dict.fromkeys(["loss", setup.monitor_name])})
         state.history.append(plain(row))
         for logger in self.loggers:
             logger.log(state.history[-1], state.step)
-
-    def _track_best(self, metrics: dict[str, float]) -> None:
-        """Keep the weights of a validation better than the best so far (and write best.pt); count the others."""
-        state, monitor = self.state, self.setup.monitor_name
-        value = float(metrics.get(monitor, math.nan))
-        if monitor not in metrics:
-            raise ValueError(
-                f"monitor {monitor!r} is not a validation metric of this task; choose one of {['loss', *metrics]}"
-            )
-        best_loss = state.best_metrics.get("loss")
-        if not improved(value, state.best_value, monitor, float(self.options.min_delta), float(metrics["loss"]),
-                        best_loss):
-            state.bad_validations += 1
-            return
-        state.best_step, state.best_value = state.step, value
-        state.best_metrics = {name: float(metric) for name, metric in metrics.items()}
-        state.bad_validations = 0
-        self.best_weights = {key: tensor.detach().clone() for key, tensor in self.model.state_dict().items()}
-        if self.folder is not None:
-            atomic_torch_save(
-                {
-                    "format_version": CHECKPOINT_FORMAT_VERSION,
-                    "step": state.step,
-                    "model": self.best_weights,
-                    "metrics": state.best_metrics,
-                },
-                self.folder / BEST_CHECKPOINT,
-            )
 
     def _save_last(self, rng: dict[str, Any] | None = None) -> None:
         """Write ``last.pt``: everything a later call needs to continue exactly (see checkpoints.py)."""
@@ -614,27 +566,6 @@ class _Run:
         )
         self.saved_at = state.step
 
-    def _on_interrupt(self, signum: int, frame: Any) -> None:
-        """SIGINT while a checkpoint_dir is set.
-
-        While the batch is being loaded nothing of the step has happened yet (the forward pass changes
-        batch-norm statistics and the random state), so the weights are those of ``state.step`` and the
-        random state the one captured when the step began: the interrupt is taken at once and that state
-        saved. During the update and the bookkeeping (validation included) the state is half-changed, so
-        the interrupt is deferred to the end of the step, which is saved as a time-budget stop would be;
-        a second Ctrl-C stops at once (and saves nothing of that step).
-        """
-        if self.phase in ("computing", "bookkeeping") and not self.interrupt_requested:
-            self.interrupt_requested = True
-            print(
-                "qusi_lab: interrupted; finishing this step, then saving a checkpoint "
-                "(press Ctrl-C again to stop at once)",
-                file=sys.stderr,
-                flush=True,
-            )
-            return
-        raise KeyboardInterrupt
-
     # ------------------------------------------------------------ stage 5: the result
     def finish(self) -> TrainingResult:
         """The best weights in the network, its :class:`~qusi_lab.models.Model`, and the result."""
@@ -646,28 +577,9 @@ class _Run:
             state.best_metrics = {"train_loss": state.history[-1]["train_loss"]} if state.history else {}
         model.eval()
         train_set = self.train_set
-        preprocessing = train_set.preprocessing
-        trained = Model(
-            model,
-            task=setup.task,
-            label_names=tuple(train_set.label_names),
-            positive_class=train_set.positive_class,
-            input_length=int(train_set.input_length),
-            preprocessing=preprocessing.copy() if hasattr(preprocessing, "copy") else preprocessing,
-            architecture=setup.architecture,
-            model_config=setup.config["model_config"],
-            target_scaler=setup.scaler,
-            training_config={
-                **setup.config,
-                "steps": state.step,
-                "best_step": state.best_step,
-                "stopped_reason": state.stopped_reason,
-            },
-            metrics=dict(state.best_metrics),
-            qusi_lab_version=_version(),
+        trained = trained_model(
+            model, train_set, setup.task, setup.architecture, setup.config, setup.scaler, state, _version()
         )
-        # The network keeps its description too, as before the Model existed (code holding the network it passed in).
-        setattr(model, "bundle", trained)  # noqa: B010 - nn.Module types attribute assignment as Tensor|Module
         import pandas as pd
 
         return TrainingResult(

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qusi_lab.models.trained import Model
+from torch import nn
 
-__all__ = ["TrainingResult", "problems_table"]
+from qusi_lab.models.trained import Model
+from qusi_lab.training.resume import LoopState
+
+__all__ = ["TrainingResult", "problems_table", "trained_model"]
 
 
 @dataclass
@@ -142,3 +145,41 @@ def problems_table(train_set: Any, validation: Any) -> Any:
     if not frames:
         return pd.DataFrame(columns=["dataset", "path", "error", "stage"])
     return pd.concat(frames, ignore_index=True)
+
+
+def trained_model(
+    network: nn.Module,
+    train_set: Any,
+    task: str,
+    architecture: str,
+    config: dict[str, Any],
+    scaler: dict[str, float] | None,
+    state: LoopState,
+    version: str,
+) -> Model:
+    """The :class:`~qusi_lab.models.Model` of a finished run: ``network`` with the training set's description.
+
+    The network keeps it too as ``network.bundle`` (code holding the network it passed to train()).
+    """
+    preprocessing = train_set.preprocessing
+    trained = Model(
+        network,
+        task=task,
+        label_names=tuple(train_set.label_names),
+        positive_class=train_set.positive_class,
+        input_length=int(train_set.input_length),
+        preprocessing=preprocessing.copy() if hasattr(preprocessing, "copy") else preprocessing,
+        architecture=architecture,
+        model_config=config["model_config"],
+        target_scaler=scaler,
+        training_config={
+            **config,
+            "steps": state.step,
+            "best_step": state.best_step,
+            "stopped_reason": state.stopped_reason,
+        },
+        metrics=dict(state.best_metrics),
+        qusi_lab_version=version,
+    )
+    setattr(network, "bundle", trained)  # noqa: B010 - nn.Module types attribute assignment as Tensor|Module
+    return trained

@@ -19,6 +19,7 @@ import os
 import warnings
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import torch
 from qusi_lab.errors import CheckpointError
 from qusi_lab.training.checkpoints import START_OVER
 
-__all__ = ["RESUME_KEYS", "plain", "check_fingerprint", "data_record", "check_data", "describe_difference"]
+__all__ = ["LoopState", "RESUME_KEYS", "plain", "check_fingerprint", "data_record", "check_data", "describe_difference"]
 
 # cannot continue this run exactly.
 RESUME_KEYS: tuple[str, ...] = (
@@ -187,4 +188,32 @@ def check_data(
         raise CheckpointError(
             f"{path}: cannot resume, the checkpoint was made on other data ({'; '.join(details)}); "
             f"use the same data, another checkpoint_dir (CLI: another --out), or {START_OVER}"
+        )
+
+
+@dataclass
+class LoopState:
+    """Where a run is: its step, history, best validation so far, early-stopping count and stop reason."""
+
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_step: int | None = None
+    best_value: float | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    bad_validations: int = 0
+    stopped_reason: str | None = None
+    elapsed: float = 0.0
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> LoopState:
+        """The state ``last.pt`` recorded (as the training loop writes it)."""
+        return cls(
+            step=int(checkpoint["step"]),
+            history=[dict(row) for row in checkpoint["history"]],
+            best_step=checkpoint["best"]["step"],
+            best_value=checkpoint["best"]["value"],
+            best_metrics=dict(checkpoint["best"]["metrics"]),
+            bad_validations=int(checkpoint["best"]["bad_validations"]),
+            stopped_reason=checkpoint["stopped_reason"],
+            elapsed=float(checkpoint["elapsed"]),
         )

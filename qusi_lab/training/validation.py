@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,11 +27,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from qusi_lab.models.trained import check_compatible, scores_from_outputs
+from qusi_lab.training.checkpoints import BEST_CHECKPOINT, CHECKPOINT_FORMAT_VERSION, atomic_torch_save
 from qusi_lab.training.evaluate import predict_outputs
 from qusi_lab.training.interrupts import ignore_interrupts, stop_workers
 from qusi_lab.training.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, metrics_for_task
+from qusi_lab.training.resume import LoopState
 
-__all__ = ["VALIDATION_CACHE_BYTES", "Validator", "check_inputs", "improved", "monitor_name"]
+__all__ = ["VALIDATION_CACHE_BYTES", "Validator", "check_inputs", "improved", "keep_best", "monitor_name"]
 
 # (preprocessing is deterministic, so later passes would recompute the same arrays).
 VALIDATION_CACHE_BYTES = 512 * 1024**2
@@ -95,6 +98,44 @@ def improved(
     if name in LOWER_IS_BETTER:
         return value < best - min_delta
     return value > best + min_delta
+
+
+def keep_best(
+    state: LoopState,
+    metrics: dict[str, float],
+    monitor: str,
+    min_delta: float,
+    model: nn.Module,
+    folder: Path | None,
+) -> dict[str, torch.Tensor] | None:
+    """After a validation: update ``state``'s best step and early-stopping count.
+
+    Returns a copy of the weights when they are the new best (also written to ``folder/best.pt``),
+    else None.
+    """
+    value = float(metrics.get(monitor, math.nan))
+    if monitor not in metrics:
+        raise ValueError(
+            f"monitor {monitor!r} is not a validation metric of this task; choose one of {['loss', *metrics]}"
+        )
+    if not improved(value, state.best_value, monitor, min_delta, float(metrics["loss"]), state.best_metrics.get("loss")):
+        state.bad_validations += 1
+        return None
+    state.best_step, state.best_value = state.step, value
+    state.best_metrics = {name: float(metric) for name, metric in metrics.items()}
+    state.bad_validations = 0
+    best_weights = {key: tensor.detach().clone() for key, tensor in model.state_dict().items()}
+    if folder is not None:
+        atomic_torch_save(
+            {
+                "format_version": CHECKPOINT_FORMAT_VERSION,
+                "step": state.step,
+                "model": best_weights,
+                "metrics": state.best_metrics,
+            },
+            folder / BEST_CHECKPOINT,
+        )
+    return best_weights
 
 
 class Validator:
