@@ -39,6 +39,7 @@ def test_public_names_of_loop_stay_importable_without_a_warning(recwarn: pytest.
         ("_problems", "qusi_lab.training.result:problems_table"),
         ("_stop_workers", "qusi_lab.training.interrupts:stop_workers"),
         ("_check_data", "qusi_lab.training.resume:check_data"),
+        ("_LoopState", "qusi_lab.training.resume:LoopState"),
     ],
 )
 def test_old_helper_names_warn_and_return_the_moved_object(old: str, new: str) -> None:

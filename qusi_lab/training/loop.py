@@ -259,7 +259,6 @@ def train(
     return run.finish()
 
 
-
 # ---------------------------------------------------------------- stages 2-5: the run
 class _Run:
     """One call of :func:`train`: the loop's state, and the stages that change it, in the order
@@ -618,6 +617,7 @@ __getattr__ = moved_names(
     __name__,
     {
         "_problems": "qusi_lab.training.result:problems_table",
+        "_LoopState": "qusi_lab.training.resume:LoopState",
         **{f"_{name}": f"qusi_lab.training.{module}:{name}" for module, names in _MOVED.items() for name in names.split()},
     },
 )
