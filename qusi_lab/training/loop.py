@@ -272,11 +272,8 @@ class _Run:
         self.options, self.setup, self.started = options, setup, started
         self.folder = setup.folder
         self.state = LoopState()
-        self.best_weights: dict[str, torch.Tensor] | None = None
         self.resumed_from: int | None = None
         self.saved_at: int | None = None  # step of the newest last.pt
-        # The training-loss and gradient-norm sums of the next history row.
-        self.loss_sum, self.grad_norm_sum, self.steps_since_row = 0.0, 0.0, 0
         self.smoothed_loss: float | None = None
         # Where a Ctrl-C lands decides what can be saved (see DeferredInterrupt).
         self.interrupt = DeferredInterrupt()
@@ -317,7 +314,6 @@ class _Run:
         restore_random_states(checkpoint["random_states"])
         state = self.state = LoopState.from_checkpoint(checkpoint)
         self.resumed_from = self.saved_at = state.step
-        self.best_weights = checkpoint.get("best_model")
         # A run stopped by its time budget continues; one that ran out of steps continues if
         # max_steps was raised; one stopped early stays stopped (same patience).
         if state.stopped_reason == "max_time" or (
@@ -329,10 +325,6 @@ class _Run:
             and checkpoint.get("patience") != self.options.early_stopping_patience
         ):
             state.stopped_reason = None
-        # The training-loss average of the next history row continues too.
-        running = checkpoint["running"]
-        self.loss_sum, self.grad_norm_sum = float(running["loss_sum"]), float(running["grad_norm_sum"])
-        self.steps_since_row = int(running["steps"])
 
     # ------------------------------------------------------------ stage 3: loggers, validation, data
     def open(self) -> None:
@@ -459,9 +451,9 @@ class _Run:
     def _bookkeeping(self, loss_value: float, grad_norm: float) -> None:
         """Running sums and the bar; validate, decide whether to stop, write last.pt when due."""
         state, setup, options = self.state, self.setup, self.options
-        self.loss_sum += loss_value
-        self.grad_norm_sum += grad_norm
-        self.steps_since_row += 1
+        state.loss_sum += loss_value
+        state.grad_norm_sum += grad_norm
+        state.steps_since_row += 1
         smoothed = self.smoothed_loss
         self.smoothed_loss = loss_value if smoothed is None else 0.9 * smoothed + 0.1 * loss_value
         self.bar.update(1, loss=self.smoothed_loss)
@@ -489,15 +481,15 @@ class _Run:
     def _add_row(self) -> None:
         """A history row: the training averages since the last one, and a validation (best weights, best.pt)."""
         state, setup = self.state, self.setup
-        steps = self.steps_since_row
+        steps = state.steps_since_row
         row: dict[str, Any] = {
             "step": state.step,
-            "train_loss": self.loss_sum / steps if steps else math.nan,
+            "train_loss": state.loss_sum / steps if steps else math.nan,
             "learning_rate": float(setup.optimizer.param_groups[0]["lr"]),
-            "grad_norm": self.grad_norm_sum / steps if steps else math.nan,
+            "grad_norm": state.grad_norm_sum / steps if steps else math.nan,
             "elapsed": self._elapsed(),
         }
-        self.loss_sum, self.grad_norm_sum, self.steps_since_row = 0.0, 0.0, 0
+        state.loss_sum, state.grad_norm_sum, state.steps_since_row = 0.0, 0.0, 0
         if self.validator is not None:
             metrics = self.validator(
                 self.model,
@@ -512,7 +504,7 @@ class _Run:
             best = keep_best(self.state, metrics, setup.monitor_name, float(self.options.min_delta), self.model,
                              self.folder)
             if best is not None:
-                self.best_weights = best
+                state.best_weights = best
             self.bar.set(**{name: row[f"val_{name}"] for name in dict.fromkeys(["loss", setup.monitor_name])})
         state.history.append(plain(row))
         for logger in self.loggers:
@@ -539,22 +531,7 @@ class _Run:
                     "batches_into_chunk": state.step % setup.checkpoint_every,
                     "checkpoint_every": setup.checkpoint_every,
                 },
-                "history": state.history,
-                "best": {
-                    "step": state.best_step,
-                    "value": state.best_value,
-                    "metrics": state.best_metrics,
-                    "bad_validations": state.bad_validations,
-                },
-                # The best weights travel inside last.pt too, so the two can never disagree after a crash
-                # between writing best.pt and last.pt.
-                "best_model": self.best_weights,
-                "running": {
-                    "loss_sum": self.loss_sum,
-                    "grad_norm_sum": self.grad_norm_sum,
-                    "steps": self.steps_since_row,
-                },
-                "stopped_reason": state.stopped_reason,
+                **state.checkpoint_entries(),  # history, best, best weights, running sums, stop reason
                 "patience": self.options.early_stopping_patience,
                 "elapsed": self._elapsed(),
                 "fingerprint": setup.fingerprint,
@@ -569,8 +546,8 @@ class _Run:
     def finish(self) -> TrainingResult:
         """The best weights in the network, its :class:`~qusi_lab.models.Model`, and the result."""
         model, state, setup = self.model, self.state, self.setup
-        if self.validation is not None and self.best_weights is not None:
-            model.load_state_dict(self.best_weights)
+        if self.validation is not None and state.best_weights is not None:
+            model.load_state_dict(state.best_weights)
         if self.validation is None or state.best_step is None:
             state.best_step = state.step
             state.best_metrics = {"train_loss": state.history[-1]["train_loss"]} if state.history else {}

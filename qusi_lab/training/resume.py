@@ -193,7 +193,9 @@ def check_data(
 
 @dataclass
 class LoopState:
-    """Where a run is: its step, history, best validation so far, early-stopping count and stop reason."""
+    """Where a run is: its step, history, best validation so far (and its weights), early-stopping count,
+    stop reason, and the training-loss and gradient-norm sums of the next history row.
+    """
 
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -203,6 +205,10 @@ class LoopState:
     bad_validations: int = 0
     stopped_reason: str | None = None
     elapsed: float = 0.0
+    best_weights: dict[str, torch.Tensor] | None = None
+    loss_sum: float = 0.0
+    grad_norm_sum: float = 0.0
+    steps_since_row: int = 0
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> LoopState:
@@ -216,4 +222,26 @@ class LoopState:
             bad_validations=int(checkpoint["best"]["bad_validations"]),
             stopped_reason=checkpoint["stopped_reason"],
             elapsed=float(checkpoint["elapsed"]),
+            best_weights=checkpoint.get("best_model"),
+            # The training-loss average of the next history row continues too.
+            loss_sum=float(checkpoint["running"]["loss_sum"]),
+            grad_norm_sum=float(checkpoint["running"]["grad_norm_sum"]),
+            steps_since_row=int(checkpoint["running"]["steps"]),
         )
+
+    def checkpoint_entries(self) -> dict[str, Any]:
+        """The entries of ``last.pt`` that :meth:`from_checkpoint` reads back (but ``step`` and ``elapsed``)."""
+        return {
+            "history": self.history,
+            "best": {
+                "step": self.best_step,
+                "value": self.best_value,
+                "metrics": self.best_metrics,
+                "bad_validations": self.bad_validations,
+            },
+            # The best weights travel inside last.pt too, so the two can never disagree after a crash
+            # between writing best.pt and last.pt.
+            "best_model": self.best_weights,
+            "running": {"loss_sum": self.loss_sum, "grad_norm_sum": self.grad_norm_sum, "steps": self.steps_since_row},
+            "stopped_reason": self.stopped_reason,
+        }
