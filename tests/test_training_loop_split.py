@@ -48,3 +48,29 @@ def test_old_helper_names_warn_and_return_the_moved_object(old: str, new: str) -
         value = getattr(loop, old)
     assert value is getattr(importlib.import_module(module_name), name)
     assert not hasattr(loop, "_no_such_helper")
+
+
+def test_keep_best_keeps_better_weights_writes_best_pt_and_counts_the_others(tmp_path) -> None:
+    import torch
+
+    from qusi_lab.training.resume import LoopState
+    from qusi_lab.training.validation import keep_best
+
+    network = torch.nn.Linear(2, 1)
+    state = LoopState(step=10)
+    assert keep_best(state, {"loss": 0.5, "auc_roc": 0.8}, "auc_roc", 0.0, network, tmp_path)
+    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert saved["step"] == 10 and saved["metrics"] == {"loss": 0.5, "auc_roc": 0.8}
+    assert state.best_weights is not None and torch.equal(state.best_weights["weight"], network.weight)
+    with torch.no_grad():
+        network.weight.add_(1.0)  # the kept copy does not follow the network
+    assert not torch.equal(state.best_weights["weight"], network.weight)
+    state.step = 20  # a worse validation: counted, nothing kept
+    assert not keep_best(state, {"loss": 0.6, "auc_roc": 0.7}, "auc_roc", 0.0, network, tmp_path)
+    assert (state.best_step, state.bad_validations) == (10, 1)
+    state.step = 30  # the same AUC with a lower loss wins (a saturated metric)
+    assert keep_best(state, {"loss": 0.4, "auc_roc": 0.8}, "auc_roc", 0.0, network, None)
+    assert (state.best_step, state.bad_validations) == (30, 0)
+    assert torch.load(tmp_path / "best.pt", weights_only=True)["step"] == 10  # no folder: best.pt untouched
+    with pytest.raises(ValueError, match="not a validation metric"):
+        keep_best(state, {"loss": 0.4}, "auc_pr", 0.0, network, None)

@@ -501,10 +501,7 @@ class _Run:
                 float(self.options.top_fraction),
             )
             row.update({f"val_{name}": float(value) for name, value in metrics.items()})
-            best = keep_best(self.state, metrics, setup.monitor_name, float(self.options.min_delta), self.model,
-                             self.folder)
-            if best is not None:
-                state.best_weights = best
+            keep_best(state, metrics, setup.monitor_name, float(self.options.min_delta), self.model, self.folder)
             self.bar.set(**{name: row[f"val_{name}"] for name in dict.fromkeys(["loss", setup.monitor_name])})
         state.history.append(plain(row))
         for logger in self.loggers:

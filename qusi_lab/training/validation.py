@@ -107,11 +107,11 @@ def keep_best(
     min_delta: float,
     model: nn.Module,
     folder: Path | None,
-) -> dict[str, torch.Tensor] | None:
-    """After a validation: update ``state``'s best step and early-stopping count.
+) -> bool:
+    """After a validation: update ``state``'s best step, metrics and weights, and the early-stopping count.
 
-    Returns a copy of the weights when they are the new best (also written to ``folder/best.pt``),
-    else None.
+    Returns whether the weights are the new best; they are copied into ``state.best_weights`` (and
+    written to ``folder/best.pt`` with a folder).
     """
     value = float(metrics.get(monitor, math.nan))
     if monitor not in metrics:
@@ -120,22 +120,22 @@ def keep_best(
         )
     if not improved(value, state.best_value, monitor, min_delta, float(metrics["loss"]), state.best_metrics.get("loss")):
         state.bad_validations += 1
-        return None
+        return False
     state.best_step, state.best_value = state.step, value
     state.best_metrics = {name: float(metric) for name, metric in metrics.items()}
     state.bad_validations = 0
-    best_weights = {key: tensor.detach().clone() for key, tensor in model.state_dict().items()}
+    state.best_weights = {key: tensor.detach().clone() for key, tensor in model.state_dict().items()}
     if folder is not None:
         atomic_torch_save(
             {
                 "format_version": CHECKPOINT_FORMAT_VERSION,
                 "step": state.step,
-                "model": best_weights,
+                "model": state.best_weights,
                 "metrics": state.best_metrics,
             },
             folder / BEST_CHECKPOINT,
         )
-    return best_weights
+    return True
 
 
 class Validator:
