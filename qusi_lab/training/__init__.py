@@ -7,6 +7,13 @@
   and class names (:mod:`qusi_lab.models.bundle`; :func:`save_bundle` for a bare network).
 - :mod:`~qusi_lab.training.metrics` — AUC ROC/PR, recall among the top-scored fraction, ... in numpy.
 
+The training loop by job: :mod:`~qusi_lab.training.loop` (:func:`train` as stages),
+:mod:`~qusi_lab.training.settings` (arguments, seeds, initial weights), :mod:`~qusi_lab.training.schedules`
+(optimizers, learning rates, the time budget), :mod:`~qusi_lab.training.validation` (validation passes,
+best weights), :mod:`~qusi_lab.training.resume` (what ``last.pt`` records and the checks on resume),
+:mod:`~qusi_lab.training.checkpoints` (the files), :mod:`~qusi_lab.training.interrupts` (Ctrl-C),
+:mod:`~qusi_lab.training.result` (:class:`TrainingResult`).
+
 Example
 -------
 >>> from qusi_lab.training import train, evaluate, load   # doctest: +SKIP

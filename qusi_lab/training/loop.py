@@ -39,29 +39,21 @@ Example
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import math
-import os
-import signal
-import sys
-import threading
 import time
 import warnings
-import zlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from qusi_lab._deprecation import moved_names
 from qusi_lab.errors import CheckpointError
-from qusi_lab.models.trained import Model, check_compatible, description_of, scores_from_outputs
-from qusi_lab.training.cache import DEFAULT_CACHE_BYTES, CachedTrainingView, estimated_cache_bytes
+from qusi_lab.models.trained import Model
+from qusi_lab.training.cache import CachedTrainingView
 from qusi_lab.training.checkpoints import (
     BEST_CHECKPOINT,
     CHECKPOINT_FORMAT_VERSION,
@@ -72,472 +64,35 @@ from qusi_lab.training.checkpoints import (
     random_states,
     restore_random_states,
 )
-from qusi_lab.training.evaluate import predict_outputs
-from qusi_lab.training.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, metrics_for_task
+from qusi_lab.training.interrupts import (
+    DeferredInterrupt,
+    ignore_interrupts,
+    install_interrupt_handler,
+    interrupted_message,
+    restore_interrupt_handler,
+    stop_workers,
+)
 from qusi_lab.training.progress import CSVLogger, ProgressBar, make_loggers
+from qusi_lab.training.result import TrainingResult, problems_table, trained_model
+from qusi_lab.training.resume import LoopState, check_data, check_fingerprint, plain
+from qusi_lab.training.schedules import OPTIMIZERS, SCHEDULERS
+from qusi_lab.training.settings import (
+    OPTION_NAMES,
+    Options,
+    Setup,
+    derived_seed,
+    deterministic_algorithms,
+    initialize_weights,
+    network_to_train,
+    prepare,
+    use_cache,
+)
+from qusi_lab.training.validation import (
+    VALIDATION_CACHE_BYTES as VALIDATION_CACHE_BYTES,  # importable here as before
+)
+from qusi_lab.training.validation import Validator, keep_best
 
 __all__ = ["train", "TrainingResult", "OPTIMIZERS", "SCHEDULERS"]
-
-OPTIMIZERS: tuple[str, ...] = ("adamw", "adam", "sgd")
-SCHEDULERS: tuple[str, ...] = ("cosine", "constant")
-# Validation inputs are kept in memory after the first pass when they fit in this many bytes
-# (preprocessing is deterministic, so later passes would recompute the same arrays).
-VALIDATION_CACHE_BYTES = 512 * 1024**2
-# Settings that change which batches or updates a run makes: a checkpoint written with other values
-# cannot continue this run exactly.
-_RESUME_KEYS: tuple[str, ...] = (
-    "task",
-    "label_names",
-    "seed",
-    "batch_size",
-    "balance",
-    "augment",
-    "num_workers",
-    "checkpoint_every",
-    "optimizer",
-    "learning_rate",
-    "weight_decay",
-    "scheduler",
-    "class_weights",
-    "regression_loss",
-    "gradient_clip_norm",
-    "architecture",
-    "model_config",
-)
-
-
-# ---------------------------------------------------------------- result
-@dataclass
-class TrainingResult:
-    """What :func:`train` returns.
-
-    Attributes
-    ----------
-    model:
-        The trained :class:`~qusi_lab.models.Model`: the network that was passed to :func:`train`
-        (``model.network``) with the best validation weights loaded (the last weights without a
-        validation set), in eval mode, and its description (preprocessing, classes, task, ...).
-        ``result.model.save(path)`` writes it; ``result.model(x)`` runs the network.
-    history:
-        DataFrame, one row per validation: ``step``, ``train_loss`` (mean since the previous row),
-        ``learning_rate``, ``grad_norm`` (mean norm before clipping), ``elapsed`` (seconds), and with a
-        validation set ``val_loss`` and ``val_<metric>`` for every metric of the task.
-    best_step, best_metrics:
-        Step of the saved best weights and their validation metrics (``loss`` and the task's metrics).
-    steps:
-        Steps completed.
-    stopped_reason:
-        ``"max_steps"``, ``"early_stopping"`` or ``"max_time"``.
-    monitor:
-        The validation metric that chose the best weights.
-    checkpoint_dir:
-        Where checkpoints and ``metrics.csv`` went (None if not written).
-    problems:
-        Light curves skipped during training and validation (``dataset``, ``path``, ``error``, ``stage``).
-    config:
-        The training settings (also stored in saved bundles).
-    resumed_from:
-        Step of the checkpoint this call continued from (None for a fresh start).
-    elapsed:
-        Wall-clock seconds spent in this call.
-    """
-
-    model: Model
-    history: Any
-    best_step: int | None
-    best_metrics: dict[str, float]
-    steps: int
-    stopped_reason: str
-    monitor: str
-    checkpoint_dir: Path | None = None
-    problems: Any = None
-    config: dict[str, Any] = field(default_factory=dict)
-    resumed_from: int | None = None
-    elapsed: float = 0.0
-
-    def save(self, path: str | Path) -> Path:
-        """Write the model as a bundle folder (same as ``result.model.save(path)``); returns it.
-
-        Example
-        -------
-        >>> result.save("models/transits")   # doctest: +SKIP
-        """
-        return self.model.save(path)
-
-    def plot(self) -> Any:
-        """Loss curves (training and validation) and the validation metric curves; returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        history = self.history
-        has_validation = "val_loss" in history.columns
-        metric_columns = [column for column in ("val_auc_roc", "val_auc_pr") if column in history.columns]
-        if not metric_columns and has_validation:
-            if self.monitor != "loss" and f"val_{self.monitor}" in history.columns:
-                metric_columns = [f"val_{self.monitor}"]
-            elif "val_r2" in history.columns:
-                metric_columns = ["val_r2"]
-        panels = 2 if metric_columns else 1
-        figure, axes = plt.subplots(
-            1, panels, figsize=(5.5 * panels, 4), constrained_layout=True, squeeze=False
-        )
-        loss_axis = axes[0][0]
-        if len(history):
-            loss_axis.plot(history["step"], history["train_loss"], marker=".", label="training")
-            if has_validation:
-                loss_axis.plot(history["step"], history["val_loss"], marker=".", label="validation")
-        loss_axis.set(xlabel="step", ylabel="loss", title="Loss")
-        loss_axis.legend()
-        axes_with_best = [loss_axis]
-        if metric_columns:
-            metric_axis = axes[0][1]
-            for column in metric_columns:
-                metric_axis.plot(
-                    history["step"], history[column], marker=".", label=column.removeprefix("val_")
-                )
-            metric_axis.set(xlabel="step", ylabel="validation metric", title="Validation")
-            metric_axis.legend()
-            axes_with_best.append(metric_axis)
-        if self.best_step is not None and has_validation:
-            for axis in axes_with_best:
-                axis.axvline(self.best_step, color="0.5", linestyle="--", linewidth=1)
-        return figure
-
-    def __repr__(self) -> str:
-        task = getattr(self.model, "task", "?")
-        total = self.config.get("max_steps", self.steps)
-        parts = [f"{task}", f"{self.steps:,}/{total:,} steps", f"stopped: {self.stopped_reason}"]
-        shown = [name for name in dict.fromkeys([self.monitor, "loss"]) if name in self.best_metrics]
-        if self.best_step is not None and shown:
-            values = ", ".join(f"val {name}={self.best_metrics[name]:.4f}" for name in shown)
-            parts.append(f"best step {self.best_step:,}: {values}")
-        elif "train_loss" in self.best_metrics:
-            parts.append(f"final train loss={self.best_metrics['train_loss']:.4f}")
-        if self.problems is not None and len(self.problems):
-            parts.append(f"{len(self.problems)} problem files")
-        parts.append(f"{self.elapsed:.1f} s")
-        return f"TrainingResult({', '.join(parts)})"
-
-
-# ---------------------------------------------------------------- helpers
-def _derived_seed(*keys: int) -> int:
-    """A 63-bit seed from integer keys (independent streams for different keys)."""
-    return int(
-        np.random.SeedSequence([int(key) for key in keys]).generate_state(1, np.uint64)[0] % (2**63 - 1)
-    )
-
-
-@contextlib.contextmanager
-def _deterministic_algorithms(enabled: bool) -> Iterator[None]:
-    previous = torch.are_deterministic_algorithms_enabled()
-    previous_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    if enabled:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous, warn_only=previous_warn_only)
-
-
-def _plain(value: Any) -> Any:
-    """Plain Python values (for checkpoints loadable with weights_only=True, and JSON)."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, torch.Tensor):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _make_optimizer(
-    optimizer: str | Callable[..., torch.optim.Optimizer],
-    model: nn.Module,
-    learning_rate: float,
-    weight_decay: float,
-) -> torch.optim.Optimizer:
-    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    if callable(optimizer):
-        return optimizer(parameters)
-    name = str(optimizer).lower()
-    if name == "adamw":
-        return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(
-            parameters, lr=learning_rate, momentum=0.9, weight_decay=weight_decay, nesterov=True
-        )
-    raise ValueError(
-        f"unknown optimizer {optimizer!r}; use one of {OPTIMIZERS} or a function params -> Optimizer"
-    )
-
-
-def _cosine_factor(progress: float) -> float:
-    """Cosine decay from the full rate (progress 0) to 5% of it (progress 1 and beyond)."""
-    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def _make_scheduler(
-    scheduler: str | None, optimizer: torch.optim.Optimizer, max_steps: int, warmup_steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    name = "constant" if scheduler is None else str(scheduler).lower()
-    if name not in SCHEDULERS:
-        raise ValueError(f"unknown scheduler {scheduler!r}; use one of {SCHEDULERS}")
-
-    def factor(step: int) -> float:
-        if warmup_steps and step < warmup_steps:
-            return (step + 1) / warmup_steps
-        if name == "constant":
-            return 1.0
-        return _cosine_factor((step - warmup_steps) / max(1, max_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-#: Steps timed before :func:`_time_budget_schedule` projects when a run will end.
-_PACE_STEPS = 20
-
-
-def _time_budget_schedule(
-    scheduler: str | None,
-    optimizer: torch.optim.Optimizer,
-    max_steps: int,
-    warmup_steps: int,
-    max_time: float | None,
-) -> Callable[[float, int], None] | None:
-    """With a time budget, let the cosine decay follow whichever budget runs out first.
-
-    A run stopped by ``max_time`` before ``max_steps`` would otherwise end at a high learning rate,
-    never annealed (on a busy machine, or when ``max_steps`` is generous). From the end of warm-up,
-    after each step this projects the end of the run from the mean time per step so far; once the
-    projection passes ``max_time`` the rate follows the cosine at the elapsed fraction of
-    ``max_time`` (or of ``max_steps``, whichever is further along) to the end of the run. A run
-    projected to finish within its budget at every step keeps the step schedule exactly, so its
-    result does not depend on the machine's speed.
-    """
-    name = "constant" if scheduler is None else str(scheduler).lower()
-    if name != "cosine" or max_time is None or not float(max_time) > 0:
-        return None
-    budget = float(max_time)
-    bases = [float(group["initial_lr"]) for group in optimizer.param_groups]
-    reference: list[float] = []  # (elapsed, step) when the projection starts
-    engaged = False
-
-    def apply(elapsed: float, step: int) -> None:
-        nonlocal engaged
-        if step < max(1, warmup_steps):
-            return
-        if not reference:
-            reference.extend((elapsed, float(step)))
-            return
-        if not engaged:
-            measured = step - reference[1]
-            if measured < _PACE_STEPS:  # too few steps for a steady time per step
-                return
-            per_step = (elapsed - reference[0]) / measured
-            if elapsed + (max_steps - step) * per_step <= budget:
-                return  # on pace: the step schedule alone
-            engaged = True
-            warnings.warn(
-                f"max_time: at step {step} this run is projected to need more than {budget:g} s for its "
-                f"{max_steps} steps, so from here the learning rate decays with the clock: its weights now "
-                "depend on the machine's speed, not only on the seed. For a reproducible run, lower max_steps "
-                "to what fits in the time, or drop max_time",
-                UserWarning,
-                stacklevel=3,
-            )
-        progress = max(min(1.0, elapsed / budget), (step - warmup_steps) / max(1, max_steps - warmup_steps))
-        factor = _cosine_factor(progress)
-        for group, base in zip(optimizer.param_groups, bases, strict=True):
-            group["lr"] = base * factor
-
-    return apply
-
-
-def _resolve_class_weights(class_weights: Any, dataset: Any, task: str) -> list[float] | None:
-    """Weights as ``(w_negative, w_positive)`` (binary) or one per class (multiclass)."""
-    if class_weights is None:
-        return None
-    if task == "regression":
-        raise ValueError("class_weights apply to classification; this is a regression task")
-    if isinstance(class_weights, str):
-        if class_weights != "auto":
-            raise ValueError(
-                f"class_weights must be None, 'auto' or a sequence of weights, got {class_weights!r}"
-            )
-        weights = [float(value) for value in dataset.class_weights().reshape(-1).tolist()]
-    else:
-        weights = [
-            float(value) for value in torch.as_tensor(class_weights, dtype=torch.float64).reshape(-1).tolist()
-        ]
-    if task == "binary":
-        if len(weights) == 1:  # a pos_weight, as dataset.class_weights() gives for binary tasks
-            weights = [1.0, weights[0]]
-        if len(weights) != 2:
-            raise ValueError(
-                f"binary class_weights need a pos_weight or (negative, positive) weights, got {weights}"
-            )
-    elif len(weights) != len(dataset.label_names):
-        raise ValueError(f"class_weights has {len(weights)} values for {len(dataset.label_names)} classes")
-    if not all(math.isfinite(value) and value > 0 for value in weights):
-        raise ValueError(f"class_weights must be positive and finite, got {weights}")
-    return weights
-
-
-def _check_inputs(model: nn.Module, train_set: Any, validation: Any, task: str) -> None:
-    check_compatible(model, train_set, role="training set")
-    if validation is None:
-        return
-    if not validation.is_labelled:
-        raise ValueError("the validation set has no labels")
-    if validation.task != task:
-        raise ValueError(
-            f"the training set is a {task} task but the validation set is a {validation.task} task"
-        )
-    if tuple(validation.label_names) != tuple(train_set.label_names):
-        raise ValueError(
-            f"training classes {list(train_set.label_names)} and validation classes "
-            f"{list(validation.label_names)} differ (names or order); build both with the same label_names="
-        )
-    if int(validation.input_length) != int(train_set.input_length):
-        raise ValueError(
-            f"training inputs have length {train_set.input_length} but validation inputs {validation.input_length}"
-        )
-
-
-def _monitor_name(monitor: str | None, task: str, validation: Any) -> str:
-    name = ("loss" if task == "regression" else "auc_roc") if monitor is None else str(monitor)
-    name = name.removeprefix("val_")
-    if (
-        name not in LOWER_IS_BETTER
-        and name not in HIGHER_IS_BETTER
-        and not name.startswith(("recall_at_top_", "precision_", "recall_", "f1_", "auc_roc_"))
-    ):
-        raise ValueError(
-            f"unknown monitor {monitor!r}; use 'loss' or a validation metric name such as 'auc_roc'"
-        )
-    if validation is not None and task == "binary" and name != "loss":
-        counts = validation.class_counts()
-        if (counts == 0).any():
-            warnings.warn(
-                f"the validation set has only one class, so {name} is undefined; monitoring the validation "
-                "loss instead",
-                UserWarning,
-                stacklevel=3,
-            )
-            name = "loss"
-    return name
-
-
-def _improved(
-    value: float, best: float | None, name: str, min_delta: float, loss: float, best_loss: float | None
-) -> bool:
-    if math.isnan(value):
-        return False
-    if best is None or math.isnan(best):
-        return True
-    if value == best and name != "loss" and best_loss is not None:
-        # A saturated metric (AUC 1.0 again) is no reason to keep older weights: the loss decides.
-        return loss < best_loss
-    if name in LOWER_IS_BETTER:
-        return value < best - min_delta
-    return value > best + min_delta
-
-
-class _Validator:
-    """Runs the model over the validation set; keeps its inputs in memory after the first pass if small."""
-
-    def __init__(self, dataset: Any, batch_size: int, num_workers: int) -> None:
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.cacheable = len(dataset) * int(dataset.input_length) * 4 <= VALIDATION_CACHE_BYTES
-        self.cache: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
-
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        if self.cache is not None:
-            yield from self.cache
-            return
-        collected = []
-        # evaluation_batches' loader, with workers that leave Ctrl-C to this process (_ignore_interrupts).
-        loader = DataLoader(
-            self.dataset.iterate(),
-            batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            generator=torch.Generator().manual_seed(0),
-            worker_init_fn=_ignore_interrupts,
-        )
-        iterator = iter(loader)
-        try:
-            for x, y, index in iterator:
-                collected.append((x, y, torch.as_tensor(index)))
-                yield x, y, index
-        except BaseException:  # a Ctrl-C or an error: do not wait for the workers' batches
-            _stop_workers(iterator)
-            raise
-        if self.cacheable:
-            self.cache = collected
-
-    def __call__(
-        self,
-        model: nn.Module,
-        loss_function: nn.Module,
-        task: str,
-        scaler: dict[str, float] | None,
-        device: torch.device,
-        threshold: float,
-        top_fraction: float,
-    ) -> dict[str, float]:
-        outputs, targets, _ = predict_outputs(model, self._batches(), device=device)
-        if outputs.shape[0] == 0:
-            raise ValueError("no validation light curve could be loaded; see validation.problems")
-        scaled_targets = targets
-        if task == "regression" and scaler is not None:
-            scaled_targets = (targets - scaler["mean"]) / scaler["std"]
-        with torch.no_grad():
-            loss = float(loss_function(outputs, scaled_targets))
-        scores = scores_from_outputs(outputs, task, scaler).numpy().astype(np.float64)
-        truth = targets.numpy()
-        metrics = metrics_for_task(
-            task,
-            scores,
-            truth,
-            label_names=self.dataset.label_names,
-            threshold=threshold,
-            top_fraction=top_fraction,
-        )
-        return {"loss": loss, **metrics}
-
-
-def _problems(train_set: Any, validation: Any) -> Any:
-    import pandas as pd
-
-    frames = []
-    for name, dataset in (("train", train_set), ("validation", validation)):
-        if dataset is None:
-            continue
-        frame = dataset.problems
-        if len(frame):
-            frames.append(frame.assign(dataset=name)[["dataset", *frame.columns]])
-    if not frames:
-        return pd.DataFrame(columns=["dataset", "path", "error", "stage"])
-    return pd.concat(frames, ignore_index=True)
-
-
-@dataclass
-class _LoopState:
-    step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_step: int | None = None
-    best_value: float | None = None
-    best_metrics: dict[str, float] = field(default_factory=dict)
-    bad_validations: int = 0
-    stopped_reason: str | None = None
-    elapsed: float = 0.0
 
 
 # ---------------------------------------------------------------- the loop
@@ -689,575 +244,331 @@ def train(
     >>> result = train(model, train_set, validation_set, max_steps=1000, balance="equal")   # doctest: +SKIP
     >>> result.best_metrics["auc_roc"]                                                     # doctest: +SKIP
     """
+    # The keyword arguments as given (the signature above is the public API; Options holds the same names).
+    options = Options(**{name: value for name, value in locals().items() if name in OPTION_NAMES})
     started = time.monotonic()
-    train_set = train
-    # A trained model (a Model, or a network an earlier train() described) is fine-tuned, not re-initialised.
-    already_trained = description_of(model) is not None
-    if isinstance(model, Model):
-        if model.network is None:
-            raise ValueError("this Model is a description without weights (load_bundle_info); load it with "
-                             "qusi_lab.load(path) to fine-tune it")
-        model = model.network
-    if not getattr(train_set, "is_labelled", False):
-        raise ValueError("train needs a labelled dataset (labels=...)")
-    task = str(train_set.task)
-    if task not in ("binary", "multiclass", "regression"):
-        raise ValueError(f"cannot train for task {task!r}")
-    for name, value in (
-        ("max_steps", max_steps),
-        ("batch_size", batch_size),
-        ("validation_every", validation_every),
-    ):
-        if int(value) < 1:
-            raise ValueError(f"{name} must be at least 1, got {value!r}")
-    if int(num_workers) < 0:
-        raise ValueError(f"num_workers must be 0 or more, got {num_workers!r}")
-    # An infinite or NaN rate would only show up as a FloatingPointError at the first step.
-    if not (math.isfinite(float(learning_rate)) and float(learning_rate) > 0):
-        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
-    if not (math.isfinite(float(weight_decay)) and float(weight_decay) >= 0):
-        raise ValueError(f"weight_decay must be a finite number of at least 0, got {weight_decay!r}")
-    if early_stopping_patience is not None and int(early_stopping_patience) < 1:
-        raise ValueError(
-            f"early_stopping_patience must be at least 1 (or None), got {early_stopping_patience!r}"
-        )
-    if early_stopping_patience is not None and validation is None:
-        raise ValueError("early stopping needs a validation set")
-    max_steps, batch_size, validation_every = int(max_steps), int(batch_size), int(validation_every)
-    checkpoint_every = validation_every if checkpoint_every is None else int(checkpoint_every)
-    if checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every!r}")
-    warmup = min(100, max_steps // 20) if warmup_steps is None else max(0, int(warmup_steps))
-    _check_inputs(model, train_set, validation, task)
-    monitor_name = _monitor_name(monitor, task, validation) if validation is not None else "loss"
-    weights = _resolve_class_weights(class_weights, train_set, task)
-    if weights is not None and balance is not None:
-        warnings.warn(
-            "both balance and class_weights counter class imbalance; using both over-corrects",
-            UserWarning,
-            stacklevel=2,
-        )
-    scaler: dict[str, float] | None = None
-    if task == "regression":
-        targets = np.asarray(train_set.targets, dtype=np.float64)
-        finite = targets[np.isfinite(targets)]
-        spread = float(finite.std()) if finite.size else 1.0
-        scaler = {"mean": float(finite.mean()) if finite.size else 0.0, "std": spread if spread > 0 else 1.0}
+    network, already_trained = network_to_train(model)
+    setup = prepare(network, train, validation, options, already_trained)
+    run = _Run(network, train, validation, options, setup, started)
+    devices = [setup.device.index or 0] if setup.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), deterministic_algorithms(options.deterministic):
+        torch.manual_seed(derived_seed(options.seed, 0))
+        run.resume_or_start()
+        run.open()
+        run.steps()
+    return run.finish()
 
-    from qusi_lab.models import loss_for_task
 
-    loss_function = loss_for_task(task, class_weights=weights, regression_loss=regression_loss)
-    chosen_device = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    model.to(chosen_device)
-    loss_function.to(chosen_device)
-    optimizer_object = _make_optimizer(optimizer, model, float(learning_rate), float(weight_decay))
-    scheduler_object = _make_scheduler(scheduler, optimizer_object, max_steps, warmup)
-    time_budget_schedule = _time_budget_schedule(scheduler, optimizer_object, max_steps, warmup, max_time)
+# ---------------------------------------------------------------- stages 2-5: the run
+class _Run:
+    """One call of :func:`train`: the loop's state, and the stages that change it, in the order
+    :func:`train` calls them: :meth:`resume_or_start`, :meth:`open`, :meth:`steps`, :meth:`finish`.
+    """
 
-    architecture = getattr(model, "name", None) or type(model).__name__
-    config: dict[str, Any] = _plain(
-        {
-            "task": task,
-            "label_names": list(train_set.label_names),
-            "max_steps": max_steps,
-            "batch_size": batch_size,
-            "learning_rate": float(learning_rate),
-            "weight_decay": float(weight_decay),
-            "optimizer": optimizer
-            if isinstance(optimizer, str)
-            else getattr(optimizer, "__name__", repr(optimizer)),
-            "scheduler": scheduler,
-            "warmup_steps": warmup,
-            "balance": balance,
-            "class_weights": weights,
-            "regression_loss": regression_loss,
-            "gradient_clip_norm": gradient_clip_norm,
-            "validation_every": validation_every,
-            "checkpoint_every": checkpoint_every,
-            "early_stopping_patience": early_stopping_patience,
-            "monitor": monitor_name,
-            "min_delta": float(min_delta),
-            "seed": int(seed),
-            "num_workers": int(num_workers),
-            "augment": bool(augment),
-            "threshold": float(threshold),
-            "top_fraction": float(top_fraction),
-            "architecture": architecture,
-            "model_config": dict(getattr(model, "config", {}) or {}),
-            "train_size": len(train_set),
-            "validation_size": None if validation is None else len(validation),
-            "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
-            # Whether a fresh start re-draws the weights from the seed (see the docstring); a resume never does.
-            "initialize": (not already_trained) if initialize is None else bool(initialize),
-        }
-    )
-    fingerprint = {key: config[key] for key in _RESUME_KEYS}
-    # Only checkpoints need it (one pass over the source names: skipped without a checkpoint_dir).
-    data_record = _data_record(train_set, validation) if checkpoint_dir is not None else {}
+    def __init__(
+        self, model: nn.Module, train_set: Any, validation: Any, options: Options, setup: Setup, started: float
+    ) -> None:
+        self.model, self.train_set, self.validation = model, train_set, validation
+        self.options, self.setup, self.started = options, setup, started
+        self.folder = setup.folder
+        self.state = LoopState()
+        self.resumed_from: int | None = None
+        self.saved_at: int | None = None  # step of the newest last.pt
+        self.smoothed_loss: float | None = None
+        # Where a Ctrl-C lands decides what can be saved (see DeferredInterrupt).
+        self.interrupt = DeferredInterrupt()
+        self.step_start_rng: torch.Tensor | None = None
+        self.iterator: Iterator[Any] | None = None
+        self.iterator_chunk = -1
 
-    folder = None if checkpoint_dir is None else Path(checkpoint_dir)
-    state = _LoopState()
-    best_weights: dict[str, torch.Tensor] | None = None
-    resumed_from: int | None = None
-    devices = [chosen_device.index or 0] if chosen_device.type == "cuda" else []
+    # ------------------------------------------------------------ stage 2: resume, or a fresh start
+    def resume_or_start(self) -> None:
+        """Continue from ``last.pt`` when there is one (and ``resume``), else start afresh."""
+        folder, setup = self.folder, self.setup
+        if folder is not None and self.options.resume and (folder / LAST_CHECKPOINT).exists():
+            self._resume(folder / LAST_CHECKPOINT)
+            return
+        if folder is not None:
+            # A fresh start: a best.pt left by an earlier run in this folder must not pass for this run's,
+            # nor its last.pt be resumed by the next call if this run stops before its first checkpoint.
+            (folder / BEST_CHECKPOINT).unlink(missing_ok=True)
+            (folder / LAST_CHECKPOINT).unlink(missing_ok=True)
+        if setup.config["initialize"]:
+            # initialize_weights <- resume_or_start <- train <- the caller
+            initialize_weights(self.model, derived_seed(self.options.seed, 3), stacklevel=4)
 
-    with torch.random.fork_rng(devices=devices), _deterministic_algorithms(deterministic):
-        torch.manual_seed(_derived_seed(seed, 0))
-        if folder is not None and resume and (folder / LAST_CHECKPOINT).exists():
-            checkpoint = load_checkpoint(folder / LAST_CHECKPOINT)
-            _check_fingerprint(checkpoint, fingerprint, folder / LAST_CHECKPOINT)
-            _check_data(checkpoint, data_record, folder / LAST_CHECKPOINT)
-            try:
-                model.load_state_dict(checkpoint["model"])
-            except RuntimeError as error:
-                first_line = (str(error).strip().splitlines() or [""])[0]
-                raise CheckpointError(
-                    f"{folder / LAST_CHECKPOINT}: does not fit this model ({first_line}); "
-                    f"use another checkpoint_dir or {START_OVER}"
-                ) from error
-            optimizer_object.load_state_dict(checkpoint["optimizer"])
-            scheduler_object.load_state_dict(checkpoint["scheduler"])
-            restore_random_states(checkpoint["random_states"])
-            state = _LoopState(
-                step=int(checkpoint["step"]),
-                history=[dict(row) for row in checkpoint["history"]],
-                best_step=checkpoint["best"]["step"],
-                best_value=checkpoint["best"]["value"],
-                best_metrics=dict(checkpoint["best"]["metrics"]),
-                bad_validations=int(checkpoint["best"]["bad_validations"]),
-                stopped_reason=checkpoint["stopped_reason"],
-                elapsed=float(checkpoint["elapsed"]),
-            )
-            resumed_from = state.step
-            best_weights = checkpoint.get("best_model")
-            # A run stopped by its time budget continues; one that ran out of steps continues if
-            # max_steps was raised; one stopped early stays stopped (same patience).
-            if state.stopped_reason == "max_time" or (
-                state.stopped_reason == "max_steps" and state.step < max_steps
-            ):
-                state.stopped_reason = None
-            if (
-                state.stopped_reason == "early_stopping"
-                and checkpoint.get("patience") != early_stopping_patience
-            ):
-                state.stopped_reason = None
-        else:
-            if folder is not None:
-                # A fresh start: a best.pt left by an earlier run in this folder must not pass for this run's,
-                # nor its last.pt be resumed by the next call if this run stops before its first checkpoint.
-                (folder / BEST_CHECKPOINT).unlink(missing_ok=True)
-                (folder / LAST_CHECKPOINT).unlink(missing_ok=True)
-            if config["initialize"]:
-                _initialize_weights(model, _derived_seed(seed, 3))
-        logger_objects = make_loggers(loggers, folder, config)
-        for logger in logger_objects:
+    def _resume(self, path: Path) -> None:
+        setup = self.setup
+        checkpoint = load_checkpoint(path)
+        check_fingerprint(checkpoint, setup.fingerprint, path)
+        check_data(checkpoint, setup.data_record, path, stacklevel=5)  # <- _resume <- resume_or_start <- train
+        try:
+            self.model.load_state_dict(checkpoint["model"])
+        except RuntimeError as error:
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise CheckpointError(
+                f"{path}: does not fit this model ({first_line}); use another checkpoint_dir or {START_OVER}"
+            ) from error
+        setup.optimizer.load_state_dict(checkpoint["optimizer"])
+        setup.scheduler.load_state_dict(checkpoint["scheduler"])
+        restore_random_states(checkpoint["random_states"])
+        state = self.state = LoopState.from_checkpoint(checkpoint)
+        self.resumed_from = self.saved_at = state.step
+        # A run stopped by its time budget continues; one that ran out of steps continues if
+        # max_steps was raised; one stopped early stays stopped (same patience).
+        if state.stopped_reason == "max_time" or (
+            state.stopped_reason == "max_steps" and state.step < setup.max_steps
+        ):
+            state.stopped_reason = None
+        if (
+            state.stopped_reason == "early_stopping"
+            and checkpoint.get("patience") != self.options.early_stopping_patience
+        ):
+            state.stopped_reason = None
+
+    # ------------------------------------------------------------ stage 3: loggers, validation, data
+    def open(self) -> None:
+        """Loggers, the validator, the training stream (cached when it fits) and the progress bar."""
+        options, setup, state = self.options, self.setup, self.state
+        self.loggers = make_loggers(options.loggers, self.folder, setup.config)
+        for logger in self.loggers:
             if isinstance(logger, CSVLogger):
                 logger.restore(state.history)
-
-        validator = None
-        if validation is not None:
-            validator = _Validator(validation, max(batch_size, 128), int(num_workers))
-        source = train_set
-        if state.stopped_reason is None and _use_cache(cache, train_set):
-            source = CachedTrainingView(train_set, augment=bool(augment))
-        stream = source.stream(seed=int(seed), balance=balance, augment=bool(augment))
-        bar = ProgressBar(
-            max_steps, initial=min(state.step, max_steps), enabled=progress and state.stopped_reason is None
+        self.validator = None
+        if self.validation is not None:
+            self.validator = Validator(self.validation, max(setup.batch_size, 128), int(options.num_workers))
+        source = self.train_set
+        if state.stopped_reason is None and use_cache(options.cache, self.train_set):
+            source = CachedTrainingView(self.train_set, augment=bool(options.augment))
+        self.stream = source.stream(seed=int(options.seed), balance=options.balance, augment=bool(options.augment))
+        self.bar = ProgressBar(
+            setup.max_steps,
+            initial=min(state.step, setup.max_steps),
+            enabled=options.progress and state.stopped_reason is None,
         )
-        parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
-        iterator: Iterator[Any] | None = None
-        iterator_chunk = -1
-        loss_sum, grad_norm_sum, steps_since_row = 0.0, 0.0, 0
-        if resumed_from is not None:  # the training-loss average of the next history row continues too
-            loss_sum = float(checkpoint["running"]["loss_sum"])
-            grad_norm_sum = float(checkpoint["running"]["grad_norm_sum"])
-            steps_since_row = int(checkpoint["running"]["steps"])
-        smoothed_loss: float | None = None
-        elapsed_before = state.elapsed
+        self.parameters = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
+        self.elapsed_before = state.elapsed
 
-        def elapsed_now() -> float:
-            return elapsed_before + (time.monotonic() - started)
+    def _elapsed(self) -> float:
+        return self.elapsed_before + (time.monotonic() - self.started)
 
-        saved_at: list[int] = [] if resumed_from is None else [resumed_from]  # step of the newest last.pt
-
-        def save_last(rng: dict[str, Any] | None = None) -> None:
-            if folder is None:
-                return
-            saved_at[:] = []  # a failed write below leaves last.pt as it was, but say nothing about it
-            atomic_torch_save(
-                {
-                    "format_version": CHECKPOINT_FORMAT_VERSION,
-                    "qusi_lab_version": _version(),
-                    "step": state.step,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer_object.state_dict(),
-                    "scheduler": scheduler_object.state_dict(),
-                    "random_states": random_states() if rng is None else rng,
-                    "stream": {
-                        "seed": int(seed),
-                        "chunk": state.step // checkpoint_every,
-                        "batches_into_chunk": state.step % checkpoint_every,
-                        "checkpoint_every": checkpoint_every,
-                    },
-                    "history": state.history,
-                    "best": {
-                        "step": state.best_step,
-                        "value": state.best_value,
-                        "metrics": state.best_metrics,
-                        "bad_validations": state.bad_validations,
-                    },
-                    # The best weights travel inside last.pt too, so the two can never disagree after a crash
-                    # between writing best.pt and last.pt.
-                    "best_model": best_weights,
-                    "running": {
-                        "loss_sum": loss_sum,
-                        "grad_norm_sum": grad_norm_sum,
-                        "steps": steps_since_row,
-                    },
-                    "stopped_reason": state.stopped_reason,
-                    "patience": early_stopping_patience,
-                    "elapsed": elapsed_now(),
-                    "fingerprint": fingerprint,
-                    "data": data_record,
-                    "target_scaler": scaler,
-                },
-                folder / LAST_CHECKPOINT,
-            )
-            saved_at[:] = [state.step]
-
-        def add_row() -> None:
-            nonlocal loss_sum, grad_norm_sum, steps_since_row, best_weights
-            row: dict[str, Any] = {
-                "step": state.step,
-                "train_loss": loss_sum / steps_since_row if steps_since_row else math.nan,
-                "learning_rate": float(optimizer_object.param_groups[0]["lr"]),
-                "grad_norm": grad_norm_sum / steps_since_row if steps_since_row else math.nan,
-                "elapsed": elapsed_now(),
-            }
-            loss_sum, grad_norm_sum, steps_since_row = 0.0, 0.0, 0
-            if validator is not None:
-                metrics = validator(
-                    model, loss_function, task, scaler, chosen_device, float(threshold), float(top_fraction)
-                )
-                row.update({f"val_{name}": float(value) for name, value in metrics.items()})
-                value = float(metrics.get(monitor_name, math.nan))
-                if monitor_name not in metrics:
-                    raise ValueError(
-                        f"monitor {monitor_name!r} is not a validation metric of this task; "
-                        f"choose one of {['loss', *metrics]}"
-                    )
-                if _improved(
-                    value,
-                    state.best_value,
-                    monitor_name,
-                    float(min_delta),
-                    float(metrics["loss"]),
-                    state.best_metrics.get("loss"),
-                ):
-                    state.best_step, state.best_value = state.step, value
-                    state.best_metrics = {name: float(metric) for name, metric in metrics.items()}
-                    state.bad_validations = 0
-                    best_weights = {
-                        key: tensor.detach().clone() for key, tensor in model.state_dict().items()
-                    }
-                    if folder is not None:
-                        atomic_torch_save(
-                            {
-                                "format_version": CHECKPOINT_FORMAT_VERSION,
-                                "step": state.step,
-                                "model": best_weights,
-                                "metrics": state.best_metrics,
-                            },
-                            folder / BEST_CHECKPOINT,
-                        )
-                else:
-                    state.bad_validations += 1
-                bar.set(**{name: row[f"val_{name}"] for name in dict.fromkeys(["loss", monitor_name])})
-            state.history.append(_plain(row))
-            for logger in logger_objects:
-                logger.log(state.history[-1], state.step)
-
-        # Where a Ctrl-C lands decides what can be saved. While the batch is being loaded nothing of the
-        # step has happened yet (the forward pass changes batch-norm statistics and the random state), so
-        # the weights are those of `state.step` and the random state the one captured when the step began:
-        # the interrupt is taken at once and that state saved. During the update and the bookkeeping
-        # (validation included) the state is half-changed, so with a checkpoint_dir the interrupt is
-        # deferred to the end of the step, which is saved as a time-budget stop would be; a second Ctrl-C
-        # stops at once (and saves nothing of that step).
-        phase = "idle"
-        step_start_rng: torch.Tensor | None = None
-        interrupt_requested = False
-
-        def on_interrupt(signum: int, frame: Any) -> None:
-            nonlocal interrupt_requested
-            if phase in ("computing", "bookkeeping") and not interrupt_requested:
-                interrupt_requested = True
-                print(
-                    "qusi_lab: interrupted; finishing this step, then saving a checkpoint "
-                    "(press Ctrl-C again to stop at once)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return
-            raise KeyboardInterrupt
-
-        previous_handler = _install_interrupt_handler(on_interrupt) if folder is not None else None
+    # ------------------------------------------------------------ stage 4: the steps
+    def steps(self) -> None:
+        """Train until a stop (max_steps, early stopping, max_time); a Ctrl-C saves what it can."""
+        state, setup = self.state, self.setup
+        previous_handler = install_interrupt_handler(self.interrupt) if self.folder is not None else None
         try:
-            while state.stopped_reason is None and state.step < max_steps:
-                phase = "loading"
-                step_start_rng = torch.get_rng_state()
-                chunk = state.step // checkpoint_every
-                if iterator is None or chunk != iterator_chunk:
-                    into_chunk = state.step - chunk * checkpoint_every
-                    if into_chunk == 0:
-                        # Everything from a chunk boundary on depends only on (seed, chunk) and the weights.
-                        torch.manual_seed(_derived_seed(seed, chunk, 1))
-                    stream.set_epoch(chunk)
-                    # Each worker draws its own seeded sequence (TrainingStream) and the workers' random
-                    # states come from this generator; with in_order the DataLoader takes one batch from
-                    # each worker in turn, so the batches do not depend on which worker is faster.
-                    loader = DataLoader(
-                        stream,
-                        batch_size=batch_size,
-                        num_workers=int(num_workers),
-                        generator=torch.Generator().manual_seed(_derived_seed(seed, chunk, 2)),
-                        in_order=True,
-                        worker_init_fn=_ignore_interrupts,
-                    )
-                    iterator = iter(loader)
-                    iterator_chunk = chunk
-                    for _ in range(into_chunk):  # replay the part of the chunk done before the checkpoint
-                        next(iterator)
-                x, y = next(iterator)
-                phase = "computing"
-                x, y = x.to(chosen_device), y.to(chosen_device)
-                if scaler is not None:
-                    y = (y - scaler["mean"]) / scaler["std"]
-                model.train()
-                optimizer_object.zero_grad(set_to_none=True)
-                loss = loss_function(model(x), y)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"the training loss became {float(loss)} at step {state.step + 1}; lower the learning_rate "
-                        "or check the inputs (see dataset.plot(i))"
-                    )
-                loss.backward()
-                if gradient_clip_norm is not None and gradient_clip_norm > 0:
-                    grad_norm = float(torch.nn.utils.clip_grad_norm_(parameters, float(gradient_clip_norm)))
-                else:
-                    grad_norm = float(
-                        torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
-                    )
-                optimizer_object.step()
-                scheduler_object.step()
-                state.step += 1
-                if time_budget_schedule is not None:
-                    time_budget_schedule(time.monotonic() - started, state.step)
-                phase = "bookkeeping"
-                loss_value = float(loss.detach())
-                loss_sum += loss_value
-                grad_norm_sum += grad_norm
-                steps_since_row += 1
-                smoothed_loss = (
-                    loss_value if smoothed_loss is None else 0.9 * smoothed_loss + 0.1 * loss_value
-                )
-                bar.update(1, loss=smoothed_loss)
-
-                out_of_time = max_time is not None and time.monotonic() - started >= float(max_time)
-                # No extra validation when the time budget stops the run: a resumed run then makes exactly
-                # the validations (best weights, early stopping) of an uninterrupted one.
-                if state.step % validation_every == 0 or state.step >= max_steps:
-                    add_row()
-                    if early_stopping_patience is not None and state.bad_validations >= int(
-                        early_stopping_patience
-                    ):
-                        state.stopped_reason = "early_stopping"
-                if state.stopped_reason is None:
-                    if state.step >= max_steps:
-                        state.stopped_reason = "max_steps"
-                    elif out_of_time:
-                        state.stopped_reason = "max_time"
-                if (
-                    state.step % checkpoint_every == 0
-                    or state.stopped_reason is not None
-                    or interrupt_requested
-                ):
-                    save_last()
-                if interrupt_requested:
-                    phase = "saved"
+            while state.stopped_reason is None and state.step < setup.max_steps:
+                self.interrupt.phase = "loading"
+                self.step_start_rng = torch.get_rng_state()
+                x, y = self._next_batch()
+                self.interrupt.phase = "computing"
+                loss_value, grad_norm = self._update(x, y)
+                self.interrupt.phase = "bookkeeping"
+                self._bookkeeping(loss_value, grad_norm)
+                if self.interrupt.requested:
+                    self.interrupt.phase = "saved"
                     raise KeyboardInterrupt
-            phase = "idle"
+            self.interrupt.phase = "idle"
             if state.stopped_reason is None:  # resumed at or beyond max_steps
                 state.stopped_reason = "max_steps"
         except KeyboardInterrupt:
-            _stop_workers(iterator)  # workers would otherwise finish the batches they are reading first
-            if folder is not None and phase == "loading" and step_start_rng is not None:
+            stop_workers(self.iterator)  # workers would otherwise finish the batches they are reading first
+            if self.folder is not None and self.interrupt.phase == "loading" and self.step_start_rng is not None:
                 states = random_states()
-                states["torch"] = step_start_rng
-                save_last(states)
-            warnings.warn(_interrupted_message(state.step, folder, saved_at[0] if saved_at else None),
-                          UserWarning, stacklevel=2)
+                states["torch"] = self.step_start_rng
+                self._save_last(states)
+            warnings.warn(interrupted_message(state.step, self.folder, self.saved_at), UserWarning, stacklevel=3)
             raise
         except BaseException:
-            _stop_workers(iterator)
+            stop_workers(self.iterator)
             raise
         finally:
-            _restore_interrupt_handler(previous_handler)
-            iterator = None
-            bar.close()
-            for logger in logger_objects:
+            restore_interrupt_handler(previous_handler)
+            self.iterator = None
+            self.bar.close()
+            for logger in self.loggers:
                 close = getattr(logger, "close", None)
                 if callable(close):
                     close()
 
-    if validation is not None and best_weights is not None:
-        model.load_state_dict(best_weights)
-    if validation is None or state.best_step is None:
-        state.best_step = state.step
-        state.best_metrics = {"train_loss": state.history[-1]["train_loss"]} if state.history else {}
-    model.eval()
-    preprocessing = train_set.preprocessing
-    trained = Model(
-        model,
-        task=task,
-        label_names=tuple(train_set.label_names),
-        positive_class=train_set.positive_class,
-        input_length=int(train_set.input_length),
-        preprocessing=preprocessing.copy() if hasattr(preprocessing, "copy") else preprocessing,
-        architecture=architecture,
-        model_config=config["model_config"],
-        target_scaler=scaler,
-        training_config={
-            **config,
-            "steps": state.step,
-            "best_step": state.best_step,
-            "stopped_reason": state.stopped_reason,
-        },
-        metrics=dict(state.best_metrics),
-        qusi_lab_version=_version(),
-    )
-    # The network keeps its description too, as before the Model existed (code holding the network it passed in).
-    setattr(model, "bundle", trained)  # noqa: B010 - nn.Module types attribute assignment as Tensor|Module
-    import pandas as pd
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next training batch; a new chunk (or a resume) opens a new seeded DataLoader iterator."""
+        seed, checkpoint_every = self.options.seed, self.setup.checkpoint_every
+        chunk = self.state.step // checkpoint_every
+        if self.iterator is None or chunk != self.iterator_chunk:
+            into_chunk = self.state.step - chunk * checkpoint_every
+            if into_chunk == 0:
+                # Everything from a chunk boundary on depends only on (seed, chunk) and the weights.
+                torch.manual_seed(derived_seed(seed, chunk, 1))
+            self.stream.set_epoch(chunk)
+            # Each worker draws its own seeded sequence (TrainingStream) and the workers' random
+            # states come from this generator; with in_order the DataLoader takes one batch from
+            # each worker in turn, so the batches do not depend on which worker is faster.
+            loader = DataLoader(
+                self.stream,
+                batch_size=self.setup.batch_size,
+                num_workers=int(self.options.num_workers),
+                generator=torch.Generator().manual_seed(derived_seed(seed, chunk, 2)),
+                in_order=True,
+                worker_init_fn=ignore_interrupts,
+            )
+            self.iterator = iter(loader)
+            self.iterator_chunk = chunk
+            for _ in range(into_chunk):  # replay the part of the chunk done before the checkpoint
+                next(self.iterator)
+        x, y = next(self.iterator)
+        return x, y
 
-    return TrainingResult(
-        model=trained,
-        history=pd.DataFrame(state.history),
-        best_step=state.best_step,
-        best_metrics=dict(state.best_metrics),
-        steps=state.step,
-        stopped_reason=str(state.stopped_reason),
-        monitor=monitor_name,
-        checkpoint_dir=folder,
-        problems=_problems(train_set, validation),
-        config=config,
-        resumed_from=resumed_from,
-        elapsed=time.monotonic() - started,
-    )
+    def _update(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """One optimisation step; returns the loss and the gradient norm (before clipping)."""
+        setup, model, clip = self.setup, self.model, self.options.gradient_clip_norm
+        x, y = x.to(setup.device), y.to(setup.device)
+        if setup.scaler is not None:
+            y = (y - setup.scaler["mean"]) / setup.scaler["std"]
+        model.train()
+        setup.optimizer.zero_grad(set_to_none=True)
+        loss = setup.loss_function(model(x), y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss became {float(loss)} at step {self.state.step + 1}; lower the learning_rate "
+                "or check the inputs (see dataset.plot(i))"
+            )
+        loss.backward()
+        if clip is not None and clip > 0:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.parameters, float(clip)))
+        else:
+            grad_norm = float(
+                torch.nn.utils.get_total_norm([p.grad for p in self.parameters if p.grad is not None])
+            )
+        setup.optimizer.step()
+        setup.scheduler.step()
+        self.state.step += 1
+        if setup.time_budget is not None:
+            setup.time_budget(time.monotonic() - self.started, self.state.step)
+        return float(loss.detach()), grad_norm
 
+    def _bookkeeping(self, loss_value: float, grad_norm: float) -> None:
+        """Running sums and the bar; validate, decide whether to stop, write last.pt when due."""
+        state, setup, options = self.state, self.setup, self.options
+        state.loss_sum += loss_value
+        state.grad_norm_sum += grad_norm
+        state.steps_since_row += 1
+        smoothed = self.smoothed_loss
+        self.smoothed_loss = loss_value if smoothed is None else 0.9 * smoothed + 0.1 * loss_value
+        self.bar.update(1, loss=self.smoothed_loss)
 
-def _install_interrupt_handler(handler: Callable[[int, Any], None]) -> Any:
-    """Put ``handler`` on SIGINT if Python's own is there (main thread only); returns what to restore."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    current = signal.getsignal(signal.SIGINT)
-    if current is not signal.default_int_handler:  # someone else handles Ctrl-C: leave it to them
-        return None
-    signal.signal(signal.SIGINT, handler)
-    return current
+        out_of_time = options.max_time is not None and time.monotonic() - self.started >= float(options.max_time)
+        # No extra validation when the time budget stops the run: a resumed run then makes exactly
+        # the validations (best weights, early stopping) of an uninterrupted one.
+        if state.step % setup.validation_every == 0 or state.step >= setup.max_steps:
+            self._add_row()
+            patience = options.early_stopping_patience
+            if patience is not None and state.bad_validations >= int(patience):
+                state.stopped_reason = "early_stopping"
+        if state.stopped_reason is None:
+            if state.step >= setup.max_steps:
+                state.stopped_reason = "max_steps"
+            elif out_of_time:
+                state.stopped_reason = "max_time"
+        if (
+            state.step % setup.checkpoint_every == 0
+            or state.stopped_reason is not None
+            or self.interrupt.requested
+        ):
+            self._save_last()
 
+    def _add_row(self) -> None:
+        """A history row: the training averages since the last one, and a validation (best weights, best.pt)."""
+        state, setup = self.state, self.setup
+        steps = state.steps_since_row
+        row: dict[str, Any] = {
+            "step": state.step,
+            "train_loss": state.loss_sum / steps if steps else math.nan,
+            "learning_rate": float(setup.optimizer.param_groups[0]["lr"]),
+            "grad_norm": state.grad_norm_sum / steps if steps else math.nan,
+            "elapsed": self._elapsed(),
+        }
+        state.loss_sum, state.grad_norm_sum, state.steps_since_row = 0.0, 0.0, 0
+        if self.validator is not None:
+            metrics = self.validator(
+                self.model,
+                setup.loss_function,
+                setup.task,
+                setup.scaler,
+                setup.device,
+                float(self.options.threshold),
+                float(self.options.top_fraction),
+            )
+            row.update({f"val_{name}": float(value) for name, value in metrics.items()})
+            keep_best(state, metrics, setup.monitor_name, float(self.options.min_delta), self.model, self.folder)
+            self.bar.set(**{name: row[f"val_{name}"] for name in dict.fromkeys(["loss", setup.monitor_name])})
+        state.history.append(plain(row))
+        for logger in self.loggers:
+            logger.log(state.history[-1], state.step)
 
-def _restore_interrupt_handler(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _ignore_interrupts(worker_id: int) -> None:
-    """DataLoader workers leave Ctrl-C to the main process, which saves and then stops them.
-
-    A terminal's Ctrl-C reaches every process of the group: a worker dying of it mid-batch would turn
-    the interrupt into "DataLoader worker exited unexpectedly" while the main process finishes its step.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _stop_workers(iterator: Any) -> None:
-    """End a DataLoader iterator's worker processes now.
-
-    Dropping the iterator lets each worker finish the batch it is reading and waits up to 5 s per
-    worker, which after a Ctrl-C (workers reading big files, or a notebook interrupt that reaches the
-    main process only) makes the user wait for nothing. This uses torch's private iterator fields;
-    if they change, the DataLoader's own shutdown still happens when the iterator is dropped.
-    """
-    workers = getattr(iterator, "_workers", None)
-    if not workers:
-        return
-    try:
-        from torch.utils.data._utils import signal_handling
-
-        if getattr(iterator, "_worker_pids_set", False):
-            # Unregister first: torch's SIGCHLD handler would report the terminated workers as crashed.
-            signal_handling._remove_worker_pids(id(iterator))
-            iterator._worker_pids_set = False
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-        iterator._shutdown_workers()
-    except Exception:  # noqa: BLE001 - the normal shutdown still runs when the iterator is dropped
-        pass
-
-
-def _interrupted_message(step: int, folder: Path | None, saved_step: int | None) -> str:
-    """What a Ctrl-C left behind, truthfully."""
-    again = "run the same call (or qusi-lab command) again to continue"
-    if folder is None:
-        return f"training interrupted at step {step}; no checkpoint was written (no checkpoint_dir)"
-    if saved_step == step:
-        return f"training interrupted at step {step}: saved a checkpoint at step {step} in {folder}; {again}"
-    if saved_step is None:
-        return f"training interrupted at step {step}; no checkpoint was written in {folder}"
-    return (
-        f"training interrupted at step {step}; the steps since the checkpoint at step {saved_step} in "
-        f"{folder} were not saved; {again} from step {saved_step}"
-    )
-
-
-def _initialize_weights(model: nn.Module, seed: int) -> None:
-    """Re-draw the weights of every submodule that knows how (``reset_parameters``), from ``seed``.
-
-    PyTorch layers draw their initial weights in their constructors from the global random state, so
-    two models built one after the other differ; this makes them depend on ``seed`` alone.
-    """
-    torch.manual_seed(seed)
-    covered: set[int] = set()
-    for module in model.modules():
-        # nn.MultiheadAttention initialises its own projection weights in _reset_parameters.
-        reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
-        if callable(reset):
-            reset()
-            covered.update(id(parameter) for parameter in module.parameters(recurse=False))
-    left = [name for name, parameter in model.named_parameters() if id(parameter) not in covered]
-    if left:
-        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-        warnings.warn(
-            f"initialize: {len(left)} parameters belong to modules without reset_parameters() and keep the "
-            f"values they were built with ({shown}), so the seed does not set them; build the model under "
-            "torch.manual_seed for reproducible weights",
-            UserWarning,
-            stacklevel=3,
+    def _save_last(self, rng: dict[str, Any] | None = None) -> None:
+        """Write ``last.pt``: everything a later call needs to continue exactly (see checkpoints.py)."""
+        if self.folder is None:
+            return
+        state, setup, seed = self.state, self.setup, int(self.options.seed)
+        self.saved_at = None  # a failed write below leaves last.pt as it was, but say nothing about it
+        atomic_torch_save(
+            {
+                "format_version": CHECKPOINT_FORMAT_VERSION,
+                "qusi_lab_version": _version(),
+                "step": state.step,
+                "model": self.model.state_dict(),
+                "optimizer": setup.optimizer.state_dict(),
+                "scheduler": setup.scheduler.state_dict(),
+                "random_states": random_states() if rng is None else rng,
+                "stream": {
+                    "seed": seed,
+                    "chunk": state.step // setup.checkpoint_every,
+                    "batches_into_chunk": state.step % setup.checkpoint_every,
+                    "checkpoint_every": setup.checkpoint_every,
+                },
+                **state.checkpoint_entries(),  # history, best, best weights, running sums, stop reason
+                "patience": self.options.early_stopping_patience,
+                "elapsed": self._elapsed(),
+                "fingerprint": setup.fingerprint,
+                "data": setup.data_record,
+                "target_scaler": setup.scaler,
+            },
+            self.folder / LAST_CHECKPOINT,
         )
+        self.saved_at = state.step
 
+    # ------------------------------------------------------------ stage 5: the result
+    def finish(self) -> TrainingResult:
+        """The best weights in the network, its :class:`~qusi_lab.models.Model`, and the result."""
+        model, state, setup = self.model, self.state, self.setup
+        if self.validation is not None and state.best_weights is not None:
+            model.load_state_dict(state.best_weights)
+        if self.validation is None or state.best_step is None:
+            state.best_step = state.step
+            state.best_metrics = {"train_loss": state.history[-1]["train_loss"]} if state.history else {}
+        model.eval()
+        train_set = self.train_set
+        trained = trained_model(
+            model, train_set, setup.task, setup.architecture, setup.config, setup.scaler, state, _version()
+        )
+        import pandas as pd
 
-def _use_cache(cache: bool | None, train_set: Any) -> bool:
-    if cache is not None:
-        return bool(cache)
-    if not hasattr(train_set, "preprocessing") or not hasattr(train_set, "light_curve"):
-        return False
-    return estimated_cache_bytes(train_set) <= DEFAULT_CACHE_BYTES
+        return TrainingResult(
+            model=trained,
+            history=pd.DataFrame(state.history),
+            best_step=state.best_step,
+            best_metrics=dict(state.best_metrics),
+            steps=state.step,
+            stopped_reason=str(state.stopped_reason),
+            monitor=setup.monitor_name,
+            checkpoint_dir=self.folder,
+            problems=problems_table(train_set, self.validation),
+            config=setup.config,
+            resumed_from=self.resumed_from,
+            elapsed=time.monotonic() - self.started,
+        )
 
 
 def _version() -> str:
@@ -1266,122 +577,21 @@ def _version() -> str:
     return __version__
 
 
-def _check_fingerprint(checkpoint: Mapping[str, Any], fingerprint: Mapping[str, Any], path: Path) -> None:
-    saved = checkpoint.get("fingerprint", {})
-    differing = [key for key in fingerprint if _plain(saved.get(key)) != _plain(fingerprint[key])]
-    if differing:
-        details = "; ".join(
-            f"{key}: checkpoint {saved.get(key)!r}, now {fingerprint[key]!r}" for key in differing
-        )
-        raise CheckpointError(
-            f"{path}: cannot resume, the run was started with other settings ({details}); "
-            f"use the same settings, another checkpoint_dir, or {START_OVER}"
-        )
-
-
-def _curve_names(dataset: Any) -> list[str]:
-    """Where each curve comes from (its path, usually), in dataset order."""
-    if dataset is None:
-        return []
-    name_of = getattr(dataset, "source_name", None)
-    target_ids = getattr(dataset, "target_ids", None)
-    names = []
-    for index in range(len(dataset)):
-        name = str(name_of(index)) if callable(name_of) else f"<curve {index}>"
-        if name.startswith("<") and target_ids is not None and index < len(target_ids):
-            name = f"{name[:-1]}, {target_ids[index]}>"  # in-memory curves: the star tells them apart
-        names.append(name)
-    return names
-
-
-def _curve_keys(names: list[str], dataset: Any, root: str | None) -> list[str]:
-    """One line per curve: its name (relative to ``root``, so a moved data folder is the same data) and label."""
-    labels = dataset.labels if dataset is not None and getattr(dataset, "is_labelled", False) else None
-    keys = []
-    for index, name in enumerate(names):
-        if root is not None and not name.startswith("<"):
-            name = Path(os.path.relpath(name, root)).as_posix()
-        keys.append(name if labels is None else f"{name}: {labels[index]}")
-    return keys
-
-
-def _common_folder(names: list[str]) -> str | None:
-    paths = [name for name in names if not name.startswith("<")]
-    if not paths:
-        return None
-    try:
-        return os.path.commonpath([os.path.dirname(os.path.abspath(path)) for path in paths])
-    except ValueError:  # paths on different Windows drives
-        return None
-
-
-def _data_record(train_set: Any, validation: Any) -> dict[str, Any]:
-    """What a run learns from, stored in ``last.pt`` so that a resume can check it has the same data.
-
-    Per set: the number of curves, a sha256 over the (source name, label) lines in dataset order (the
-    order decides which curve each draw of the stream is), and the lines themselves, zlib-compressed
-    into a uint8 tensor (so the file still loads with ``weights_only=True``), to name what differs.
-    File names are taken relative to the folder holding both sets, so a data folder that was moved
-    or copied elsewhere is still the same data.
-    """
-    sets = {"train": train_set, "validation": validation}
-    names = {name: _curve_names(dataset) for name, dataset in sets.items()}
-    root = _common_folder(names["train"] + names["validation"])
-    record: dict[str, Any] = {}
-    for name, dataset in sets.items():
-        text = "\n".join(_curve_keys(names[name], dataset, root)).encode("utf-8")
-        record[name] = {
-            "count": 0 if dataset is None else len(dataset),
-            "sha256": hashlib.sha256(text).hexdigest(),
-            "curves": torch.frombuffer(bytearray(zlib.compress(text, 6)), dtype=torch.uint8),
-        }
-    return record
-
-
-def _unpack_curves(entry: Mapping[str, Any]) -> list[str] | None:
-    try:
-        text = zlib.decompress(bytes(entry["curves"].numpy().tobytes())).decode("utf-8")
-    except (KeyError, AttributeError, zlib.error, UnicodeDecodeError):
-        return None
-    return text.split("\n") if text else []
-
-
-def _describe_difference(old: list[str] | None, new: list[str]) -> str:
-    if old is None:
-        return "the checkpoint's list of curves is unreadable"
-    if sorted(old) == sorted(new):
-        return "the same curves in another order"
-    for position, (before, now) in enumerate(zip(old, new, strict=False)):
-        if before != now:
-            return f"first difference at curve {position}: checkpoint {before!r}, now {now!r}"
-    if len(old) > len(new):
-        return f"the checkpoint also has {old[len(new)]!r} ..."
-    return f"now also {new[len(old)]!r} ..."
-
-
-def _check_data(checkpoint: Mapping[str, Any], record: Mapping[str, Any], path: Path) -> None:
-    """Refuse to resume a run on data other than the data it was started on."""
-    saved = checkpoint.get("data")
-    if not isinstance(saved, Mapping):
-        warnings.warn(
-            f"{path} was written by a qusi_lab that did not record the training data, so this resume "
-            f"cannot check it is the same; if the data changed, {START_OVER}",
-            UserWarning,
-            stacklevel=3,
-        )
-        return
-    details = []
-    for name, label in (("train", "training set"), ("validation", "validation set")):
-        before, now = saved.get(name, {}), record[name]
-        if before.get("sha256") == now["sha256"]:
-            continue
-        old_keys = _unpack_curves(before)
-        details.append(
-            f"{label}: checkpoint {before.get('count', '?')} curves, now {now['count']}, "
-            + _describe_difference(old_keys, _unpack_curves(now) or [])
-        )
-    if details:
-        raise CheckpointError(
-            f"{path}: cannot resume, the checkpoint was made on other data ({'; '.join(details)}); "
-            f"use the same data, another checkpoint_dir (CLI: another --out), or {START_OVER}"
-        )
+# Helpers that lived here before the loop was split by job: their old private names still resolve here.
+_MOVED = {
+    "settings": "derived_seed deterministic_algorithms initialize_weights resolve_class_weights use_cache",
+    "schedules": "make_optimizer make_scheduler cosine_factor PACE_STEPS time_budget_schedule",
+    "validation": "check_inputs monitor_name improved Validator",
+    "interrupts": "install_interrupt_handler restore_interrupt_handler ignore_interrupts stop_workers "
+    "interrupted_message",
+    "resume": "RESUME_KEYS plain check_fingerprint data_record check_data curve_names curve_keys common_folder "
+    "unpack_curves describe_difference",
+}
+__getattr__ = moved_names(
+    __name__,
+    {
+        "_problems": "qusi_lab.training.result:problems_table",
+        "_LoopState": "qusi_lab.training.resume:LoopState",
+        **{f"_{name}": f"qusi_lab.training.{module}:{name}" for module, names in _MOVED.items() for name in names.split()},
+    },
+)
