@@ -51,6 +51,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from qusi_lab._deprecation import moved_names
+from qusi_lab.defaults import DEFAULT_THRESHOLD, DEFAULT_TOP_FRACTION
 from qusi_lab.errors import CheckpointError
 from qusi_lab.models.trained import Model
 from qusi_lab.training.cache import CachedTrainingView
@@ -127,8 +128,8 @@ def train(
     max_time: float | None = None,
     device: str | torch.device | None = None,
     deterministic: bool = True,
-    threshold: float = 0.5,
-    top_fraction: float = 0.1,
+    threshold: float = DEFAULT_THRESHOLD,
+    top_fraction: float = DEFAULT_TOP_FRACTION,
     cache: bool | None = None,
     initialize: bool | None = None,
 ) -> TrainingResult:
