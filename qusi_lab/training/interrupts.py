@@ -13,7 +13,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "install_interrupt_handler",
     "restore_interrupt_handler",
     "ignore_interrupts",
+    "interrupts_held",
     "stop_workers",
     "interrupted_message",
 ]
@@ -50,6 +52,44 @@ def ignore_interrupts(worker_id: int) -> None:
     the interrupt into "DataLoader worker exited unexpectedly" while the main process finishes its step.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C while DataLoader workers are being forked, then deliver it.
+
+    A terminal's Ctrl-C reaches every process of the group. A worker forked a moment before it arrives still
+    has the parent's handler (``ignore_interrupts`` runs only once the worker starts): the KeyboardInterrupt
+    then surfaced inside a fork hook of the logging module, was dropped ("Exception ignored"), and the
+    run hung. Here the main process (and every child forked meanwhile) only records the signal; the main
+    process hands it to its own handler once the workers exist, so the interrupt is taken as usual.
+
+    Example
+    -------
+    >>> import os, signal
+    >>> try:
+    ...     with interrupts_held():
+    ...         os.kill(os.getpid(), signal.SIGINT)   # recorded, not raised here ...
+    ...         print("workers started")
+    ... except KeyboardInterrupt:
+    ...     print("... and delivered afterwards")
+    workers started
+    ... and delivered afterwards
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
 
 
 def stop_workers(iterator: Any) -> None:

@@ -70,6 +70,7 @@ from qusi_lab.training.interrupts import (
     ignore_interrupts,
     install_interrupt_handler,
     interrupted_message,
+    interrupts_held,
     restore_interrupt_handler,
     stop_workers,
 )
@@ -414,7 +415,8 @@ class _Run:
                 in_order=True,
                 worker_init_fn=ignore_interrupts,
             )
-            self.iterator = iter(loader)
+            with interrupts_held():  # a Ctrl-C while workers are forked is taken once they exist
+                self.iterator = iter(loader)
             self.iterator_chunk = chunk
             for _ in range(into_chunk):  # replay the part of the chunk done before the checkpoint
                 next(self.iterator)
