@@ -61,3 +61,50 @@ def test_light_curve_plot_takes_ax_too(dataset):
     figure, axis = plt.subplots()
     assert dataset.light_curve(0).plot(ax=axis) is axis
     plt.close(figure)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 4-step training with validation and its evaluation: enough history for both result plots."""
+    time = np.arange(400) / 48.0
+    curves = [ql.LightCurve(time, 1.0 + 0.001 * np.sin(time * (2 + index)), target_id=f"star{index}")
+              for index in range(8)]
+    labels = ["negative", "positive"] * 4
+    train_set = ql.LightCurveDataset.from_light_curves(curves, labels, input_length=64, augmentation=False)
+    model = ql.models.Hadryss(input_length=64)
+    result = ql.train(model, train_set, validation=train_set, max_steps=4, validation_every=2, batch_size=4,
+                      checkpoint_dir=tmp_path_factory.mktemp("run"), progress=False, seed=0)
+    return result, ql.evaluate(result.model, train_set, progress=False)
+
+
+@pytest.mark.parametrize("which", ["training", "evaluation"])
+def test_result_plots_draw_into_the_axes_given_by_ax(trained, which):
+    import matplotlib.pyplot as plt
+
+    result = trained[0] if which == "training" else trained[1]
+    figure, axes = plt.subplots(2, 2)
+    returned = result.plot(ax=axes[1])  # a row of a grid: the caller composes the figure
+    assert returned is figure
+    assert all(axis.lines for axis in axes[1]) and not any(axis.lines for axis in axes[0])
+    plt.close(figure)
+
+
+@pytest.mark.parametrize("which", ["training", "evaluation"])
+def test_result_plot_with_too_few_axes_says_how_many_it_needs(trained, which):
+    import matplotlib.pyplot as plt
+
+    result = trained[0] if which == "training" else trained[1]
+    figure, axis = plt.subplots()
+    with pytest.raises(ValueError, match=r"draws 2 panels; pass ax= as a sequence of 2 Axes, not 1"):
+        result.plot(ax=axis)
+    assert not axis.lines  # nothing half-drawn
+    plt.close(figure)
+
+
+def test_dataset_plot_with_one_axis_says_it_needs_two(dataset):
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots()
+    with pytest.raises(ValueError, match=r"LightCurveDataset.plot draws 2 panels"):
+        dataset.plot(0, ax=axis)
+    plt.close(figure)

@@ -6,9 +6,10 @@
 ``folding``            :func:`fold_phase` (cycles), :func:`fold_time` (days from epoch)
 ``robust``             :data:`MAD_TO_SIGMA`, :func:`robust_scale` (1.4826 x MAD)
 ``jsonable``           :func:`to_jsonable`, :func:`dumps`: one JSON encoding, one NaN policy
+``plotting``           :func:`panel_axes`: draw into the caller's ``ax=`` or a new figure
 =====================  ===========================================================
 
-They import numpy (and scipy when called) and nothing of qusi_lab, so any layer may use them.
+They import numpy (scipy and matplotlib when called) and nothing of qusi_lab, so any layer may use them.
 
 Example
 -------
@@ -23,6 +24,7 @@ from __future__ import annotations
 from qusi_lab.core.binning import Binned, bin_means
 from qusi_lab.core.folding import fold_phase, fold_time
 from qusi_lab.core.jsonable import dumps, to_jsonable
+from qusi_lab.core.plotting import panel_axes
 from qusi_lab.core.robust import MAD_TO_SIGMA, robust_scale
 from qusi_lab.core.running_median import running_median, running_median_over_time
 
@@ -33,6 +35,7 @@ __all__ = [
     "dumps",
     "fold_phase",
     "fold_time",
+    "panel_axes",
     "robust_scale",
     "running_median",
     "running_median_over_time",

@@ -924,7 +924,9 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 ax = axes
         if ax is None:
             _, ax = plt.subplots(2, 1, figsize=(10, 5), constrained_layout=True)
-        axes = ax
+        from qusi_lab.core.plotting import panel_axes
+
+        _, axes = panel_axes(ax, 2, figsize=(10, 5), what="LightCurveDataset.plot")
         raw_axis, input_axis = axes
         lc = self.light_curve(index)
         lc.plot(ax=raw_axis)

@@ -156,13 +156,21 @@ class EvaluationResult:
             )
         return html
 
-    def plot(self) -> Any:
+    def plot(self, ax: Any = None) -> Any:
         """ROC and precision-recall curves (binary), the confusion matrix (multiclass), or predicted
-        against true values (regression). Returns the matplotlib Figure."""
-        import matplotlib.pyplot as plt
+        against true values (regression). Returns the matplotlib Figure.
+
+        ``ax``: where to draw, as everywhere in qusi_lab: two Axes for a binary model (ROC, precision-recall),
+        one otherwise; default a new figure.
+
+        Example
+        -------
+        >>> figure = report.plot()                        # doctest: +SKIP
+        """
+        from qusi_lab.core.plotting import panel_axes
 
         if self.task == "binary":
-            figure, (roc_axis, pr_axis) = plt.subplots(1, 2, figsize=(10, 4.5), constrained_layout=True)
+            figure, (roc_axis, pr_axis) = panel_axes(ax, 2, figsize=(10, 4.5), what="EvaluationResult.plot")
             scores = self.scores["score"].to_numpy()
             labels = (self.scores["label"] == self.positive_class).to_numpy()
             fpr, tpr, _ = roc_curve(scores, labels)
@@ -200,9 +208,9 @@ class EvaluationResult:
             pr_axis.legend(loc="lower left")
             return figure
         if self.task == "multiclass":
-            figure, axis = plt.subplots(
-                figsize=(1.2 * len(self.label_names) + 3, 1.1 * len(self.label_names) + 2),
-                constrained_layout=True,
+            figure, (axis,) = panel_axes(
+                ax, 1, figsize=(1.2 * len(self.label_names) + 3, 1.1 * len(self.label_names) + 2),
+                what="EvaluationResult.plot",
             )
             counts = self.confusion_matrix.to_numpy()
             image = axis.imshow(counts, cmap="Blues")
@@ -219,7 +227,7 @@ class EvaluationResult:
             )
             figure.colorbar(image, ax=axis, shrink=0.8)
             return figure
-        figure, axis = plt.subplots(figsize=(5.5, 5), constrained_layout=True)
+        figure, (axis,) = panel_axes(ax, 1, figsize=(5.5, 5), what="EvaluationResult.plot")
         truth = self.scores["label"].to_numpy(dtype=float)
         predicted = self.scores["score"].to_numpy(dtype=float)
         axis.scatter(truth, predicted, s=8, alpha=0.6, color="tab:blue")

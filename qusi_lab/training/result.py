@@ -78,9 +78,18 @@ class TrainingResult:
         """
         return self.model.save(path)
 
-    def plot(self) -> Any:
-        """Loss curves (training and validation) and the validation metric curves; returns the Figure."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax: Any = None) -> Any:
+        """Loss curves (training and validation) and the validation metric curves; returns the Figure.
+
+        ``ax``: where to draw, as everywhere in qusi_lab: two matplotlib Axes (loss, validation metric) when
+        there is a validation metric, else one; default a new figure.
+
+        Example
+        -------
+        >>> figure = result.plot()                          # doctest: +SKIP
+        >>> figure, axes = plt.subplots(1, 2); result.plot(ax=axes)   # doctest: +SKIP
+        """
+        from qusi_lab.core.plotting import panel_axes
 
         history = self.history
         has_validation = "val_loss" in history.columns
@@ -91,10 +100,8 @@ class TrainingResult:
             elif "val_r2" in history.columns:
                 metric_columns = ["val_r2"]
         panels = 2 if metric_columns else 1
-        figure, axes = plt.subplots(
-            1, panels, figsize=(5.5 * panels, 4), constrained_layout=True, squeeze=False
-        )
-        loss_axis = axes[0][0]
+        figure, axes = panel_axes(ax, panels, figsize=(5.5 * panels, 4), what="TrainingResult.plot")
+        loss_axis = axes[0]
         if len(history):
             loss_axis.plot(history["step"], history["train_loss"], marker=".", label="training")
             if has_validation:
@@ -103,7 +110,7 @@ class TrainingResult:
         loss_axis.legend()
         axes_with_best = [loss_axis]
         if metric_columns:
-            metric_axis = axes[0][1]
+            metric_axis = axes[1]
             for column in metric_columns:
                 metric_axis.plot(
                     history["step"], history[column], marker=".", label=column.removeprefix("val_")
