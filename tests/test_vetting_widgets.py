@@ -6,6 +6,7 @@ The data are a small synthetic TESS sector (SPOC FITS files and truth.csv) ranke
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 import warnings
@@ -161,10 +162,15 @@ def test_score_slider_and_label_filter(panel, sector):
     panel.show_dropdown.value = "planet candidate"  # nothing: the figures say so
     assert panel.queue.current is None
     assert "No candidate passes the filters" in panel.figures.light_curve.title.text
+    # In place of empty axes: why nothing is shown (the queue's reason when it can give one), figures hidden.
+    reason = getattr(panel.queue, "why_empty", lambda: None)() or "No candidate passes the filters"
+    assert panel._body.layout.display == "none" and panel.empty_message.layout.display != "none"
+    assert html.escape(reason) in panel.empty_message.value
     assert all(button.disabled for button in panel.verdict_buttons)
     key(panel, "1")
     assert len(labels_file(panel)) == 1
     panel.show_dropdown.value = "all"
+    assert panel._body.layout.display != "none" and panel.empty_message.layout.display == "none"
     panel.score_slider.value = panel.score_slider.min
     assert "1 of 10 vetted" in panel.progress_label.value and "/ 10 shown" in panel.position_label.value
 
@@ -190,6 +196,7 @@ def test_period_buttons_and_heartbeat_view(panel, sector):
     panel.half_button.click()
     panel.half_button.click()
     assert f"{period / 2:.5g} d" in panel.figures.fold.title.text
+    assert "1/2 × table period" in panel.period_label.value
     panel.mode_buttons.value = "heartbeat"
     assert "periastron" in panel.figures.fold.title.text
     assert not panel.figures.zoom_row.visible
@@ -199,6 +206,43 @@ def test_period_buttons_and_heartbeat_view(panel, sector):
     assert panel.figures.fold_legend.items[3].label.value == "injected model"
     panel.mode_buttons.value = "transit"
     assert panel.figures.zoom_row.visible and "Odd" in panel.figures.zooms["odd"].title.text
+
+
+@pytest.mark.parametrize("mode", ["transit", "heartbeat"])
+def test_the_period_box_and_the_harmonic_buttons(panel, sector, mode):
+    """Type a period (Enter applies), ÷N and ×N for N = 2..5, ↺ back to the table's, in both views; what cannot
+    be a period gets a message beside the box and leaves the fold as it was."""
+    panel.mode_buttons.value = mode
+    period = panel._view.period
+    assert set(panel.period_buttons) == {"÷5", "÷4", "÷3", "÷2", "×2", "×3", "×4", "×5"}
+    panel.period_buttons["×3"].click()
+    assert f"P = {3 * period:.5g} d" in panel.figures.fold.title.text
+    assert f"<b>{3 * period:.6g} d</b> (3 × table period)" in panel.period_label.value
+    panel.period_buttons["÷5"].click()
+    assert f"P = {0.6 * period:.5g} d" in panel.figures.fold.title.text and "(3/5 × table" in panel.period_label.value
+    panel.period_buttons["×5"].click()
+    panel.period_buttons["÷4"].click()
+    assert "(3/4 × table" in panel.period_label.value
+    panel.table_period_button.click()
+    assert f"P = {period:.5g} d" in panel.figures.fold.title.text and "×" not in panel.period_label.value
+
+    typed = round(2.5 * period, 4)
+    panel.period_text.value = f"{typed}"  # what Enter sends (continuous_update=False)
+    assert f"P = {typed:.5g} d" in panel.figures.fold.title.text
+    assert panel._folded is not None and panel._folded.period == pytest.approx(typed)
+    assert f"{typed / period:.4g} × table period" in panel.period_label.value
+    for bad, said in (("two days", "is not a period"), ("-3", "positive number of days"),
+                      ("0", "positive number of days"), (f"{period * 100}", "outside 1/64 to 64")):
+        panel.period_text.value = bad
+        assert said in panel.period_label.value, bad
+        assert panel._folded.period == pytest.approx(typed)  # the fold stays as it was
+        assert f"P = {typed:.5g} d" in panel.figures.fold.title.text
+    panel.period_text.value = f"{period / 2} d"
+    assert panel._folded.period == pytest.approx(period / 2) and "1/2 × table period" in panel.period_label.value
+    assert "is not a period" not in panel.period_label.value  # the message went with the problem
+    panel.verdict_buttons[0].click()  # the next candidate starts at its table period, the box empty
+    assert panel.period_text.value == "" and "×" not in panel.period_label.value
+    assert panel._folded.period == pytest.approx(panel._view.period)
 
 
 def test_transit_checks_on_an_eclipsing_binary(sector, tmp_path):
@@ -213,7 +257,16 @@ def test_transit_checks_on_an_eclipsing_binary(sector, tmp_path):
     assert abs(folded.secondary_phase - 0.5) < 0.05  # a circular binary: the secondary at phase 0.5
     assert folded.secondary_depth_ppm > 3 * folded.secondary_depth_error_ppm
     assert panel.figures.zooms["secondary"].xaxis[0].axis_label == f"hours from φ {folded.secondary_phase:.2f}"
-    assert panel.figures.zooms["secondary"].title.text.startswith("Sec.: ")
+    # The third zoom says what it is (not "Sec.": the deepest dip at any phase is not always an eclipse) and
+    # how significant it is; the numbers are in the caption under the zooms, where they can wrap.
+    sigma = folded.secondary_depth_ppm / folded.secondary_depth_error_ppm
+    assert panel.figures.zooms["secondary"].title.text == f"Dip off transit, {sigma:.1f}σ"
+    caption = panel.figures.checks.text
+    assert (f"deepest dip away from transit</span> (dashed): φ {folded.secondary_phase:.2f}, "
+            f"{folded.secondary_depth_ppm:,.0f} ± {folded.secondary_depth_error_ppm:,.0f} ppm, {sigma:.1f}σ") in caption
+    assert f"{folded.odd_depth_ppm:,.0f} ± {folded.odd_depth_error_ppm:,.0f} ppm" in caption
+    assert all(len(zoom.title.text) <= 24 for zoom in panel.figures.zooms.values())  # short enough for ~110 px
+    assert f"{sigma:.1f}σ at φ" in panel.metadata.value
     assert "Saliency unavailable: no model" in panel.figures.saliency.title.text
     panel.close()
 
@@ -268,7 +321,8 @@ def descendants(widget):
 def test_keys_are_watched_over_figures_and_buttons_not_over_text_fields(panel):
     watched = {id(widget) for events in panel.key_events for widget in descendants(events.source)}
     assert {id(panel.light_curve_plot), id(panel.fold_plot), id(panel.verdict_buttons[0])} <= watched
-    assert not {id(panel.note), id(panel.jump_text), id(panel.score_slider)} & watched
+    assert {id(panel.half_button), id(panel.period_buttons["×5"])} <= watched
+    assert not {id(panel.note), id(panel.jump_text), id(panel.score_slider), id(panel.period_text)} & watched
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ class _FigureSet:
     """
 
     def __init__(self) -> None:
-        self.figures = VettingFigures(left_width=560, right_width=400)
+        self.figures = VettingFigures(left_width=360, right_width=300, compact=True)
         self.left = batched_bokeh_model(self.figures.left)
         self.left.add_class("qv-light-curve-plot")
         self.right = batched_bokeh_model(self.figures.right)

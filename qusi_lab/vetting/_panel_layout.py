@@ -29,13 +29,13 @@ _VERDICT_COLOURS = ("#2f9e44", "#e8590c", "#ae3ec9", "#1971c2", "#868e96", "#f59
 _CSS = """
 <style>
 .qusi-vetting-panel { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  color: #343a40; border: 1px solid #dee2e6; border-radius: 8px; padding: 10px 12px; background: #fff;
-  width: fit-content; }
-.qusi-vetting-panel .qv-header { border-bottom: 1px solid #e9ecef; padding-bottom: 6px; margin-bottom: 4px; }
-.qusi-vetting-panel .qv-title { font-size: 16px; font-weight: 600; }
+  color: #343a40; border: 1px solid #dee2e6; border-radius: 8px; padding: 6px 10px; background: #fff;
+  box-sizing: border-box; }
+.qusi-vetting-panel .qv-header { border-bottom: 1px solid #e9ecef; padding-bottom: 3px; margin-bottom: 2px; }
+.qusi-vetting-panel .qv-title { font-size: 15px; font-weight: 600; line-height: 1.3; }
 .qusi-vetting-panel .qv-subtitle { font-size: 12px; color: #6c757d; }
 .qusi-vetting-panel .qv-progress { font-size: 13px; font-weight: 600; text-align: right; }
-.qusi-vetting-panel .qv-controls { background: #f8f9fa; border-radius: 6px; padding: 4px 6px; margin: 4px 0; }
+.qusi-vetting-panel .qv-controls { background: #f8f9fa; border-radius: 6px; padding: 2px 6px; margin: 2px 0; }
 .qusi-vetting-panel .qv-card { background: #f8f9fa; border-radius: 6px; padding: 6px 10px; }
 .qusi-vetting-panel table.qv-meta { border-collapse: collapse; font-size: 12px; width: 100%; }
 .qusi-vetting-panel table.qv-meta th { text-align: left; color: #6c757d; font-weight: 500; padding: 1px 10px 1px 0;
@@ -46,7 +46,11 @@ _CSS = """
 .qusi-vetting-panel .qv-truth { background: #fff9db; border-radius: 4px; padding: 2px 6px; }
 .qusi-vetting-panel .qv-verdict-tag { display: inline-block; border-radius: 10px; padding: 0 8px; color: #fff;
   font-size: 12px; }
-.qusi-vetting-panel .qv-status { font-size: 12px; color: #495057; min-height: 18px; }
+.qusi-vetting-panel .qv-status { font-size: 12px; color: #495057; min-height: 16px; line-height: 16px; }
+.qusi-vetting-panel .qv-status-box, .qusi-vetting-panel .qv-status-box .widget-html-content { min-height: 16px;
+  height: auto; line-height: 16px; }
+.qusi-vetting-panel .qv-empty-text { font-size: 14px; color: #495057; background: #fff9db; border-radius: 6px;
+  padding: 16px 14px; margin: 6px 0; white-space: normal; }
 .qusi-vetting-panel .qv-status.qv-error { color: #c92a2a; }
 .qusi-vetting-panel .qv-help { font-size: 11px; color: #868e96; }
 .qusi-vetting-panel .qv-help kbd { background: #f1f3f5; border: 1px solid #dee2e6; border-radius: 3px;
@@ -54,9 +58,14 @@ _CSS = """
 .qusi-vetting-panel .qv-verdict-button button, .qusi-vetting-panel button.qv-verdict-button {
   border-radius: 5px; }
 .qusi-vetting-panel .qv-fold-tools { align-items: center; }
+.qusi-vetting-panel .qv-fold-tools .widget-toggle-buttons { margin-right: 4px; }
+.qusi-vetting-panel .qv-period-button, .qusi-vetting-panel .qv-period-reset { margin: 1px 1px; font-size: 12px; }
+.qusi-vetting-panel .qv-verdict-button { padding: 0 7px; }
+.qusi-vetting-panel .qv-period-problem { color: #c92a2a; font-size: 12px; }
 .qusi-vetting-panel .qv-keys-left:focus, .qusi-vetting-panel .qv-keys-right:focus { outline: none; }
-.qusi-vetting-panel .qv-plot-stack { position: relative; }
-.qusi-vetting-panel .qv-plot-stack > .qv-standby { position: absolute !important; top: 0; left: 0;
+.qusi-vetting-panel .qv-plot-stack { position: relative; width: 100%; }
+.qusi-vetting-panel .qv-plot-stack > * { width: 100%; min-width: 0; }
+.qusi-vetting-panel .qv-plot-stack > .qv-standby { position: absolute !important; top: 0; left: 0; right: 0;
   visibility: hidden; pointer-events: none; }
 .qusi-vetting-panel .ipyevents-watched { outline: 1px solid #a5d8ff; outline-offset: 3px; border-radius: 4px; }
 </style>
@@ -72,6 +81,16 @@ def _number(value: Any, digits: int = 4) -> str:
     if number != 0 and (abs(number) >= 1e5 or abs(number) < 1e-3):
         return f"{number:.{digits - 1}e}"
     return f"{number:,.{digits}g}" if abs(number) >= 1000 else f"{number:.{digits}g}"
+
+
+def _factor_text(multiplier: float) -> str:
+    """``3``, ``1/4``, ``2/3`` or ``1.37``: a fold's period over the table's, as a person would write it."""
+    from fractions import Fraction
+
+    fraction = Fraction(multiplier).limit_denominator(125)
+    if abs(float(fraction) - multiplier) < 1e-9 * multiplier:
+        return str(fraction)
+    return f"{multiplier:.4g}"
 
 
 class _LayoutMixin:
@@ -95,16 +114,21 @@ class _LayoutMixin:
         def previous(self) -> Candidate | None: ...
         def undo(self) -> Candidate | None: ...
         def go_to(self, target: str) -> Candidate | None: ...
-        def fold_at(self, multiplier: float) -> None: ...
+        def fold_at(self, multiplier: float) -> bool: ...
         def handle_key(self, event: Mapping[str, Any]) -> None: ...
         def _on_score(self, change: Mapping[str, Any]) -> None: ...
         def _on_show(self, change: Mapping[str, Any]) -> None: ...
         def _on_jump_text(self, change: Mapping[str, Any]) -> None: ...
         def _on_mode(self, change: Mapping[str, Any]) -> None: ...
+        def _on_period_text(self, change: Mapping[str, Any]) -> None: ...
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self) -> None:
-
+        """The layout, top to bottom: header; filters and navigation; verdict buttons, note, undo and keys; the
+        status line; the light curve (left) beside the fold with its period tools (right), the candidate card
+        under the light curve. The two columns share the width (3:2, each with a least width) and wrap one
+        above the other only below ~700 px, so that the light curve, the fold and the verdict buttons are
+        on screen together in JupyterLab at 1366 × 768 with its file browser open."""
         queue = self.queue
         low, high = queue.score_range
         if not high > low:
@@ -112,8 +136,8 @@ class _LayoutMixin:
         self.title = widgets.HTML()
         self.title.add_class("qv-title-box")
         self.progress_label = widgets.HTML()
-        self.progress_bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="220px",
-                                                                                             height="14px"))
+        self.progress_bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="180px",
+                                                                                             height="12px"))
         self.progress_bar.style.bar_color = "#2f9e44"
         header = widgets.HBox(
             [self.title, widgets.VBox([self.progress_label, self.progress_bar],
@@ -125,21 +149,21 @@ class _LayoutMixin:
         self.score_slider = widgets.FloatSlider(
             value=min(max(start, low), high), min=low, max=high, step=(high - low) / 200, description="score ≥",
             continuous_update=False, readout_format=".3f", style={"description_width": "52px"},
-            layout=widgets.Layout(width="270px"))
+            layout=widgets.Layout(width="250px"))
         self.score_slider.add_class("qv-score-slider")
         labels = {"unvetted": "unvetted", "all": "all", "vetted": "vetted (any verdict)"}
         self.show_dropdown = widgets.Dropdown(
             options=[(labels.get(option, option), option) for option in queue.show_options], value=queue.show,
-            description="show", style={"description_width": "38px"}, layout=widgets.Layout(width="200px"))
+            description="show", style={"description_width": "38px"}, layout=widgets.Layout(width="190px"))
         self.show_dropdown.add_class("qv-show")
         self.jump_text = widgets.Text(placeholder="TIC 25155310", description="go to", continuous_update=False,
-                                      style={"description_width": "42px"}, layout=widgets.Layout(width="180px"))
+                                      style={"description_width": "42px"}, layout=widgets.Layout(width="170px"))
         self.jump_text.add_class("qv-jump")
-        self.jump_button = widgets.Button(description="Go", layout=widgets.Layout(width="42px"))
+        self.jump_button = widgets.Button(description="Go", layout=widgets.Layout(width="40px"))
         self.previous_button = widgets.Button(description="◀ prev", tooltip="previous candidate (k, ←)",
-                                              layout=widgets.Layout(width="74px"))
+                                              layout=widgets.Layout(width="68px"))
         self.next_button = widgets.Button(description="next ▶", tooltip="next candidate (j, →)",
-                                          layout=widgets.Layout(width="74px"))
+                                          layout=widgets.Layout(width="68px"))
         self.previous_button.add_class("qv-previous")
         self.next_button.add_class("qv-next")
         self.position_label = widgets.HTML(layout=widgets.Layout(margin="0 0 0 6px"))
@@ -149,67 +173,102 @@ class _LayoutMixin:
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"))
         controls.add_class("qv-controls")
 
+        # Verdicts, note, undo and keys in one row near the top (it wraps in a narrow notebook).
+        self.verdict_buttons: list[widgets.Button] = []
+        for number, verdict in enumerate(queue.verdicts, start=1):
+            button = widgets.Button(description=f"{number}  {verdict}", tooltip=f"{verdict} (key {number})",
+                                    layout=widgets.Layout(width="auto", height="28px", margin="1px 3px 1px 0"))
+            button.add_class("qv-verdict-button")
+            button.add_class(f"qv-verdict-{number}")
+            button.on_click(lambda _, chosen=verdict: self.record(chosen))
+            self.verdict_buttons.append(button)
+        verdict_buttons = widgets.HBox(self.verdict_buttons, layout=widgets.Layout(flex_flow="row wrap",
+                                                                                   align_items="center"))
+        verdict_buttons.add_class("qv-verdicts")
+        self.note = widgets.Text(placeholder="note (saved with the verdict)",
+                                 layout=widgets.Layout(width="190px", margin="1px 4px 1px 2px"))
+        self.note.add_class("qv-note")
+        self.undo_button = widgets.Button(description="↶ undo", tooltip="take back the last verdict (u)",
+                                          layout=widgets.Layout(width="64px", height="28px", padding="0"))
+        self.undo_button.add_class("qv-undo")
+        self.help_button = widgets.ToggleButton(value=False, description="?", tooltip="the keyboard keys",
+                                                layout=widgets.Layout(width="30px", height="28px",
+                                                                      margin="1px 0 1px 4px", padding="0"))
+        self.help_button.add_class("qv-help-button")
+        actions = widgets.HBox([verdict_buttons, self.note, self.undo_button, self.help_button],
+                               layout=widgets.Layout(flex_flow="row wrap", align_items="center", margin="2px 0"))
+        actions.add_class("qv-actions")
+        keys = " · ".join(f"<kbd>{n}</kbd> {html.escape(v)}" for n, v in enumerate(queue.verdicts, start=1))
+        self.help = widgets.HTML(
+            f'<div class="qv-help">Keys, with the pointer over the figures or the verdict buttons: {keys} · '
+            '<kbd>j</kbd>/<kbd>→</kbd> next · <kbd>k</kbd>/<kbd>←</kbd> previous · <kbd>u</kbd> undo. Each verdict '
+            f'is saved at once to <code>{html.escape(str(self.store.path))}</code>.</div>',
+            layout=widgets.Layout(display="none"))
+        self.help.add_class("qv-help-box")
+        self.status = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.status.add_class("qv-status-box")
+        # Shown instead of the figures when no candidate passes the filters: why, and what to change.
+        self.empty_message = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.empty_message.add_class("qv-empty")
+
         self._sets[1].show(False)
         light_curve_stack = widgets.Box([figure_set.left for figure_set in self._sets])
         light_curve_stack.add_class("qv-plot-stack")
         fold_stack = widgets.Box([figure_set.right for figure_set in self._sets])
         fold_stack.add_class("qv-plot-stack")
-        self.half_button = widgets.Button(description="÷2", tooltip="fold at half the period",
-                                          layout=widgets.Layout(width="46px"))
-        self.double_button = widgets.Button(description="×2", tooltip="fold at twice the period",
-                                            layout=widgets.Layout(width="46px"))
-        self.half_button.add_class("qv-half")
-        self.double_button.add_class("qv-double")
         self.mode_buttons = widgets.ToggleButtons(options=[("transit", "transit"), ("heartbeat", "heartbeat")],
-                                                  value="transit", style={"button_width": "84px"},
-                                                  tooltips=["odd/even transits, secondary eclipse",
+                                                  value="transit", style={"button_width": "78px"},
+                                                  tooltips=["odd/even transits, dips away from the transit",
                                                             "periastron feature, model"])
         self.mode_buttons.add_class("qv-mode")
+        # Fold at N x or 1/N x the period shown (N = 2..5: harmonics of heartbeat stars and eclipsing binaries).
+        self.period_buttons: dict[str, widgets.Button] = {}
+        for name, factor in [(f"÷{n}", 1 / n) for n in (5, 4, 3, 2)] + [(f"×{n}", float(n)) for n in (2, 3, 4, 5)]:
+            what = f"{name[1:]} times" if name.startswith("×") else f"1/{name[1:]} of"
+            button = widgets.Button(description=name, tooltip=f"fold at {what} the period shown",
+                                    layout=widgets.Layout(width="34px", height="26px", padding="0"))
+            button.add_class("qv-period-button")
+            button.on_click(lambda _, by=factor: self.fold_at(self._multiplier * by))
+            self.period_buttons[name] = button
+        self.half_button, self.double_button = self.period_buttons["÷2"], self.period_buttons["×2"]
+        self.half_button.add_class("qv-half")
+        self.double_button.add_class("qv-double")
+        self.table_period_button = widgets.Button(description="↺", tooltip="back to the table's period",
+                                                  layout=widgets.Layout(width="30px", height="26px", padding="0"))
+        self.table_period_button.add_class("qv-period-reset")
+        self.table_period_button.on_click(lambda _: self.fold_at(1.0))
         self.period_label = widgets.HTML()
-        fold_tools = widgets.HBox([self.mode_buttons, self.half_button, self.double_button, self.period_label],
-                                  layout=widgets.Layout(align_items="center"))
+        self.period_label.add_class("qv-period-label")
+        fold_tools = widgets.VBox([
+            widgets.HBox([self.mode_buttons, self.period_label],
+                         layout=widgets.Layout(align_items="center", flex_flow="row wrap")),
+            widgets.HBox([*self.period_buttons.values(), self.table_period_button],
+                         layout=widgets.Layout(align_items="center", flex_flow="row wrap"))])
         fold_tools.add_class("qv-fold-tools")
-        self.metadata = widgets.HTML(layout=widgets.Layout(width="556px", margin="6px 0 0 4px"))
+        self.period_text = widgets.Text(placeholder="a period in days, then Enter", description="fold at",
+                                        continuous_update=False, style={"description_width": "44px"},
+                                        layout=widgets.Layout(width="250px"))
+        self.period_text.add_class("qv-period-text")
+        period_row = widgets.HBox([self.period_text], layout=widgets.Layout(align_items="center"))
+        self.metadata = widgets.HTML(layout=widgets.Layout(width="100%", margin="4px 0 0 0"))
         self.metadata.add_class("qv-metadata")
-        self.verdict_buttons: list[widgets.Button] = []
-        for number, verdict in enumerate(queue.verdicts, start=1):
-            button = widgets.Button(description=f"{number}  {verdict}", tooltip=f"{verdict} (key {number})",
-                                    layout=widgets.Layout(width="195px", height="32px"))
-            button.add_class("qv-verdict-button")
-            button.add_class(f"qv-verdict-{number}")
-            button.on_click(lambda _, chosen=verdict: self.record(chosen))
-            self.verdict_buttons.append(button)
-        self.note = widgets.Text(placeholder="note, saved with the verdict (optional)",
-                                 layout=widgets.Layout(width="262px"))
-        self.note.add_class("qv-note")
-        self.undo_button = widgets.Button(description="↶ undo", tooltip="take back the last verdict (u)",
-                                          layout=widgets.Layout(width="128px", height="30px"))
-        self.undo_button.add_class("qv-undo")
-        self.status = widgets.HTML(layout=widgets.Layout(width="396px"))
-        grid = widgets.GridBox(self.verdict_buttons,
-                               layout=widgets.Layout(grid_template_columns="repeat(2, 197px)", grid_gap="4px"))
-        # Keyboard shortcuts listen over the figures, the candidate card and the verdict buttons, not over
-        # the note and the controls: ipyevents takes every key while the pointer is over what it watches
-        # (it prevents the keys' default action), so a note could not be typed there.
-        verdict_buttons = widgets.VBox([widgets.HTML('<div class="qv-section">Verdict</div>'), grid],
-                                       layout=widgets.Layout(margin="6px 0 0 0"))
-        verdict_buttons.add_class("qv-verdicts")
-        note_row = widgets.HBox([self.note, self.undo_button], layout=widgets.Layout(align_items="center",
-                                                                                   margin="4px 0 0 0"))
-        keys = " · ".join(f"<kbd>{n}</kbd> {html.escape(v)}" for n, v in enumerate(queue.verdicts, start=1))
-        self.help = widgets.HTML(
-            f'<div class="qv-help">Keys, with the pointer over the figures or buttons: {keys} · <kbd>j</kbd>/'
-            '<kbd>→</kbd> next · <kbd>k</kbd>/<kbd>←</kbd> previous · <kbd>u</kbd> undo. Each verdict is saved at '
-            f'once to <code>{html.escape(str(self.store.path))}</code>.</div>')
-        left = widgets.VBox([light_curve_stack, self.metadata])
+        # Keyboard shortcuts listen over the figures, the candidate card and the verdict and fold buttons, not
+        # over the note, the period box and the controls: ipyevents takes every key while the pointer is over
+        # what it watches (it prevents the keys' default action), so text could not be typed there.
+        left = widgets.VBox([light_curve_stack, self.metadata],
+                            layout=widgets.Layout(flex="3 1 0%", min_width="360px", margin="0 8px 0 0"))
         left.add_class("qv-keys-left")
-        right_keys = widgets.VBox([fold_stack, fold_tools, verdict_buttons])
+        right_keys = widgets.VBox([fold_stack, fold_tools])
         right_keys.add_class("qv-keys-right")
-        right = widgets.VBox([right_keys, note_row, self.status], layout=widgets.Layout(margin="0 0 0 8px"))
-        self._key_areas = (left, right_keys)
-        # Side by side when there is room (~980 px), one above the other in a narrow notebook.
-        body = widgets.HBox([left, right], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"))
-        self.widget = widgets.VBox([widgets.HTML(_CSS), header, controls, body, self.help])
+        right = widgets.VBox([right_keys, period_row], layout=widgets.Layout(flex="2 1 0%", min_width="300px"))
+        right.add_class("qv-right")
+        self._key_areas = (left, right_keys, verdict_buttons)
+        self._body = widgets.HBox([left, right], layout=widgets.Layout(align_items="flex-start",
+                                                                       flex_flow="row wrap", width="100%"))
+        self._body.add_class("qv-body")
+        self.widget = widgets.VBox([widgets.HTML(_CSS), header, controls, actions, self.help, self.status,
+                                    self.empty_message, self._body],
+                                   layout=widgets.Layout(width="100%", max_width="1500px"))
         self.widget.add_class("qusi-vetting-panel")
 
         self.score_slider.observe(self._on_score, names="value")
@@ -218,12 +277,28 @@ class _LayoutMixin:
         self.jump_button.on_click(lambda _: self.go_to(self.jump_text.value))
         self.previous_button.on_click(lambda _: self.previous())
         self.next_button.on_click(lambda _: self.next())
-        self.half_button.on_click(lambda _: self.fold_at(self._multiplier / 2))
-        self.double_button.on_click(lambda _: self.fold_at(self._multiplier * 2))
         self.mode_buttons.observe(self._on_mode, names="value")
+        self.period_text.observe(self._on_period_text, names="value")
         self.undo_button.on_click(lambda _: self.undo())
+        self.help_button.observe(self._on_help, names="value")
         self.key_events = self._make_key_events()
         self.events = self.key_events[0] if self.key_events else None
+
+    def _on_help(self, change: Mapping[str, Any]) -> None:
+        self.help.layout.display = "" if change["new"] else "none"
+
+    def _show_empty(self, candidate: Candidate | None) -> None:
+        """No candidate: say why in place of the figures (the queue's reason when it has one)."""
+        if candidate is None:
+            reason = getattr(self.queue, "why_empty", lambda: None)()
+            text = html.escape(str(reason)) if reason else (
+                "No candidate passes the filters: lower the score threshold or show all.")
+            self.empty_message.value = f'<div class="qv-empty-text">{text}</div>'
+            self.empty_message.layout.display = ""
+            self._body.layout.display = "none"
+        elif self.empty_message.layout.display != "none":
+            self.empty_message.layout.display = "none"
+            self._body.layout.display = ""
 
     def _make_key_events(self) -> list[Any]:
         try:
@@ -287,6 +362,7 @@ class _LayoutMixin:
             self.title.value = self._title_html(candidate, current_verdict)
             self.metadata.value = self._metadata_html(candidate, record)
             self._update_period_label()
+            self._show_empty(candidate)
             css = "qv-status qv-error" if self._status_error else "qv-status"
             self.status.value = f'<div class="{css}">{self._status_text}</div>'
         finally:
@@ -308,13 +384,24 @@ class _LayoutMixin:
                 f'{_number(candidate.score)} · {html.escape(self.store.path.name)} · user '
                 f'{html.escape(self.store.user)}</div>')
 
+    def _period_problem(self, text: str) -> None:
+        """Why the period box or a ÷N/×N button did not refold, beside the box (the fold stays as it was)."""
+        self._update_period_label()
+        self.period_label.value = (f'<span class="qv-period-problem">{text}</span><br>' + self.period_label.value)
+
     def _update_period_label(self) -> None:
+        if self._multiplier == 1.0 and self.period_text.value:
+            updating, self._updating = self._updating, True
+            try:  # the table's period again (a new candidate, the ↺ button): the typed period is done with
+                self.period_text.value = ""
+            finally:
+                self._updating = updating
         folded = self._folded
         if folded is None:
             self.period_label.value = '<span class="qv-subtitle">no period</span>'
             return
         source = self._view.period_source if self._view is not None else ""
-        factor = "" if self._multiplier == 1 else f" ({self._multiplier:g} × {source or 'table'} period)"
+        factor = "" if self._multiplier == 1 else f" ({_factor_text(self._multiplier)} × {source or 'table'} period)"
         self.period_label.value = (f'<span class="qv-subtitle">&nbsp;P = <b>{folded.period:.6g} d</b>{factor}'
                                    "</span>")
 
@@ -364,9 +451,10 @@ class _LayoutMixin:
         if folded is not None and self._mode == "transit":
             odd_even = (f"odd/even differ by {folded.odd_even_sigma:.1f}σ"
                         if math.isfinite(folded.odd_even_sigma) else "odd/even: n/a")
-            secondary = (f"secondary {folded.secondary_depth_ppm:,.0f} ± {folded.secondary_depth_error_ppm:,.0f} "
-                         f"ppm at φ {folded.secondary_phase:.2f}"
-                         if math.isfinite(folded.secondary_depth_ppm) else "secondary: n/a")
+            depth, error = folded.secondary_depth_ppm, folded.secondary_depth_error_ppm
+            sigma = f", {depth / error:.1f}σ" if math.isfinite(depth) and math.isfinite(error) and error > 0 else ""
+            secondary = (f"deepest dip away from transit {depth:,.0f} ± {error:,.0f} ppm{sigma} at φ "
+                         f"{folded.secondary_phase:.2f}" if math.isfinite(depth) else "dip away from transit: n/a")
             rows.append(("checks", f"{odd_even} · {secondary}"))
         if view is not None and view.problems:
             rows.append(("note", '<span class="qv-subtitle">' + html.escape("; ".join(view.problems))[:200]

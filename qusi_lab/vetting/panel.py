@@ -30,6 +30,7 @@ Example
 from __future__ import annotations
 
 import html
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -276,10 +277,18 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
         self._show_current()
         return found
 
-    def fold_at(self, multiplier: float) -> None:
-        """Fold at ``multiplier`` x the candidate's period (the ×2 / ÷2 buttons)."""
-        if not 1 / 64 <= multiplier <= 64:
-            return
+    def fold_at(self, multiplier: float) -> bool:
+        """Fold at ``multiplier`` x the candidate's period (the ÷N / ×N buttons, N = 2..5, and ↺ for 1).
+
+        False, with a message beside the period box, when there is no period or ``multiplier`` is outside
+        1/64 to 64.
+        """
+        if self._view is None or not self._view.has_period:
+            self._period_problem("no period to fold at: the table has none and the period search found none")
+            return False
+        if not 1 / 64 - 1e-12 <= multiplier <= 64 + 1e-12:
+            self._period_problem(f"{multiplier:.4g} × the table period is outside 1/64 to 64 ×: not folded")
+            return False
         self._multiplier = multiplier
         self._folded = self._fold()
         if self._view is not None:
@@ -287,6 +296,25 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
                 self.figures.update_fold(self._view, self._folded, mode=self._mode)
         self._update_period_label()
         self._refresh_metadata()
+        return True
+
+    def fold_at_period(self, period: float | str) -> bool:
+        """Fold at ``period`` days (what is typed into the period box); False, with a message beside the box,
+        when it is not a period within 1/64 to 64 × the candidate's."""
+        text = str(period).strip()
+        try:
+            days = float(text.lower().removesuffix("days").removesuffix("d").strip()) if isinstance(period, str) \
+                else float(period)
+        except ValueError:
+            self._period_problem(f"“{html.escape(text[:30])}” is not a period: type days, e.g. 2.5")
+            return False
+        if not math.isfinite(days) or days <= 0:
+            self._period_problem(f"the period must be a positive number of days, not {html.escape(text[:30])}")
+            return False
+        if self._view is None or not self._view.has_period:
+            self._period_problem("no period to fold at: the table has none and the period search found none")
+            return False
+        return self.fold_at(days / self._view.period)
 
     def handle_key(self, event: Mapping[str, Any]) -> None:
         """The ipyevents keydown handler (also callable with the same dict in tests)."""
@@ -341,6 +369,11 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
             self.figures.update(self._view, self._folded, mode=self._mode, title=self._plot_title())
         self._update_period_label()
         self._refresh_metadata()
+
+    def _on_period_text(self, change: Mapping[str, Any]) -> None:
+        if self._updating or not str(change["new"]).strip():
+            return
+        self.fold_at_period(str(change["new"]))
 
     # ------------------------------------------------------------------ showing
     def _show_current(self, *, force: bool = False) -> None:

@@ -5,10 +5,15 @@
 
 * ``left``: the full light curve (raw points and 30-minute bins, ticks at the predicted
   transits; pan, wheel zoom, box zoom, reset) above the network's saliency on the same time axis;
-* ``right``: the folded curve (transit view: odd and even transits in two colours, the secondary
-  eclipse phase marked; heartbeat view: the periastron feature at phase 0 with the injected model of
-  synthetic data and a fitted heartbeat model, dashed) and, for transits, three zooms: odd transits, even transits, secondary eclipse, on a
-  shared flux axis with their measured depths.
+* ``right``: the folded curve (transit view: odd and even transits in two colours, the phase of the
+  deepest dip away from the transit marked; heartbeat view: the periastron feature at phase 0 with the
+  injected model of synthetic data and a fitted heartbeat model, dashed) and, for transits, three zooms:
+  odd transits, even transits and the deepest dip away from the transit (a secondary eclipse only if it
+  is significant), on a shared flux axis, with a caption giving their depths, errors and significance.
+
+``compact=True`` (the panel's): every figure stretches to the width of its column (``min_width`` the
+given width's floor) at heights chosen so that both columns and the verdict buttons fit a 1366 × 768
+window in JupyterLab with its file browser open.
 
 Updating replaces the data of existing ``ColumnDataSource`` objects under one document hold,
 so the browser receives a single patch per candidate.
@@ -35,13 +40,14 @@ from typing import Any
 import numpy as np
 from bokeh.document import Document
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Range1d
+from bokeh.models import ColumnDataSource, FixedTicker, Range1d
 from bokeh.models.annotations import Span
+from bokeh.models.widgets import Div
 from bokeh.plotting import figure
 
 from qusi_lab.vetting.views import CandidateView, FoldedView
 
-__all__ = ["VettingFigures", "PALETTE"]
+__all__ = ["VettingFigures", "PALETTE", "describe_checks"]
 
 PALETTE = {
     "raw": "#c3cad3",
@@ -137,8 +143,47 @@ def _format_ppm(value: float, error: float) -> str:
     if not math.isfinite(value):
         return "n/a"
     if math.isfinite(error):
-        return f"{value:,.0f}±{error:,.0f} ppm"
+        return f"{value:,.0f} ± {error:,.0f} ppm"
     return f"{value:,.0f} ppm"
+
+
+def _sigma(value: float, error: float) -> float:
+    """How many errors ``value`` is from zero (NaN when either is unknown)."""
+    return value / error if math.isfinite(value) and math.isfinite(error) and error > 0 else math.nan
+
+
+def describe_checks(folded: FoldedView) -> str:
+    """The transit checks of a fold in words (HTML): odd and even depths, and the deepest dip away from the transit.
+
+    The dip is the deepest one at any phase at least three durations from the transit: a secondary eclipse
+    when it is significant (a few σ) and where an orbit allows one (phase 0.5 for a circular orbit), else noise.
+
+    >>> import numpy as np
+    >>> from qusi_lab import LightCurve
+    >>> from qusi_lab.vetting.views import view_from_light_curve, fold_transit
+    >>> time = np.arange(0.0, 27.0, 10 / 1440)
+    >>> flux = 1 + np.random.default_rng(1).normal(0, 5e-4, time.size)
+    >>> view = view_from_light_curve(LightCurve(time, flux), period=3.0, epoch=1.0, duration=0.1)
+    >>> "deepest dip away from transit" in describe_checks(fold_transit(view))
+    True
+    """
+    odd = _format_ppm(folded.odd_depth_ppm, folded.odd_depth_error_ppm)
+    even = _format_ppm(folded.even_depth_ppm, folded.even_depth_error_ppm)
+    differ = (f" (differ by {folded.odd_even_sigma:.1f}σ)" if math.isfinite(folded.odd_even_sigma) else "")
+    lines = [f'<span style="color:{PALETTE["odd"]}">odd</span> {odd} · '
+             f'<span style="color:{PALETTE["even"]}">even</span> {even}{differ}']
+    if math.isfinite(folded.secondary_depth_ppm):
+        sigma = _sigma(folded.secondary_depth_ppm, folded.secondary_depth_error_ppm)
+        significance = f", {sigma:.1f}σ" if math.isfinite(sigma) else ""
+        explain = ("the deepest dip at any phase away from the transit: a secondary eclipse only if it is "
+                   "significant (a few σ) and at a phase an orbit allows (0.5 if circular); otherwise noise")
+        lines.append(f'<span title="{explain}"><span style="color:{PALETTE["secondary"]}">deepest dip away from '
+                     f"transit</span> (dashed): φ {folded.secondary_phase:.2f}, "
+                     f"{_format_ppm(folded.secondary_depth_ppm, folded.secondary_depth_error_ppm)}{significance}"
+                     "</span>")
+    else:
+        lines.append("deepest dip away from transit: n/a (too few points away from the transit)")
+    return "<br>".join(lines)
 
 
 class VettingFigures:
@@ -147,10 +192,16 @@ class VettingFigures:
     Parameters
     ----------
     left_width, right_width:
-        Pixel widths of the two columns.
+        Pixel widths of the two columns (with ``compact``: their least widths).
+    compact:
+        Figures that stretch to their column's width, at the panel's compact heights.
     """
 
-    def __init__(self, *, left_width: int = 640, right_width: int = 450) -> None:
+    def __init__(self, *, left_width: int = 640, right_width: int = 450, compact: bool = False) -> None:
+        self.compact = compact
+        heights = ({"light_curve": 200, "saliency": 100, "fold": 178, "zoom": 124} if compact else
+                   {"light_curve": 250, "saliency": 130, "fold": 250, "zoom": 175})
+        stretch: dict[str, Any] = {"sizing_mode": "stretch_width"} if compact else {}
         self.sources: dict[str, ColumnDataSource] = {
             name: ColumnDataSource(data=dict(_EMPTY))
             for name in ("raw", "binned", "markers", "saliency", "fold_odd", "fold_even", "fold_binned",
@@ -161,9 +212,9 @@ class VettingFigures:
         self._flux_limits = (0.0, 2.0)
         self.flux_range = Range1d(start=0, end=2)
         self.light_curve = _style(figure(
-            width=left_width, height=250, x_range=self.time_range, y_range=self.flux_range, tools=tools,
-            active_drag="xpan", active_scroll="xwheel_zoom", toolbar_location="above", title="Light curve",
-            output_backend="canvas"), y_label="relative flux")
+            width=left_width, height=heights["light_curve"], x_range=self.time_range, y_range=self.flux_range,
+            tools=tools, active_drag="xpan", active_scroll="xwheel_zoom", toolbar_location="above",
+            title="Light curve", output_backend="canvas", **stretch), y_label="relative flux")
         # Opaque squares without outlines: several times quicker for the browser to draw than translucent
         # circles, which matters with ~20,000 points per candidate.
         self.light_curve.scatter("x", "y", source=self.sources["raw"], size=2, marker="square", line_color=None,
@@ -176,9 +227,11 @@ class VettingFigures:
 
         self.saliency_range = Range1d(start=-1, end=1)
         self.saliency = _style(figure(
-            width=left_width, height=130, x_range=self.time_range, y_range=self.saliency_range, tools=tools,
-            active_drag="xpan", active_scroll="xwheel_zoom", toolbar_location=None, title="Saliency"),
+            width=left_width, height=heights["saliency"], x_range=self.time_range, y_range=self.saliency_range,
+            tools=tools, active_drag="xpan", active_scroll="xwheel_zoom", toolbar_location=None, title="Saliency",
+            **stretch),
             x_label="time [BTJD]", y_label="relative")
+        self.saliency.yaxis.ticker = FixedTicker(ticks=[-1, 0, 1])  # readable in a short figure
         self.saliency.varea("x", y1=0.0, y2="y", source=self.sources["saliency"], color=PALETTE["saliency"],
                             alpha=0.3)
         self.saliency.line("x", "y", source=self.sources["saliency"], color=PALETTE["saliency"], line_width=1.2)
@@ -187,9 +240,9 @@ class VettingFigures:
         self.phase_range = Range1d(start=-0.25, end=0.75)
         self.fold_flux_range = Range1d(start=0, end=2)
         self.fold = _style(figure(
-            width=right_width, height=250, x_range=self.phase_range, y_range=self.fold_flux_range,
+            width=right_width, height=heights["fold"], x_range=self.phase_range, y_range=self.fold_flux_range,
             tools="pan,wheel_zoom,box_zoom,reset", active_drag="pan", toolbar_location="above",
-            title="Folded"), x_label="phase", y_label="relative flux")
+            title="Folded", **stretch), x_label="phase", y_label="relative flux")
         self.fold.scatter("x", "y", source=self.sources["fold_odd"], size=2.5, marker="square", line_color=None,
                           fill_color=PALETTE["odd"], fill_alpha=0.45, legend_label="odd")
         self.fold.scatter("x", "y", source=self.sources["fold_even"], size=2.5, marker="square", line_color=None,
@@ -215,10 +268,13 @@ class VettingFigures:
         self.zoom_hours_range = Range1d(start=-6, end=6)
         self.zooms: dict[str, Any] = {}
         self.depth_spans: dict[str, Span] = {}
+        # Short titles (the numbers are in the caption below, where they can wrap): "Odd", "Even", and the
+        # deepest dip at any phase away from the transit, which is a secondary eclipse only if significant.
         for name, colour, title in (("odd", PALETTE["odd"], "Odd"), ("even", PALETTE["even"], "Even"),
-                                    ("secondary", PALETTE["secondary"], "Secondary")):
-            zoom = _style(figure(width=zoom_widths[name], height=175, x_range=self.zoom_hours_range,
-                                 y_range=self.zoom_flux_range, tools="reset", toolbar_location=None, title=title),
+                                    ("secondary", PALETTE["secondary"], "Dip off transit")):
+            zoom = _style(figure(width=zoom_widths[name], height=heights["zoom"], x_range=self.zoom_hours_range,
+                                 y_range=self.zoom_flux_range, tools="reset", toolbar_location=None, title=title,
+                                 **stretch),
                           x_label="hours from centre")
             zoom.min_border_left = 44 if name == "odd" else 8
             zoom.title.text_font_size = "11px"
@@ -231,9 +287,12 @@ class VettingFigures:
                 zoom.yaxis.major_label_text_font_size = "0px"
             self.zooms[name] = zoom
             self.depth_spans[name] = span
-        self.zoom_row = row(self.zooms["odd"], self.zooms["even"], self.zooms["secondary"])
-        self.left = column(self.light_curve, self.saliency)
-        self.right = column(self.fold, self.zoom_row)
+        self.zoom_row = row(self.zooms["odd"], self.zooms["even"], self.zooms["secondary"], **stretch)
+        # The checks in words, under the zooms: depths with errors, and what the third zoom is.
+        self.checks = Div(text="", styles={"font-size": "11px", "color": PALETTE["text"], "line-height": "1.35"},
+                          width=right_width, **stretch)
+        self.left = column(self.light_curve, self.saliency, **stretch)
+        self.right = column(self.fold, self.zoom_row, self.checks, **stretch)
         self.left.css_classes = ["qusi-vetting-light-curve"]
         self.right.css_classes = ["qusi-vetting-fold"]
 
@@ -258,6 +317,7 @@ class VettingFigures:
             self.light_curve.title.text = message or "Light curve"
             self.saliency.title.text = "Saliency"
             self.fold.title.text = "Folded"
+            self.checks.text = ""
             self.secondary_span.visible = False
 
     def update(self, view: CandidateView, folded: FoldedView | None, *, mode: str = "transit",
@@ -327,6 +387,8 @@ class VettingFigures:
     def _update_fold(self, view: CandidateView, folded: FoldedView | None, mode: str) -> None:
         heartbeat = mode == "heartbeat"
         self.zoom_row.visible = not heartbeat
+        self.checks.visible = not heartbeat
+        self.checks.text = ""
         if folded is None:
             for name in ("fold_odd", "fold_even", "fold_binned", "model", "fit", "zoom_odd", "zoom_even",
                          "zoom_secondary"):
@@ -374,7 +436,7 @@ class VettingFigures:
             self.secondary_span.visible = True
         else:
             self.secondary_span.visible = False
-        self.fold.title.text = f"Folded · {period_text} · dashed: deepest secondary dip"
+        self.fold.title.text = f"Folded · {period_text}"
         hours = folded.duration * 24.0
         _set_range(self.zoom_hours_range, -3 * hours, 3 * hours)
         self.sources["zoom_odd"].data = _xy(folded.odd_hours, folded.odd_flux)
@@ -383,15 +445,16 @@ class VettingFigures:
         zoom_values = np.concatenate([folded.odd_flux, folded.even_flux, folded.secondary_flux])
         bottom, top = _limits(zoom_values, 1.0, 99.0, 0.12)
         _set_range(self.zoom_flux_range, bottom, top)
-        for name, depth, error in (("odd", folded.odd_depth_ppm, folded.odd_depth_error_ppm),
-                                   ("even", folded.even_depth_ppm, folded.even_depth_error_ppm),
-                                   ("secondary", folded.secondary_depth_ppm, folded.secondary_depth_error_ppm)):
+        for name, depth in (("odd", folded.odd_depth_ppm), ("even", folded.even_depth_ppm),
+                            ("secondary", folded.secondary_depth_ppm)):
             span = self.depth_spans[name]
             span.visible = math.isfinite(depth)
             if math.isfinite(depth):
                 span.location = 1.0 - depth * 1e-6
-            label = {"odd": "Odd", "even": "Even", "secondary": "Sec."}[name]
-            self.zooms[name].title.text = f"{label}: {_format_ppm(depth, error)}"
+        sigma = _sigma(folded.secondary_depth_ppm, folded.secondary_depth_error_ppm)
+        self.zooms["secondary"].title.text = (f"Dip off transit, {sigma:.1f}σ" if math.isfinite(sigma)
+                                              else "Dip off transit")
+        self.checks.text = describe_checks(folded)
         phase = folded.secondary_phase
         self.zooms["secondary"].xaxis.axis_label = (f"hours from φ {phase:.2f}" if math.isfinite(phase)
                                                     else "hours from centre")
