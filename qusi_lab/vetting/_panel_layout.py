@@ -31,6 +31,7 @@ _CSS = """
 .qusi-vetting-panel { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   color: #343a40; border: 1px solid #dee2e6; border-radius: 8px; padding: 6px 10px; background: #fff;
   box-sizing: border-box; }
+.qusi-vetting-panel .widget-html-content { line-height: 1.35; }
 .qusi-vetting-panel .qv-header { border-bottom: 1px solid #e9ecef; padding-bottom: 3px; margin-bottom: 2px; }
 .qusi-vetting-panel .qv-title { font-size: 15px; font-weight: 600; line-height: 1.3; }
 .qusi-vetting-panel .qv-subtitle { font-size: 12px; color: #6c757d; }
@@ -60,7 +61,7 @@ _CSS = """
 .qusi-vetting-panel .qv-fold-tools { align-items: center; }
 .qusi-vetting-panel .qv-fold-tools .widget-toggle-buttons { margin-right: 4px; }
 .qusi-vetting-panel .qv-period-button, .qusi-vetting-panel .qv-period-reset { margin: 1px 1px; font-size: 12px; }
-.qusi-vetting-panel .qv-verdict-button { padding: 0 7px; }
+.qusi-vetting-panel .qv-verdict-button { padding: 0 6px; font-size: 12px; }
 .qusi-vetting-panel .qv-period-problem { color: #c92a2a; font-size: 12px; }
 .qusi-vetting-panel .qv-keys-left:focus, .qusi-vetting-panel .qv-keys-right:focus { outline: none; }
 .qusi-vetting-panel .qv-plot-stack { position: relative; width: 100%; }
@@ -186,7 +187,7 @@ class _LayoutMixin:
                                                                                    align_items="center"))
         verdict_buttons.add_class("qv-verdicts")
         self.note = widgets.Text(placeholder="note (saved with the verdict)",
-                                 layout=widgets.Layout(width="190px", margin="1px 4px 1px 2px"))
+                                 layout=widgets.Layout(width="170px", margin="1px 4px 1px 2px"))
         self.note.add_class("qv-note")
         self.undo_button = widgets.Button(description="↶ undo", tooltip="take back the last verdict (u)",
                                           layout=widgets.Layout(width="64px", height="28px", padding="0"))
@@ -217,7 +218,7 @@ class _LayoutMixin:
         fold_stack = widgets.Box([figure_set.right for figure_set in self._sets])
         fold_stack.add_class("qv-plot-stack")
         self.mode_buttons = widgets.ToggleButtons(options=[("transit", "transit"), ("heartbeat", "heartbeat")],
-                                                  value="transit", style={"button_width": "78px"},
+                                                  value="transit", style={"button_width": "88px"},
                                                   tooltips=["odd/even transits, dips away from the transit",
                                                             "periastron feature, model"])
         self.mode_buttons.add_class("qv-mode")

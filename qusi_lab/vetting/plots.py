@@ -277,6 +277,7 @@ class VettingFigures:
                                  **stretch),
                           x_label="hours from centre")
             zoom.min_border_left = 44 if name == "odd" else 8
+            zoom.yaxis.ticker.desired_num_ticks = 4  # labels that do not overlap in a short figure
             zoom.title.text_font_size = "11px"
             zoom.scatter("x", "y", source=self.sources[f"zoom_{name}"], size=2.5, marker="square", line_color=None,
                          fill_color=colour, fill_alpha=0.55)
