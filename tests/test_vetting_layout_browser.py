@@ -11,7 +11,8 @@ and every verdict button: inside the window and inside the notebook's visible ar
 bar, not cut on the right). Then the same at 1366 × 680 (the page's part of a browser window filling a
 1366 × 768 screen) and at 1440 × 900, with the file browser open and closed. The
 1366 × 768 window goes to ``tests/artifacts/vetting_panel_jupyterlab_1366x768.png`` and the whole panel, as
-wide as there, to ``tests/artifacts/vetting_panel_1366x768.png`` (copied to ``docs/images`` for the README).
+wide as there, to ``tests/artifacts/vetting_panel_1366x768.png`` (copied to ``docs/images`` for the README). Last, the period box in the page: a typed period and Enter
+refold, a typed word gets a message beside the box, and ×3 multiplies the period shown.
 
 Same requirements as ``test_vetting_browser.py``; skipped, loudly, without them.
 """
@@ -29,6 +30,7 @@ from test_vetting_browser import (
     VISIBLE_FOLD,
     VISIBLE_LIGHT_CURVE,
     _jupyter_url,
+    _records,
     _run_all_and_give_first_verdict,
     _wait_for,
     vetting_folder,  # noqa: F401 - a fixture, used by name
@@ -172,6 +174,21 @@ def test_light_curve_fold_and_verdicts_fit_1366x768_in_jupyterlab_with_the_file_
             _scroll_panel_to_top(page)
             _settled_boxes(page)
             page.locator(".qusi-vetting-panel").screenshot(path=str(ARTIFACTS / "vetting_panel_1366x768.png"))
+
+            # The period box: typed and Enter refolds; what is not a period is said beside the box; digits typed
+            # there are not verdict keys; ×3 then multiplies what is shown.
+            verdicts = len(_records(folder / "labels.csv"))
+            box, label = page.locator(".qv-period-text input"), page.locator(".qv-period-label")
+            box.fill("2.5")
+            box.press("Enter")
+            _wait_for(lambda: "P = 2.5 d" in label.inner_text(), 20, "the fold at the typed period")
+            box.fill("two days")
+            box.press("Enter")
+            _wait_for(lambda: "is not a period" in label.inner_text(), 20, "the message about the typed text")
+            assert "P = 2.5 d" in label.inner_text()  # the fold stays as it was
+            page.locator(".qv-period-button", has_text="×3").click()
+            _wait_for(lambda: "P = 7.5 d" in label.inner_text(), 20, "×3 of the typed period")
+            assert len(_records(folder / "labels.csv")) == verdicts
             for where, boxes in results.items():
                 panel, notebook = boxes["panel"], boxes["notebook"]
                 print(f"\n{where}: window {boxes['window']['width']} × {boxes['window']['height']}, notebook area {notebook['width']:.0f} × {notebook['height']:.0f} px, panel "

@@ -20,6 +20,11 @@ next/previous, undo, go to, keys, the filters' observers) and showing a candidat
 Keyboard (while the pointer is over the panel): digits give the verdicts, ``j``/``→``/``↓`` the
 next candidate, ``k``/``←``/``↑`` the previous one, ``u`` undoes the last verdict.
 
+The fold: ÷N and ×N (N = 2..5: the harmonics a heartbeat star's or an eclipsing binary's period search
+often lands on) fold at N times or 1/N of the period shown, ↺ goes back to the table's period, and a
+period typed into the box (days, then Enter) folds at that; the label says ``P = 7.5 d (3 × table period)``.
+The verdict file records verdicts only, not the period folded at (say it in the note when it matters).
+
 Example
 -------
 >>> panel = VettingPanel("candidates.csv", labels="vetting/transit-labels.csv", min_score=0.5)  # doctest: +SKIP
