@@ -416,6 +416,12 @@ def test_vetting_in_jupyter_notebook_7(notebook_url, vetting_folder):
             title = _run_all_and_give_first_verdict(page, ranked, labels, "4", "variable")
             _, _, third = ranked.target_id.iloc[:3]
 
+            # After Run All, Notebook 7 focuses its footer ("Click to add a cell") and scrolls it into view at the
+            # next key press: from the end of the notebook, so that the light curve stays under the pointer (the
+            # compact panel is short; a tall one used to leave another part of it under the pointer).
+            page.evaluate("() => { for (const outer of document.querySelectorAll('.jp-WindowedPanel-outer')) "
+                          "outer.scrollTop = outer.scrollHeight; }")
+            page.wait_for_timeout(300)
             page.locator(VISIBLE_LIGHT_CURVE).hover()
             active = _active_cell(page)
             page.wait_for_timeout(1500)  # time to draw the next candidate ahead
