@@ -226,17 +226,19 @@ def test_the_period_box_and_the_harmonic_buttons(panel, sector, mode):
     panel.table_period_button.click()
     assert f"P = {period:.5g} d" in panel.figures.fold.title.text and "×" not in panel.period_label.value
 
-    typed = round(2.5 * period, 4)
+    typed = round(2.37 * period, 4)
     panel.period_text.value = f"{typed}"  # what Enter sends (continuous_update=False)
     assert f"P = {typed:.5g} d" in panel.figures.fold.title.text
     assert panel._folded is not None and panel._folded.period == pytest.approx(typed)
-    assert f"{typed / period:.4g} × table period" in panel.period_label.value
+    assert f"({typed / period:.4g} × table period)" in panel.period_label.value
     for bad, said in (("two days", "is not a period"), ("-3", "positive number of days"),
                       ("0", "positive number of days"), (f"{period * 100}", "outside 1/64 to 64")):
         panel.period_text.value = bad
         assert said in panel.period_label.value, bad
         assert panel._folded.period == pytest.approx(typed)  # the fold stays as it was
         assert f"P = {typed:.5g} d" in panel.figures.fold.title.text
+    panel.period_text.value = f"{period / 3:.5f}".replace(".", ",")  # a decimal comma
+    assert panel._folded.period == pytest.approx(period / 3, abs=1e-5) and "1/3 × table" in panel.period_label.value
     panel.period_text.value = f"{period / 2} d"
     assert panel._folded.period == pytest.approx(period / 2) and "1/2 × table period" in panel.period_label.value
     assert "is not a period" not in panel.period_label.value  # the message went with the problem

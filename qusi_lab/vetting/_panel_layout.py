@@ -85,11 +85,15 @@ def _number(value: Any, digits: int = 4) -> str:
 
 
 def _factor_text(multiplier: float) -> str:
-    """``3``, ``1/4``, ``2/3`` or ``1.37``: a fold's period over the table's, as a person would write it."""
+    """``3``, ``1/4``, ``2/3`` or ``1.37``: a fold's period over the table's, as a person would write it.
+
+    >>> _factor_text(3.0), _factor_text(0.25), _factor_text(3 / 5 * 5 / 4), _factor_text(2.37)
+    ('3', '1/4', '3/4', '2.37')
+    """
     from fractions import Fraction
 
-    fraction = Fraction(multiplier).limit_denominator(125)
-    if abs(float(fraction) - multiplier) < 1e-9 * multiplier:
+    fraction = Fraction(multiplier).limit_denominator(25)  # ÷N and ×N with N = 2..5, a few times over
+    if fraction.numerator <= 125 and abs(float(fraction) - multiplier) < 1e-4 * multiplier:  # typed: rounded
         return str(fraction)
     return f"{multiplier:.4g}"
 

@@ -308,8 +308,10 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
         when it is not a period within 1/64 to 64 × the candidate's."""
         text = str(period).strip()
         try:
-            days = float(text.lower().removesuffix("days").removesuffix("d").strip()) if isinstance(period, str) \
-                else float(period)
+            number = text.lower().removesuffix("days").removesuffix("d").strip()
+            if "," in number and "." not in number:  # a decimal comma: 2,5
+                number = number.replace(",", ".")
+            days = float(number) if isinstance(period, str) else float(period)
         except ValueError:
             self._period_problem(f"“{html.escape(text[:30])}” is not a period: type days, e.g. 2.5")
             return False
