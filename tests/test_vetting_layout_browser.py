@@ -12,7 +12,8 @@ bar, not cut on the right). Then the same at 1366 × 680 (the page's part of a b
 1366 × 768 screen) and at 1440 × 900, with the file browser open and closed. The
 1366 × 768 window goes to ``tests/artifacts/vetting_panel_jupyterlab_1366x768.png`` and the whole panel, as
 wide as there, to ``tests/artifacts/vetting_panel_1366x768.png`` (copied to ``docs/images`` for the README). Last, the period box in the page: a typed period and Enter
-refold, a typed word gets a message beside the box, and ×3 multiplies the period shown.
+refold, a typed word gets a message beside the box, and ×3 multiplies the period shown; a filter that
+leaves nothing shows a message in place of the figures, which come back at their size.
 
 Same requirements as ``test_vetting_browser.py``; skipped, loudly, without them.
 """
@@ -189,6 +190,19 @@ def test_light_curve_fold_and_verdicts_fit_1366x768_in_jupyterlab_with_the_file_
             page.locator(".qv-period-button", has_text="×3").click()
             _wait_for(lambda: "P = 7.5 d" in label.inner_text(), 20, "×3 of the typed period")
             assert len(_records(folder / "labels.csv")) == verdicts
+
+            # Nothing passes the filters: a message in place of the figures; back to a full queue, the figures
+            # come back at their size (drawn again after being hidden).
+            page.locator(".qv-show select").select_option("systematic")
+            empty = page.locator(".qv-empty")
+            _wait_for(lambda: empty.is_visible() and len(empty.inner_text()) > 20, 20, "the empty-queue message")
+            assert not page.locator(VISIBLE_LIGHT_CURVE).is_visible()
+            page.locator(".qv-show select").select_option("unvetted")
+            _wait_for(lambda: not empty.is_visible() and page.locator(VISIBLE_LIGHT_CURVE).is_visible(), 20,
+                      "the figures back")
+            boxes = _settled_boxes(page)
+            assert boxes["elements"]["light curve"]["width"] >= 340 and boxes["elements"]["folded view"]["height"] >= 200
+            assert boxes["elements"]["folded view"]["left"] >= boxes["elements"]["light curve"]["right"] - 1
             for where, boxes in results.items():
                 panel, notebook = boxes["panel"], boxes["notebook"]
                 print(f"\n{where}: window {boxes['window']['width']} × {boxes['window']['height']}, notebook area {notebook['width']:.0f} × {notebook['height']:.0f} px, panel "
