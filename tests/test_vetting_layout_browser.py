@@ -9,7 +9,8 @@ window with the file browser open, runs all cells, scrolls the panel's top to th
 (what a user does) and, once the page has settled, checks the bounding boxes of the light curve, the fold
 and every verdict button: inside the window and inside the notebook's visible area (not under the status
 bar, not cut on the right). Then the same at 1366 × 680 (the page's part of a browser window filling a
-1366 × 768 screen) and at 1440 × 900, with the file browser open and closed. The
+1366 × 768 screen) and at 1440 × 900, with the file browser open and closed; at 800 × 768 the panel is one
+column (light curve, fold, candidate card). The
 1366 × 768 window goes to ``tests/artifacts/vetting_panel_jupyterlab_1366x768.png`` and the whole panel, as
 wide as there, to ``tests/artifacts/vetting_panel_1366x768.png`` (copied to ``docs/images`` for the README). Last, the period box in the page: a typed period and Enter
 refold, a typed word gets a message beside the box, and ×3 multiplies the period shown; a filter that
@@ -163,6 +164,19 @@ def test_light_curve_fold_and_verdicts_fit_1366x768_in_jupyterlab_with_the_file_
                 assert light_curve["height"] >= 200 and fold["height"] >= 200, where
                 if (width, height) == (1366, 768):
                     page.screenshot(path=str(ARTIFACTS / "vetting_panel_jupyterlab_1366x768.png"))
+            # Narrow (800 × 768, file browser open: a panel under 700 px): one column, the fold right under the
+            # light curve and the candidate card after it.
+            page.set_viewport_size({"width": 800, "height": 768})
+            _scroll_panel_to_top(page)
+            _settled_boxes(page)
+            order = page.evaluate("""(selectors) => selectors.map(s => document.querySelector(s).getBoundingClientRect())
+                                     .map(r => [r.top, r.bottom, r.width])""",
+                                  [VISIBLE_LIGHT_CURVE, VISIBLE_FOLD, ".qv-area-card"])
+            (_, light_curve_bottom, light_curve_width), (fold_top, fold_bottom, _), (card_top, _, _) = order
+            assert light_curve_bottom - 1 <= fold_top < light_curve_bottom + 60 and card_top >= fold_bottom - 1, order
+            assert light_curve_width >= 300, order
+            page.screenshot(path=str(ARTIFACTS / "vetting_panel_jupyterlab_800x768.png"))
+
             # The panel alone, whole, as wide as at 1366 × 768 with the file browser open (for the README), on
             # the injected planet, reached by typing its id into "go to".
             page.set_viewport_size({"width": 1366, "height": 1100})

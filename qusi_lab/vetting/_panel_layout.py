@@ -64,6 +64,15 @@ _CSS = """
 .qusi-vetting-panel .qv-verdict-button { padding: 0 6px; font-size: 12px; }
 .qusi-vetting-panel .qv-period-problem { color: #c92a2a; font-size: 12px; }
 .qusi-vetting-panel .qv-keys-left:focus, .qusi-vetting-panel .qv-keys-right:focus { outline: none; }
+.qusi-vetting-panel { container-type: inline-size; }
+.qusi-vetting-panel .qv-body { grid-template-columns: minmax(360px, 3fr) minmax(300px, 2fr);
+  grid-template-areas: "lc fold" "card fold"; grid-template-rows: auto 1fr; column-gap: 8px; align-items: start; }
+@container (max-width: 700px) {
+  .qusi-vetting-panel .qv-body { grid-template-columns: minmax(0, 1fr); grid-template-areas: "lc" "fold" "card";
+    grid-template-rows: auto; } }
+.qusi-vetting-panel .qv-area-light-curve { grid-area: lc; min-width: 0; }
+.qusi-vetting-panel .qv-area-fold { grid-area: fold; min-width: 0; }
+.qusi-vetting-panel .qv-area-card { grid-area: card; min-width: 0; }
 .qusi-vetting-panel .qv-plot-stack { position: relative; width: 100%; }
 .qusi-vetting-panel .qv-plot-stack > * { width: 100%; min-width: 0; }
 .qusi-vetting-panel .qv-plot-stack > .qv-standby { position: absolute !important; top: 0; left: 0; right: 0;
@@ -131,9 +140,9 @@ class _LayoutMixin:
     def _build_widgets(self) -> None:
         """The layout, top to bottom: header; filters and navigation; verdict buttons, note, undo and keys; the
         status line; the light curve (left) beside the fold with its period tools (right), the candidate card
-        under the light curve. The two columns share the width (3:2, each with a least width) and wrap one
-        above the other only below ~700 px, so that the light curve, the fold and the verdict buttons are
-        on screen together in JupyterLab at 1366 × 768 with its file browser open."""
+        under the light curve. The two columns share the width (3:2, each with a least width), so that the
+        light curve, the fold and the verdict buttons are on screen together in JupyterLab at 1366 × 768 with
+        its file browser open; in a panel narrower than ~700 px they are one column: light curve, fold, card."""
         queue = self.queue
         low, high = queue.score_range
         if not high > low:
@@ -260,16 +269,20 @@ class _LayoutMixin:
         # Keyboard shortcuts listen over the figures, the candidate card and the verdict and fold buttons, not
         # over the note, the period box and the controls: ipyevents takes every key while the pointer is over
         # what it watches (it prevents the keys' default action), so text could not be typed there.
-        left = widgets.VBox([light_curve_stack, self.metadata],
-                            layout=widgets.Layout(flex="3 1 0%", min_width="360px", margin="0 8px 0 0"))
+        left = widgets.VBox([light_curve_stack])
         left.add_class("qv-keys-left")
+        left.add_class("qv-area-light-curve")
         right_keys = widgets.VBox([fold_stack, fold_tools])
         right_keys.add_class("qv-keys-right")
-        right = widgets.VBox([right_keys, period_row], layout=widgets.Layout(flex="2 1 0%", min_width="300px"))
-        right.add_class("qv-right")
-        self._key_areas = (left, right_keys, verdict_buttons)
-        self._body = widgets.HBox([left, right], layout=widgets.Layout(align_items="flex-start",
-                                                                       flex_flow="row wrap", width="100%"))
+        right = widgets.VBox([right_keys, period_row])
+        right.add_class("qv-area-fold")
+        card = widgets.VBox([self.metadata])
+        card.add_class("qv-keys-card")
+        card.add_class("qv-area-card")
+        self._key_areas = (left, right_keys, card, verdict_buttons)
+        # A grid (see _CSS): the light curve beside the fold, the card under the light curve; in a panel
+        # narrower than ~700 px one column, in the order light curve, fold, card.
+        self._body = widgets.GridBox([left, right, card], layout=widgets.Layout(width="100%"))
         self._body.add_class("qv-body")
         self.widget = widgets.VBox([widgets.HTML(_CSS), header, controls, actions, self.help, self.status,
                                     self.empty_message, self._body],
