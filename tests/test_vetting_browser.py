@@ -357,6 +357,10 @@ def test_vetting_in_jupyterlab(lab_url, vetting_folder):
             title = _run_all_and_give_first_verdict(page, ranked, labels, "2", "eclipsing binary")
             first, second, third = ranked.target_id.iloc[:3]
 
+            # The panel's top at the notebook's top, as a user scrolls to it (once in a loaded run the hover
+            # below waited 30 s for a light curve Playwright did not count as visible).
+            page.evaluate("() => document.querySelector('.qusi-vetting-panel').scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(500)
             page.locator(VISIBLE_LIGHT_CURVE).hover()
             active = _active_cell(page)
             page.keyboard.press("u")

@@ -320,6 +320,15 @@ def descendants(widget):
         yield from descendants(child)
 
 
+def test_the_keys_help_opens_and_closes(panel):
+    assert panel.help.layout.display == "none"  # compact: one "?" button near the verdicts
+    panel.help_button.value = True
+    assert panel.help.layout.display != "none"
+    assert "<kbd>j</kbd>" in panel.help.value and str(panel.store.path) in panel.help.value
+    panel.help_button.value = False
+    assert panel.help.layout.display == "none"
+
+
 def test_keys_are_watched_over_figures_and_buttons_not_over_text_fields(panel):
     watched = {id(widget) for events in panel.key_events for widget in descendants(events.source)}
     assert {id(panel.light_curve_plot), id(panel.fold_plot), id(panel.verdict_buttons[0])} <= watched
