@@ -124,7 +124,7 @@ def resolve_columns(
     available = [str(name) for name in available]
     lowered = {name.strip().lower(): name for name in available}
     if headerless:
-        listing = f"no header row, so they are read by 0-based position: {', '.join(available)}"
+        listing = f"{', '.join(available)} (no header row: columns are chosen by 0-based position)"
     else:
         listing = ", ".join(available) or "(none)"
     hint = " (name it with time_column=, a column name or 0-based position)"

@@ -102,8 +102,10 @@ def is_headerless(first_line: str, *, whitespace: bool = False) -> bool:
 
     This is the header-detection rule of the CSV/text reader. A header row names its
     columns, and a name is never a number, so a first row made only of numbers
-    (``1325.0,1.0002``; ``nan`` and ``inf`` count as numbers) means there is no
-    header: the columns are then chosen by 0-based position.
+    (``1325.0,1.0002``; ``nan`` and ``inf`` count as numbers, empty fields are
+    missing values) means there is no header: the columns are then chosen by
+    0-based position. (A header whose every name is a number, ``0,1,2``, is read
+    as data: pass such a file's columns by position.)
 
     Example
     -------
@@ -112,7 +114,7 @@ def is_headerless(first_line: str, *, whitespace: bool = False) -> bool:
     >>> is_headerless("1325.0  0.99  0.01", whitespace=True)
     True
     """
-    fields = _fields(first_line, whitespace)
+    fields = [field for field in _fields(first_line, whitespace) if field]  # an empty field is a missing value
     return bool(fields) and all(_NUMBER.fullmatch(field) for field in fields)
 
 
@@ -219,6 +221,9 @@ def read_csv_light_curve(
                             float_precision="round_trip", **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise LightCurveReadError(f"cannot parse the CSV table ({str(error).strip()})", path) from None
+    if headerless:  # a trailing separator on every row ("1325.0,1.0,") makes an empty last column: not data
+        while len(frame.columns) > 2 and frame.iloc[:, -1].isna().all():
+            frame = frame.iloc[:, :-1]
     frame.columns = [str(name).strip() for name in frame.columns]  # headerless: "0", "1", "2" ...
     if len(frame.columns) == 1 and not headerless:
         for separator, words in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
