@@ -76,7 +76,7 @@ def read_light_curve(
     path: str | os.PathLike[str],
     *,
     time_column: ColumnChoice = None,
-    flux_column: ColumnChoice = None,
+    flux_column: ColumnChoice = DEFAULT_FLUX_COLUMN,
     flux_err_column: ColumnChoice = None,
     flux_unit: Any = None,
     time_format: str | None = None,
@@ -308,6 +308,12 @@ class LightCurveReader:
 
     def __repr__(self) -> str:
         return f"light_curve_reader({', '.join(f'{key}={value!r}' for key, value in self.options.items())})"
+
+    def __eq__(self, other: object) -> bool:
+        return self.options == other.options if isinstance(other, LightCurveReader) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
 
     def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
         return (LightCurveReader, (self.options,))
