@@ -92,6 +92,15 @@ def test_headerless_columns_chosen_by_position_as_int_or_digit_string(tmp_path: 
     assert read_light_curve(path, flux_column=2).flux_err is None
 
 
+def test_text_tables_under_other_names_are_read_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "star.lc"
+    np.savetxt(path, np.c_[TIME, FLUX])
+    with pytest.raises(LightCurveReadError, match="unknown light-curve format"):
+        read_light_curve(path)
+    for name in ("txt", "csv", "TEXT"):
+        np.testing.assert_array_equal(read_light_curve(path, format=name).flux, FLUX)
+
+
 def test_header_detection_rule() -> None:
     assert is_headerless("1.325000000000000000e+03,1.000000000000000000e+00")
     assert is_headerless("1325.0,nan,inf,")

@@ -144,9 +144,10 @@ def read_light_curve(
         certainly bad), ``"hard"``, ``"hardest"`` or an int. Named masks are the
         mission's (:data:`qusi_lab.io.QUALITY_BITMASKS`, equal to lightkurve's).
     format:
-        ``"fits"``, ``"csv"`` or ``"npz"``; default: from the suffix, else from the
-        file's first bytes (``.txt``, ``.dat``, ``.tsv`` files that are not FITS or
-        NPZ are read as text tables).
+        ``"fits"``, ``"csv"`` (also ``"txt"``: comma- or whitespace-separated text)
+        or ``"npz"``; default: from the suffix, else from the file's first bytes
+        (``.txt``, ``.dat``, ``.tsv`` files that are not FITS or NPZ are read as text
+        tables).
 
     Returns
     -------
@@ -223,6 +224,7 @@ def read_light_curve(
         file_format = detect_format(path)
     else:
         file_format = format.lower()
+        file_format = "csv" if file_format in ("txt", "text", "tsv", "dat", "ascii") else file_format  # text tables
         if file_format not in FORMATS:
             raise ValueError(f"unknown format {format!r}; choose one of {FORMATS}")
     reader = {"fits": read_fits_light_curve, "csv": read_csv_light_curve, "npz": read_npz_light_curve}
