@@ -59,12 +59,12 @@ PARAMETER_SPECS: dict[str, tuple[ParameterSpec, ...]] = {
 """Controls per built-in augmentation; other transforms get a number, check or text box per parameter."""
 
 # The tuner shows the controls in a column ~380 px wide beside its plots: a step's name and its chance on one
-# row, then a row per parameter whose slider starts where the chance slider starts (180 px in).
+# row, then a row per parameter whose slider starts where the chance slider starts (195 px in).
 _CONTROL_LAYOUT = {"width": "380px"}
-_STYLE = {"description_width": "180px"}
-_NAME_WIDTH = "130px"
-_PROBABILITY_LAYOUT = {"width": "250px"}
-_PROBABILITY_STYLE = {"description_width": "50px"}
+_STYLE = {"description_width": "195px"}
+_NAME_WIDTH = "150px"  # "CadenceDropout" whole in JupyterLab's font
+_PROBABILITY_LAYOUT = {"width": "230px"}
+_PROBABILITY_STYLE = {"description_width": "45px"}
 
 
 def _decimals(step: float) -> int:

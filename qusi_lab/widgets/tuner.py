@@ -213,6 +213,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         self.message = widgets.HTML(layout=widgets.Layout(width="390px"))
         self.timing = widgets.HTML()
         self.note = widgets.HTML(layout=widgets.Layout(width="390px", min_height="20px"))
+        self.key = widgets.HTML(layout=widgets.Layout(width="390px"))  # what the colours mean, the signal's source
         self.selector = SampleSelector(self.dataset, index)
         # The selector's widgets, rearranged for the narrow column: class and position; < curve >.
         self.selector.class_dropdown.layout.width = "220px"
@@ -230,13 +231,14 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
 
         # --- plots: the original and the examples in a grid, sharing their axes so scales compare directly
         from bokeh.models import ColumnDataSource
+        from bokeh.models.annotations import LabelSet
 
         # One data source for every curve: a change reaches the browser as a single patch.
         self.columns = ["original"] + [f"augmented_{number}" for number in range(1, self.n_examples + 1)]
         self.source = ColumnDataSource(self._empty_data(), name="curves")
         # One source per plot for the shaded transits (VStrip glyphs: they span the plot's height).
         self.transit_sources = {
-            column: ColumnDataSource({"x0": [], "x1": []}, name=f"transits_{column}") for column in self.columns
+            column: ColumnDataSource(_NO_TRANSITS, name=f"transits_{column}") for column in self.columns
         }
         rows = -(-len(self.columns) // self.COLUMNS)
         height = max(180, (self.PLOT_HEIGHT if rows <= 2 else 300 * rows) // rows)
@@ -251,30 +253,26 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
             )
             plot.min_width = 240
             strips = plot.vstrip(
-                "x0", "x1", source=self.transit_sources[column], fill_color="#2ca02c", fill_alpha=0.18,
-                line_alpha=0, **({"legend_label": "known transit"} if number == 0 else {}),
+                "x0", "x1", source=self.transit_sources[column], fill_color=TRANSIT_COLOR, fill_alpha=0.3,
+                line_alpha=0,
             )
             strips.name = f"transit_strips_{column}"
+            # A tick under each event: a transit of a few hours is a hair's width in a sector.
+            plot.add_layout(LabelSet(
+                x="xc", y=1, y_units="screen", text="mark", source=self.transit_sources[column],
+                text_align="center", text_baseline="bottom", text_color=TRANSIT_COLOR, text_font_size="11pt",
+            ))
             curve = plot.line(
                 "x", column, source=self.source, color="black" if number == 0 else "#1f77b4", line_width=1
             )
             # The "_filled" columns hold the filled points and NaN elsewhere (NaN points are not drawn).
-            filled_style: dict[str, Any] = {"color": "#ff7f0e", "size": 3}
-            if number == 0:
-                filled_style["legend_label"] = "filled gap"
-            filled = plot.scatter("x", f"{column}_filled", source=self.source, **filled_style)
+            filled = plot.scatter("x", f"{column}_filled", source=self.source, color=FILLED_COLOR, size=3)
             plot.y_range.renderers = [curve, filled]  # the shading does not stretch the y axis
             plot.yaxis.axis_label = self.Y_LABEL
             plot.xaxis.axis_label = "time"
             for axis in (plot.xaxis, plot.yaxis):
                 axis.axis_label_text_font_size = "8pt"
                 axis.axis_label_standoff = 4
-            if number == 0:
-                plot.legend.location = "bottom_left"
-                plot.legend.label_text_font_size = "8pt"
-                plot.legend.background_fill_alpha = 0.6
-                plot.legend.padding = 2
-                plot.legend.spacing = 0
             self.figures.append(plot)
         self.panel = BokehPanel(self.figures, ncols=self.COLUMNS)
 
@@ -302,6 +300,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
                     [self.path_text, self.save_button, self.load_button],
                     layout=widgets.Layout(align_items="center"),
                 ),
+                self.key,
                 self.note,
                 self.message,
             ],
@@ -538,7 +537,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
             with self.panel.changing():
                 self.source.data = self._empty_data()
                 for strips in self.transit_sources.values():
-                    strips.data = {"x0": [], "x1": []}
+                    strips.data = dict(_NO_TRANSITS)
                 self.figures[0].title.text = f"curve {position} could not be shown"
             self._say(f"cannot show curve {position}: {error}", error=True, kind="curve")
         else:
@@ -597,7 +596,10 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
             for column, (starts, ends) in transits.items():
                 source = self.transit_sources[column]
                 if list(source.data["x0"]) != starts or list(source.data["x1"]) != ends:
-                    source.data = {"x0": starts, "x1": ends}
+                    source.data = {
+                        "x0": starts, "x1": ends, "xc": [(a + b) / 2 for a, b in zip(starts, ends, strict=True)],
+                        "mark": ["▲"] * len(starts),
+                    }
             self.figures[0].title.text = self._original_title(position)
             for number, records in enumerate(self._records, start=1):
                 self.figures[number].title.text = _short_title(number, records)
@@ -605,6 +607,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
                 plot.xaxis.axis_label = x_label
         self._shown = (position, x)
         self.note.value = self._note()
+        self.key.value = self._key(x_label)
         return warnings
 
     # ------------------------------------------------------------ what the plots show
@@ -618,6 +621,19 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         if label is not None:
             parts.append(_shorten(label, 14))
         return " · ".join(parts)
+
+    def _key(self, x_label: str) -> str:
+        """The plots' legend, with where the shaded signal comes from (a legend inside a plot hides data)."""
+        filled = f'<span style="color:{FILLED_COLOR}">●</span> filled gap'
+        signal = self.signal
+        if signal is None:
+            known = "no known transit for this curve"
+        elif not x_label.startswith("time"):
+            known = "known signal not shown: the curve has no times"
+        else:
+            known = (f'<span style="color:{TRANSIT_COLOR}">▮▲</span> {signal.label} '
+                     f"(P = {signal.period:.3g} d, {24 * signal.duration:.2g} h; {html.escape(signal.source)})")
+        return f"<small>{known} · {filled}</small>"
 
     def descriptions(self) -> list[str]:
         """What each example shown drew, in full (``"RandomRoll(shift=-812), AddNoise(sigma=0.41)"``)."""
@@ -735,6 +751,11 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         )
 
 
+TRANSIT_COLOR = "#2ca02c"
+FILLED_COLOR = "#ff7f0e"
+_NO_TRANSITS: dict[str, list[Any]] = {"x0": [], "x1": [], "xc": [], "mark": []}
+
+
 def _truth_lookup(truth: Any) -> Any:
     """A :class:`~qusi_lab.vetting.views.TruthLookup` for ``truth`` (None for None)."""
     if truth is None:
@@ -765,6 +786,11 @@ def _short_record(record: str) -> str:
     if name == "Flip" or "=" not in rest:
         return short
     value = rest.split("=", 1)[1].split(",")[0]
+    if "." in value:  # drawn factors: three digits are plenty in a title
+        try:
+            value = f"{float(value):.3g}"
+        except ValueError:
+            pass
     return f"{short} {value}"
 
 
