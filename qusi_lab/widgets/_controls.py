@@ -59,12 +59,12 @@ PARAMETER_SPECS: dict[str, tuple[ParameterSpec, ...]] = {
 """Controls per built-in augmentation; other transforms get a number, check or text box per parameter."""
 
 # The tuner shows the controls in a column ~380 px wide beside its plots: a step's name and its chance on one
-# row, then a row per parameter whose slider starts where the chance slider starts (195 px in).
-_CONTROL_LAYOUT = {"width": "380px"}
-_STYLE = {"description_width": "195px"}
+# row, then a row per parameter whose slider starts where the chance slider starts (205 px in).
+_CONTROL_LAYOUT = {"width": "385px"}
+_STYLE = {"description_width": "205px"}
 _NAME_WIDTH = "150px"  # "CadenceDropout" whole in JupyterLab's font
-_PROBABILITY_LAYOUT = {"width": "230px"}
-_PROBABILITY_STYLE = {"description_width": "45px"}
+_PROBABILITY_LAYOUT = {"width": "235px"}
+_PROBABILITY_STYLE = {"description_width": "55px"}
 
 
 def _decimals(step: float) -> int:
