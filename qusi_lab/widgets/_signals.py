@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KnownSignal", "known_signal", "signal_mask", "follow_augmentations", "mask_intervals"]
+__all__ = ["FOLLOWED_STEPS", "KnownSignal", "known_signal", "signal_mask", "follow_augmentations", "mask_intervals"]
 
 # A periastron passage has no duration: mark this share of the period around it.
 HEARTBEAT_WINDOW = 0.04
@@ -105,8 +105,8 @@ def known_signal(meta: Mapping[str, Any], truth_row: Mapping[str, Any] | None = 
     if truth_row:
         kind = str(truth_row.get("kind", "") or "")
         row = dict(truth_row)
-        if kind and kind != "none":
-            row["kind"] = kind
+        if kind != "none":  # a candidate table has no kind: its period is a transit's
+            row["kind"] = kind or "transit"
             found = _from_parameters(row, "truth table")
             if found is not None:
                 return found
@@ -145,6 +145,8 @@ _STRETCH = re.compile(r"TimeStretch\(factor=([-+0-9.eE]+)\)")
 _ROLL = re.compile(r"RandomRoll\(shift=(-?\d+)\)")
 # Built-in augmentations that change values but leave every point where it was.
 _IN_PLACE = ("AddNoise", "ScaleFlux", "CadenceDropout", "RandomGaps")
+#: Steps whose effect on the in-transit times :func:`follow_augmentations` knows.
+FOLLOWED_STEPS = frozenset({*_IN_PLACE, "RandomRoll", "Flip", "TimeStretch"})
 
 
 def follow_augmentations(mask: np.ndarray, x: np.ndarray, records: Sequence[Any]) -> np.ndarray | None:

@@ -69,6 +69,7 @@ from qusi_lab.widgets._shared import (
     split_preprocessing,
 )
 from qusi_lab.widgets._signals import (
+    FOLLOWED_STEPS,
     KnownSignal,
     follow_augmentations,
     known_signal,
@@ -633,6 +634,9 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         else:
             known = (f'<span style="color:{TRANSIT_COLOR}">▮▲</span> {signal.label} '
                      f"(P = {signal.period:.3g} d, {24 * signal.duration:.2g} h; {html.escape(signal.source)})")
+            unknown = self._unfollowed_steps()
+            if unknown:
+                known += f"; examples not shaded: {html.escape(', '.join(unknown))} may move the points"
         return f"<small>{known} · {filled}</small>"
 
     def descriptions(self) -> list[str]:
@@ -651,8 +655,11 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         step = self._changed_step
         if step is None or not self._records:
             return ""
-        if not any(row.name == step and row.is_augmentation for row in self._rows):
+        rows = [row for row in self._rows if row.name == step and row.is_augmentation]
+        if not rows:
             return ""
+        if rows[0].enabled is not None and not rows[0].enabled.value:
+            return f'<small style="color:#555">{html.escape(step)}: off (applied to no example)</small>'
         applied = self.applied_in(step)
         if applied:
             where = ", ".join(str(number) for number in applied)
@@ -678,22 +685,24 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         source = sources[index] if sources is not None and index < len(sources) else None
         target_ids = getattr(self.dataset, "target_ids", None) or ()
         target = str(target_ids[index]) if index < len(target_ids) else ""
-        if self._truth is not None:
-            path = str(source) if isinstance(source, (str, Path)) else ""
-            if path or target:
-                row = self._truth.find(path, target)
+        path = str(source) if isinstance(source, (str, Path)) else ""
+        if self._truth is not None and (path or target):
+            row = self._truth.find(path, target)
         if row:
             found = known_signal({}, row)
             if found is not None or not load:
                 return found
-        if isinstance(source, LightCurve):
+        if isinstance(source, LightCurve) and not load:
             return known_signal(source.meta)
         if not load:
             return None
         try:
-            return known_signal(self._base(index).meta)
+            meta = self._base(index).meta
         except Exception:  # an unreadable curve has no known signal; the plot reports the error
             return None
+        if not row and self._truth is not None and target and meta.get("sector") is not None:
+            row = self._truth.find(path, target, meta.get("sector"))  # tables keyed by target and sector
+        return known_signal(meta, row or None)
 
     def strongest_signal(self, limit: int = 5000) -> int:
         """The index of the curve with the strongest known signal: highest SNR, else deepest, else first found.
@@ -738,10 +747,20 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
             return dict.fromkeys(self.columns, empty)
         mask = signal_mask(x, self.signal)
         intervals = {"original": mask_intervals(x, mask)}
+        unknown = self._unfollowed_steps()
         for number, (lc, _) in enumerate(results, start=1):
-            moved = follow_augmentations(mask, x, [str(r) for r in (lc.meta.get("augmentations") or [])])
+            moved = None if unknown else follow_augmentations(
+                mask, x, [str(r) for r in (lc.meta.get("augmentations") or [])]
+            )
             intervals[f"augmented_{number}"] = empty if moved is None else mask_intervals(x, moved)
         return intervals
+
+    def _unfollowed_steps(self) -> list[str]:
+        """Steps switched on whose effect on the times the shading cannot follow (not built-in augmentations)."""
+        return [
+            step.name for step in self._pipeline
+            if step.name not in FOLLOWED_STEPS and float(getattr(step, "probability", 1.0)) > 0
+        ]
 
     def __repr__(self) -> str:
         steps = "".join(f"    {step!r},\n" for step in self._pipeline)
