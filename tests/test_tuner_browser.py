@@ -5,10 +5,14 @@ The test writes a small synthetic experiment, starts Voila on ``tests/notebooks/
 rows of controls and the original and augmented plots, then drags the ``AddNoise`` noise slider
 with the mouse. The curves BokehJS holds in the page must then be exactly the examples that the
 tuned pipeline (the slider's new value) gives, computed again here in the test process from the
-same files, seed and curve. A screenshot goes to ``tests/artifacts/augmentation_tuner.png``
-(copied to ``docs/images`` for the README).
+same files, seed and curve. A screenshot goes to ``tests/artifacts/augmentation_tuner_voila.png``.
 
-Same requirements as ``test_vetting_browser.py``; skipped, loudly, without them. Takes ~15 s.
+In JupyterLab at 1440 x 900 (issue 14), on the tuner's default curve: the controls and every plot are on screen
+together, the axes are labelled, no title or label is cut, the shaded transits cover the deepest dip, and after
+the noise slider is dragged its note names the examples it changed. The tuner's screenshot there,
+``tests/artifacts/augmentation_tuner.png``, is the README's ``docs/images/augmentation_tuner.png``.
+
+Same requirements as ``test_vetting_browser.py`` (and jupyterlab); skipped, loudly, without them. ~1.5 min.
 """
 
 from __future__ import annotations
@@ -172,7 +176,7 @@ def test_tuner_in_voila(tuner_folder):
             redraw = time.monotonic() - released
             assert all("noise " in title.replace("\n", " ") for title in state["titles"] if title.startswith("example"))
             page.wait_for_timeout(400)
-            page.screenshot(path=str(ARTIFACTS / "augmentation_tuner.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "augmentation_tuner_voila.png"), full_page=True)
             bokeh_errors = [error for error in errors if "bokeh" in error.lower() or "require" in error]
             assert not bokeh_errors, bokeh_errors
             print(f"\ntuner in Voila: page with plots after {loaded:.1f} s; slider dragged to std={value}; page "
@@ -323,6 +327,27 @@ def test_tuner_fits_jupyterlab_at_1440x900(lab_server, tuner_folder):
             flux = np.asarray(state["data"]["original"], dtype=np.float64)
             deepest = x[np.nanargmin(flux)]
             assert any(a <= deepest <= b for a, b in zip(shown["x0"], shown["x1"], strict=True)), (deepest, shown)
+
+            # Move the noise slider with the mouse: the note names the examples it changed, and they (like every
+            # plot) are on screen without scrolling.
+            handle = page.locator(".qt-AddNoise-std .noUi-handle")
+            track = page.locator(".qt-AddNoise-std .noUi-target").bounding_box()
+            box = handle.bounding_box()
+            assert track is not None and box is not None
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(track["x"] + track["width"] * 0.5, box["y"] + box["height"] / 2, steps=6)
+            page.mouse.up()
+            note = page.locator(".qusi-augmentation-tuner").get_by_text("AddNoise:")
+            note.wait_for(timeout=20_000)
+            assert note.inner_text().startswith(("AddNoise: applied in example", "AddNoise: applied in none")), (
+                note.inner_text())
+            page.wait_for_timeout(800)
+            after = page.evaluate(_LAYOUT_PROBE)
+            for part in [after["controls"], *[plot["rect"] for plot in after["plots"]]]:
+                assert inside(part, screen) and inside(part, notebook), (part, after)
+            assert not after["cut"], after["cut"]
+            page.locator(".qusi-augmentation-tuner").screenshot(path=str(ARTIFACTS / "augmentation_tuner.png"))
             print(f"\ntuner in JupyterLab 1440x900: {layout['tuner']['right'] - layout['tuner']['left']:.0f} x "
                   f"{height:.0f} px; notebook area {notebook['top']:.0f}-{notebook['bottom']:.0f} px")
         except BaseException:
