@@ -177,6 +177,12 @@ def test_tuner_in_voila(tuner_folder):
             assert all("noise " in title.replace("\n", " ") for title in state["titles"] if title.startswith("example"))
             page.wait_for_timeout(400)
             page.screenshot(path=str(ARTIFACTS / "augmentation_tuner_voila.png"), full_page=True)
+            # A narrow window: the plots go under the controls instead of off the side.
+            page.set_viewport_size({"width": 820, "height": 1000})
+            page.wait_for_timeout(1000)
+            narrow = page.evaluate(_LAYOUT_PROBE)
+            assert narrow["plots"] and all(plot["rect"]["top"] >= narrow["controls"]["bottom"] - 1
+                                           and plot["rect"]["right"] <= 820 + 1 for plot in narrow["plots"]), narrow
             bokeh_errors = [error for error in errors if "bokeh" in error.lower() or "require" in error]
             assert not bokeh_errors, bokeh_errors
             print(f"\ntuner in Voila: page with plots after {loaded:.1f} s; slider dragged to std={value}; page "
@@ -218,8 +224,9 @@ _LAYOUT_PROBE = """() => {
   for (const element of tuner.querySelectorAll('label, label span, .widget-label, .widget-label-basic, .widget-readout, button, .widget-dropdown select'))
     if (element.offsetParent !== null && element.scrollWidth > element.clientWidth + 1)
       cut.push(element.textContent.trim() || element.outerHTML.slice(0, 80));
+  const notebook = document.querySelector('.jp-NotebookPanel-notebook');
   return {tuner: rect(tuner), controls: rect(tuner.querySelector('.qt-controls')), plots: plots, cut: cut,
-          notebook: rect(document.querySelector('.jp-NotebookPanel-notebook')),
+          notebook: notebook ? rect(notebook) : null,
           viewport: {width: window.innerWidth, height: window.innerHeight}};
 }"""
 
