@@ -471,3 +471,18 @@ def test_files_with_a_truth_table_and_an_explicit_truth(tmp_path):
                           "epoch": [row["epoch"]], "duration_hours": [row["duration_hours"]]})
     own = AugmentationTuner(train, index=strongest, n_examples=1, truth=table)
     assert shaded(own, "original") == shaded(tuner, "original")
+
+
+def test_your_own_curves_meta_period_and_an_epoch_in_another_time_system():
+    quiet = synthetic_light_curve("quiet", seed=4)
+    mine = quiet.replace(meta={**quiet.meta, "injected": [], "period": 3.0, "epoch": 1330.0, "duration": 0.2})
+    tuner = AugmentationTuner([mine], n_examples=1, truth=None)
+    assert tuner.signal is not None and tuner.signal.source == "meta"
+    intervals = shaded(tuner, "original")
+    assert len(intervals) == 9  # every 3 days over the 27-day sector
+    step = float(np.median(np.diff(plotted(tuner, "x"))))
+    assert all(abs((end - start) - 0.2) <= 1.01 * step for start, end in intervals)  # 0.2 d, to a bin
+    # A BJD epoch on BTJD times: the phase would be wrong, so nothing is shaded and the key says why.
+    bjd = quiet.replace(meta={**mine.meta, "epoch": 2457000.0 + 1330.0})
+    other = AugmentationTuner([bjd], n_examples=1, truth=None)
+    assert shaded(other, "original") == [] and "another time system" in other.key.value

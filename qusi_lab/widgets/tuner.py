@@ -171,6 +171,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         self._truth = _truth_lookup(truth)
         self._signals: dict[int, KnownSignal | None] = {}
         self.signal: KnownSignal | None = None
+        self.plotted_x = np.zeros(0)  # x values of the curve shown
         self._records: list[list[str]] = []  # what each example drew, as recorded in its meta
         self._changed_step: str | None = None  # the step whose control moved last (for the note)
         if index is None:
@@ -549,7 +550,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
                 self._say("")
         self._changed_step = None
         self.seconds = time.perf_counter() - started
-        self.timing.value = f"<small>{1000 * self.seconds:.0f} ms</small>"
+        self.timing.value = f'<small title="the last redraw took">{1000 * self.seconds:.0f} ms</small>'
         return self.seconds
 
     def _empty_data(self) -> dict[str, np.ndarray]:
@@ -608,6 +609,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
                 plot.xaxis.axis_label = x_label
         self._shown = (position, x)
         self.note.value = self._note()
+        self.plotted_x = x
         self.key.value = self._key(x_label)
         return warnings
 
@@ -631,6 +633,9 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
             known = "no known transit for this curve"
         elif not x_label.startswith("time"):
             known = "known signal not shown: the curve has no times"
+        elif not self._same_time_system(self.plotted_x):
+            known = (f"known signal not shown: its epoch {signal.epoch:.1f} is centuries from the curve's "
+                     "times (another time system?)")
         else:
             known = (f'<span style="color:{TRANSIT_COLOR}">▮▲</span> {signal.label} '
                      f"(P = {signal.period:.3g} d, {24 * signal.duration:.2g} h; {html.escape(signal.source)})")
@@ -743,7 +748,7 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
         empty: tuple[list[float], list[float]] = ([], [])
         if self.signal is None or x.size == 0:
             return dict.fromkeys(self.columns, empty)
-        if not x_label.startswith("time"):  # plotted against bin numbers: the times are not known
+        if not x_label.startswith("time") or not self._same_time_system(x):
             return dict.fromkeys(self.columns, empty)
         mask = signal_mask(x, self.signal)
         intervals = {"original": mask_intervals(x, mask)}
@@ -754,6 +759,10 @@ class AugmentationTuner(RefreshedRepr, widgets.VBox):
             )
             intervals[f"augmented_{number}"] = empty if moved is None else mask_intervals(x, moved)
         return intervals
+
+    def _same_time_system(self, x: np.ndarray) -> bool:
+        """False when the epoch is centuries from the curve (a BJD epoch for BTJD times): shading would be wrong."""
+        return self.signal is not None and bool(abs(self.signal.epoch - float(np.median(x))) < 36500.0)
 
     def _unfollowed_steps(self) -> list[str]:
         """Steps switched on whose effect on the times the shading cannot follow (not built-in augmentations)."""
