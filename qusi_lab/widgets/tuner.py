@@ -12,7 +12,7 @@ the built-in augmentations, number/text boxes for transforms you registered
 yourself). Any change rebuilds the pipeline and redraws, beside the original
 (preprocessed) curve, ``n_examples`` augmented versions drawn deterministically
 from ``(seed, sample index, example number)``; "reseed" moves to the next seed.
-At the default three examples the whole tuner is ~650 px tall: controls and every plot fit a
+At the default three examples the whole tuner is ~1010 x 670 px: controls and every plot fit a
 laptop screen in JupyterLab (a narrow notebook puts the plots under the controls).
 
 * Points that an augmentation blanked (gaps, dropped cadences, stretched ends) and
