@@ -138,8 +138,8 @@ class EvaluationResult:
         ceilings = self._ceilings()
         if name in ceilings and not math.isnan(ceilings[name]):
             places = min(len(self.scores), max(1, math.ceil(self.top_fraction * len(self.scores) - 1e-9)))
-            return (f"ceiling {ceilings[name]:.4f}: {places:,} places in the top {self.top_fraction * 100:g}% "
-                    f"for {positives:,} positives")
+            return (f"ceiling {ceilings[name]:.4f}: {places:,} place{'s' * (places != 1)} in the top "
+                    f"{self.top_fraction * 100:g}% for {positives:,} positive{'s' * (positives != 1)}")
         if name == "recall_at_k_positives" and positives:
             return f"recall = precision in the top {positives:,}, the number of positives"
         return ""
