@@ -179,3 +179,16 @@ def test_panel_with_min_score_above_every_score(tmp_path):
         assert panel.score_slider.value == pytest.approx(1.5)
     finally:
         panel.close()
+
+
+def test_the_warning_points_at_the_users_line(tmp_path):
+    path = save_candidates(make_table([0.8, 0.4]), tmp_path / "candidates.csv")
+    with pytest.warns(UserWarning, match="above all 2 scores") as queue_warnings:
+        queue = CandidateQueue(path, min_score=0.9)
+    with pytest.warns(UserWarning, match="above all 2 scores") as setter_warnings:
+        queue.min_score = 0.95
+    with pytest.warns(UserWarning, match="above all 2 scores") as panel_warnings:
+        panel = VettingPanel(path, min_score=0.9, model=None, preload=0, draw_ahead=False)
+    panel.close()
+    for caught in (queue_warnings, setter_warnings, panel_warnings):
+        assert [record.filename for record in caught] == [__file__]

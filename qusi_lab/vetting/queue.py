@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -146,6 +147,8 @@ def _normalise_target(text: str) -> str:
 
 
 _DIGITS = re.compile(r"(\d+)\s*$")
+
+_VETTING_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 #: What a verdict file opened by default is called, beside its candidate table.
 DEFAULT_LABELS_SUFFIX = "-verdicts.csv"
@@ -289,7 +292,7 @@ class CandidateQueue:
         self._cursor = -1
         self._recompute_visible(keep=None)
         self._cursor = self._resume_cursor()
-        self._warn_if_above_scores(stacklevel=3)
+        self._warn_if_above_scores()
 
     # ------------------------------------------------------------------ state per candidate
     def _state_code(self, verdict: str) -> int:
@@ -352,7 +355,7 @@ class CandidateQueue:
     def min_score(self, value: float | None) -> None:
         self._min_score = None if value is None else float(value)
         self._recompute_visible(keep=self._current_position())
-        self._warn_if_above_scores(stacklevel=3)
+        self._warn_if_above_scores()
 
     def _above_every_score(self) -> bool:
         """Whether ``min_score`` hides every candidate of a non-empty table (NaN scores never pass it)."""
@@ -364,9 +367,13 @@ class CandidateQueue:
         top = _score_text(float(finite.max()))
         return top, int(np.count_nonzero(finite >= float(top)))
 
-    def _warn_if_above_scores(self, *, stacklevel: int) -> None:
+    def _warn_if_above_scores(self) -> None:
         if not self._above_every_score():
             return
+        # Point the warning at the user's line, past the panel and queue frames in between.
+        stacklevel, frame = 1, sys._getframe(0)
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(_VETTING_FOLDER):
+            frame, stacklevel = frame.f_back, stacklevel + 1
         finite = int(np.count_nonzero(np.isfinite(self._scores)))
         if finite == 0:
             message = (f"min_score={self._min_score:g} hides all {_candidates_word(self.total)}: none has a finite "
