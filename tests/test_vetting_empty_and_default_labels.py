@@ -192,3 +192,12 @@ def test_the_warning_points_at_the_users_line(tmp_path):
     panel.close()
     for caught in (queue_warnings, setter_warnings, panel_warnings):
         assert [record.filename for record in caught] == [__file__]
+
+
+def test_a_default_verdict_file_that_cannot_be_opened_says_to_pass_labels(tmp_path):
+    path = save_candidates(make_table([0.9]), tmp_path / "candidates.csv")
+    (tmp_path / "candidates-verdicts.csv").mkdir()  # in the way (as a read-only folder would be)
+    with pytest.raises(OSError, match=r"candidates-verdicts\.csv: cannot open the default verdict file beside the "
+                                      r"candidate table \(Is a directory\); pass labels="):
+        CandidateQueue(path)
+    assert CandidateQueue(path, tmp_path / "elsewhere.csv").store.path.is_file()

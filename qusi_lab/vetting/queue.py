@@ -228,6 +228,7 @@ class CandidateQueue:
         model: str | os.PathLike[str] | None = None,
         score_column: str = "score",
     ) -> None:
+        default = labels is None
         if isinstance(candidates, (str, os.PathLike)):
             from qusi_lab.inference import read_candidates
 
@@ -256,6 +257,13 @@ class CandidateQueue:
             model = candidates.attrs.get("model") or None
         if isinstance(labels, VerdictStore):
             self.store = labels
+        elif default:
+            try:
+                self.store = VerdictStore(labels, user=user, model=model)
+            except OSError as error:  # a read-only folder, a folder of that name ...
+                raise type(error)(
+                    error.errno, f"{labels}: cannot open the default verdict file beside the candidate table "
+                    f"({error.strerror or error}); pass labels= a verdict file you can write") from error
         else:
             self.store = VerdictStore(labels, user=user, model=model)
 
