@@ -223,6 +223,34 @@ def _format(value: Any, spec: str) -> str:
     return "" if not np.isfinite(number) else format(number, spec)
 
 
+def _recall_ceiling_text(evaluation: Any) -> str:
+    """The test set's recall in the top fraction against its ceiling, in words ("" when not a binary result).
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> _recall_ceiling_text(SimpleNamespace(top_fraction=0.1, metrics={
+    ...     "recall_at_top_10%": 0.44, "recall_at_top_10%_ceiling": 0.5, "recall_at_k_positives": 0.8}))
+    'Recall in the top 10%: 0.44 of a possible 0.50 (the top 10% holds fewer places than there are positives), \
+88% of the best any ranking could do; recall at k = number of positives (= precision there): 0.80.'
+    """
+    from qusi_lab.training.metrics import CEILING_SUFFIX, top_fraction_name
+
+    name = top_fraction_name(evaluation.top_fraction)
+    value = evaluation.metrics.get(name)
+    ceiling = evaluation.metrics.get(name + CEILING_SUFFIX)
+    if value is None or ceiling is None or not np.isfinite(value) or not np.isfinite(ceiling) or ceiling <= 0:
+        return ""
+    percent = f"{evaluation.top_fraction * 100:g}%"
+    why = (" (the top " + percent + " holds fewer places than there are positives)") if ceiling < 1 else ""
+    text = (f"Recall in the top {percent}: {value:.2f} of a possible {ceiling:.2f}{why}, "
+            f"{value / ceiling:.0%} of the best any ranking could do")
+    at_k = evaluation.metrics.get("recall_at_k_positives")
+    if at_k is not None and np.isfinite(at_k):
+        text += f"; recall at k = number of positives (= precision there): {at_k:.2f}"
+    return text + "."
+
+
 def _write_summary(path: Path, *, datasets: pd.DataFrame, training: Any, evaluation: Any, table: Any,
                    model: Any, top: int, seconds: dict[str, float], settings: dict[str, Any]) -> Path:
     from qusi_lab._version import __version__
@@ -251,6 +279,9 @@ def _write_summary(path: Path, *, datasets: pd.DataFrame, training: Any, evaluat
     if evaluation is not None:
         parts.append("<h2>Test set</h2>")
         parts.append(_table_html(evaluation.to_frame()))
+        recall_note = _recall_ceiling_text(evaluation)
+        if recall_note:
+            parts.append(f"<p>{html.escape(recall_note)}</p>")
         if evaluation.confusion_matrix is not None:
             parts.append(f"<p>Confusion matrix at threshold {evaluation.threshold:g} "
                          "(rows: true class, columns: predicted):</p>")
@@ -262,9 +293,12 @@ def _write_summary(path: Path, *, datasets: pd.DataFrame, training: Any, evaluat
     summary = (f"{scored:,} of {table.attrs.get('light_curves', scored):,} light curves scored in "
                f"{table.attrs.get('seconds', float('nan')):.1f} s; {len(table.problems)} could not be used. ")
     if planets:
-        found = [int((table["true_kind"].head(n) == "planet").sum()) for n in (10, 20, 50)]
+        tops = (10, 20, 50)
+        found = [int((table["true_kind"].head(n) == "planet").sum()) for n in tops]
+        # A top n holds at most n planets: say so, or 10 of 30 looks like a poor ranking.
+        most = " / ".join(str(min(n, planets, scored)) for n in tops)
         summary += (f"The sector holds {planets} planets; the top 10 / 20 / 50 candidates contain "
-                    f"{found[0]} / {found[1]} / {found[2]} of them.")
+                    f"{found[0]} / {found[1]} / {found[2]} of them (at most {most} could be).")
     parts.append(f"<p>{html.escape(summary)} The full table is <a href='candidates.csv'>candidates.csv</a>.</p>")
     columns = [column for column in ("rank", "target_id", "score", "period", "depth_ppm", "duration_hours",
                                      "bls_snr", "true_kind", "true_period") if column in table]

@@ -10,6 +10,12 @@ Its methods read like astronomy, in the manner of lightkurve::
 
 It converts to and from ``lightkurve.LightCurve`` and accepts astropy ``Time``
 and ``Quantity`` inputs.
+
+Files of your own (a headerless CSV, a ``BJD,mag`` table) are read by choosing
+columns by name or 0-based position; magnitudes become relative flux
+(``meta["flux_converted_from"] == "mag"``; see :func:`qusi_lab.io.read_light_curve`)::
+
+    lc = ql.read_light_curve("star.txt", time_column=0, flux_column=1, flux_unit="mag")
 """
 
 from __future__ import annotations

@@ -156,3 +156,109 @@ def test_regression_metrics_match_scikit_learn_and_numpy() -> None:
     assert metrics["pearson"] == pytest.approx(np.corrcoef(predictions, targets)[0, 1])
     constant = qm.regression_metrics(predictions[:5], np.full(5, 3.0))
     assert math.isnan(constant["r2"]) and math.isnan(constant["pearson"])
+
+
+# ---------------------------------------------------------------- the ceiling of recall in the top fraction
+def perfect_ranking(positives: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positives first, each scored above every negative."""
+    labels = np.r_[np.ones(positives, dtype=int), np.zeros(size - positives, dtype=int)]
+    return np.linspace(1.0, 0.0, size), labels
+
+
+def test_recall_in_the_top_10_percent_is_capped_at_half_when_a_fifth_is_positive() -> None:
+    # Issue 14: 100 curves, 20 positive, top 10% = 10 places: even a perfect ranking finds 10 of 20.
+    scores, labels = perfect_ranking(20, 100)
+    assert qm.recall_at_top_fraction(scores, labels, 0.1) == 0.5
+    assert qm.recall_at_top_fraction_ceiling(labels, 0.1) == 0.5
+    assert qm.recall_at_k_positives(scores, labels) == 1.0  # top 20 hold all 20: no ceiling to remember
+    metrics = qm.binary_metrics(scores, labels)
+    assert metrics["recall_at_top_10%"] == metrics["recall_at_top_10%_ceiling"] == 0.5
+    assert metrics["recall_at_k_positives"] == 1.0
+
+
+def test_ceiling_is_one_when_the_places_outnumber_the_positives() -> None:
+    labels = np.r_[np.ones(5, dtype=int), np.zeros(95, dtype=int)]
+    assert qm.recall_at_top_fraction_ceiling(labels, 0.1) == 1.0  # 10 places, 5 positives
+    assert qm.recall_at_top_fraction_ceiling(labels, 0.05) == 1.0  # 5 places, 5 positives
+    assert qm.recall_at_top_fraction_ceiling(labels, 0.03) == 0.6  # 3 places, 5 positives
+    assert qm.recall_at_top_fraction_ceiling(np.ones(7, dtype=int), 0.5) == 4 / 7  # ceil(3.5) = 4 places
+    assert qm.recall_at_top_fraction_ceiling([True, False, False], 1.0) == 1.0
+
+
+def test_the_ceiling_bounds_recall_for_any_ranking() -> None:
+    for seed in range(5):
+        scores, labels = random_binary(seed, size=203, ties=seed % 2 == 1)
+        for fraction in (0.01, 0.1, 0.25):
+            assert qm.recall_at_top_fraction(scores, labels, fraction) <= qm.recall_at_top_fraction_ceiling(
+                labels, fraction) + 1e-12
+
+
+def test_recall_at_k_positives_hand_checked_and_equals_precision_at_k() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    labels = np.array([1, 0, 1, 0, 0, 1])
+    assert qm.recall_at_k_positives(scores, labels) == pytest.approx(2 / 3)  # top 3: 0.9(P) 0.8 0.7(P)
+    _, _, thresholds = qm.precision_recall_curve(scores, labels)
+    precision_at_3 = qm.precision(scores, labels, threshold=0.7)
+    assert precision_at_3 == pytest.approx(2 / 3) and 0.7 in thresholds
+    # A tie across the cut counts in proportion to the places left: top 2 of [P 0.9, P 0.5, N 0.5, N 0.1].
+    assert qm.recall_at_k_positives([0.9, 0.5, 0.5, 0.1], [1, 1, 0, 0]) == 0.75
+    assert qm.recall_at_k_positives([0.5, 0.5, 0.9, 0.1], [1, 0, 1, 0]) == 0.75  # order does not matter
+    # Matches a brute-force count without ties.
+    for seed in range(3):
+        scores, labels = random_binary(seed)
+        k = int(labels.sum())
+        assert qm.recall_at_k_positives(scores, labels) == pytest.approx(labels[np.argsort(-scores)[:k]].sum() / k)
+
+
+def test_ceiling_and_r_precision_are_nan_without_positives_and_check_the_fraction() -> None:
+    assert math.isnan(qm.recall_at_top_fraction_ceiling([0, 0, 0]))
+    assert math.isnan(qm.recall_at_k_positives([0.1, 0.2, 0.3], [0, 0, 0]))
+    with pytest.raises(ValueError, match="fraction must be in"):
+        qm.recall_at_top_fraction_ceiling([0, 1], fraction=1.5)
+    with pytest.raises(ValueError, match="binary labels"):
+        qm.recall_at_top_fraction_ceiling([0, 2])
+
+
+def evaluation_of(scores, labels, top_fraction=0.1):
+    import pandas as pd
+
+    from qusi_lab.training.evaluate import EvaluationResult
+
+    names = np.where(np.asarray(labels) == 1, "positive", "negative")
+    frame = pd.DataFrame({"index": np.arange(len(scores)), "path": [f"c{i}.fits" for i in range(len(scores))],
+                          "target_id": "", "label": names, "score": scores})
+    return EvaluationResult(
+        metrics=qm.binary_metrics(scores, labels, top_fraction=top_fraction), scores=frame, confusion_matrix=None,
+        problems=pd.DataFrame(columns=["path", "error", "stage"]), task="binary",
+        label_names=("negative", "positive"), top_fraction=top_fraction, positive_class="positive")
+
+
+def test_evaluation_result_shows_recall_next_to_its_ceiling() -> None:
+    # 100 curves, 20 positive; the top 10 hold 8 of them (two negatives scored above two positives).
+    scores = np.linspace(1.0, 0.0, 100)
+    labels = np.zeros(100, dtype=int)
+    labels[[0, 1, 2, 3, 4, 5, 6, 7, 10, 11, *range(12, 22)]] = 1
+    result = evaluation_of(scores, labels)
+    assert result.metrics["recall_at_top_10%"] == 0.4 and result.metrics["recall_at_top_10%_ceiling"] == 0.5
+    assert result.metrics["recall_at_k_positives"] == 0.9  # top 20 hold 18 of the 20
+    text = repr(result)
+    assert "recall_at_top_10%      0.4000  (ceiling 0.5000: 10 places in the top 10% for 20 positives)" in text
+    assert "recall_at_k_positives  0.9000  (recall = precision in the top 20, the number of positives)" in text
+    assert "recall_at_top_10%_ceiling" not in text  # shown beside the recall, not as a metric of its own
+    frame = result.to_frame()
+    assert frame.loc["recall_at_top_10%", "value"] == 0.4 and frame.loc["recall_at_top_10%", "ceiling"] == 0.5
+    assert "recall_at_top_10%_ceiling" not in frame.index and math.isnan(frame.loc["auc_roc", "ceiling"])
+    page = result._repr_html_()
+    assert "<th>ceiling</th>" in page and "0.5000" in page and "10 places in the top 10% for 20 positives" in page
+
+
+def test_demo_summary_sentence_reads_the_recall_against_its_ceiling() -> None:
+    from qusi_lab.demo import _recall_ceiling_text
+
+    scores = np.linspace(1.0, 0.0, 100)
+    labels = np.r_[np.ones(20, dtype=int), np.zeros(80, dtype=int)]
+    labels[[9, 25]] = labels[[25, 9]]  # one negative in the top 10: 9 of the 20 positives found
+    text = _recall_ceiling_text(evaluation_of(scores, labels))
+    assert text.startswith("Recall in the top 10%: 0.45 of a possible 0.50 (the top 10% holds fewer places than "
+                           "there are positives), 90% of the best any ranking could do")
+    assert text.endswith("recall at k = number of positives (= precision there): 0.95.")

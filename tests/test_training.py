@@ -101,9 +101,12 @@ def test_learns_an_easy_binary_task(binary_sets, tmp_path) -> None:
     assert list(history["step"]) == [50, 100, 150, 200]
     assert history["train_loss"].iloc[-1] < 0.5 * history["train_loss"].iloc[0]
     assert history["val_auc_roc"].max() >= 0.9
-    assert {"val_loss", "val_auc_pr", "val_recall_at_top_10%", "learning_rate", "grad_norm"} <= set(
-        history.columns
-    )
+    assert {"val_loss", "val_auc_pr", "val_recall_at_top_10%", "val_recall_at_top_10%_ceiling",
+            "val_recall_at_k_positives", "learning_rate", "grad_norm"} <= set(history.columns)
+    # The ceiling depends on the validation labels only: ceil(0.1 * 60) = 6 places for the positives.
+    positives = int(validation_set.class_counts()[1])
+    assert (history["val_recall_at_top_10%_ceiling"] == min(1.0, 6 / positives)).all()
+    assert (history["val_recall_at_top_10%"] <= history["val_recall_at_top_10%_ceiling"] + 1e-12).all()
     assert result.stopped_reason == "max_steps" and result.steps == 200
     # The best weights are loaded: evaluating them reproduces the best validation metrics.
     # result.model is a Model around the very network that was passed in, trained, in eval mode.
@@ -114,6 +117,8 @@ def test_learns_an_easy_binary_task(binary_sets, tmp_path) -> None:
     assert evaluation.metrics["auc_roc"] == pytest.approx(result.best_metrics["auc_roc"], abs=1e-6)
     assert evaluation.metrics["auc_roc"] >= 0.9
     assert len(evaluation.scores) == len(validation_set) and len(evaluation.problems) == 0
+    assert f"(ceiling {min(1.0, 6 / positives):.4f}: 6 places in the top 10% for {positives} positives)" in repr(
+        evaluation)
     # What inference needs travels with the model.
     info = bundle_of(model)
     assert info is getattr(model, "bundle")  # noqa: B009 - the attribute itself
@@ -528,3 +533,11 @@ def test_a_time_budget_anneals_the_cosine_schedule_before_max_steps(binary_sets)
     plain = train(small_model(), train_set, **settings)
     assert np.array_equal(generous.history["learning_rate"].to_numpy(), plain.history["learning_rate"].to_numpy())
     assert weights_equal(generous.model.state_dict(), plain.model.state_dict())
+
+
+def test_a_ceiling_cannot_be_monitored() -> None:
+    from qusi_lab.training.validation import monitor_name
+
+    with pytest.raises(ValueError, match="fixed by its labels, not by the network"):
+        monitor_name("val_recall_at_top_10%_ceiling", "binary", None)
+    assert monitor_name("recall_at_k_positives", "binary", None) == "recall_at_k_positives"

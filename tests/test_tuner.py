@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -107,7 +109,7 @@ def test_a_row_of_controls_for_every_step(dataset):
     bundle = tuner._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "AddNoise(std=0.5" in bundle["text/plain"]
-    assert tuner.plot in tuner.children
+    assert tuner.plot in tuner.children[0].children and tuner.controls_box in tuner.children[0].children
 
 
 def test_slider_edits_change_the_pipeline_and_the_plots(dataset):
@@ -138,7 +140,7 @@ def test_slider_edits_change_the_pipeline_and_the_plots(dataset):
         residual = curve - original
         assert 1.8 < residual.std() < 2.2  # the plotted examples carry exactly the noise the sliders ask for
     assert sent, "plot changes must be sent to the browser"
-    assert "AddNoise(sigma=2" in tuner.figures[1].title.text  # titles say what was drawn
+    assert "noise 2" in tuner.figures[1].title.text and "AddNoise(sigma=2" in tuner.descriptions()[0]
 
     before = augmented_plots(tuner)
     noise["std"].value = 0.5
@@ -297,7 +299,7 @@ def test_a_curve_that_fails_is_reported_not_raised(tmp_path):
     broken = tmp_path / "tic_6_s01.fits"
     broken.write_bytes(b"this is not a FITS file")
     dataset = LightCurveDataset([path, broken], ["a", "b"])
-    tuner = AugmentationTuner(dataset, n_examples=1)
+    tuner = AugmentationTuner(dataset, index=0, n_examples=1)
     assert tuner.error is None and plotted(tuner, "original").size == 2048
     tuner.selector.next_button.click()
     assert tuner.index == 1
@@ -331,7 +333,7 @@ def test_light_curves_and_display_bundle():
     assert tuner.plot.render_bundle == bundle_before  # not rebuilt on every change (slow)...
     tuner._repr_mimebundle_()
     assert tuner.plot.render_bundle != bundle_before  # ...but before a new view is drawn
-    assert "AugmentationTuner(curve 0 of 2" in repr(tuner)
+    assert "AugmentationTuner(curve 1 of 2" in repr(tuner)  # opens on the heartbeat: its signal is known
 
 
 def test_length_changes_and_read_only_parameters(dataset):
@@ -346,3 +348,141 @@ def test_length_changes_and_read_only_parameters(dataset):
     tuner.controls("TunerTestTrim")["keep"].value = 1.0
     assert step(tuner.pipeline, "TunerTestTrim").tags == ["a", "b"]  # kept through later edits
     assert tuner.error is None and np.isfinite(plotted(tuner, "augmented_1")).all()
+
+
+# ---------------------------------------------------------------- issue 14: what the plots show
+
+
+def shaded(tuner: AugmentationTuner, column: str) -> list[tuple[float, float]]:
+    """The shaded (known transit) intervals of one plot, from the Bokeh source the page draws."""
+    source: Any = tuner.panel.layout_model.select_one({"name": f"transits_{column}"})
+    assert source is not None, column
+    return list(zip(source.data["x0"], source.data["x1"], strict=True))
+
+
+def deepest_x(tuner: AugmentationTuner, column: str) -> float:
+    x, flux = plotted(tuner, "x"), plotted(tuner, column)
+    return float(x[np.nanargmin(flux)])
+
+
+def covers(intervals: list[tuple[float, float]], x: float) -> bool:
+    return any(start <= x <= end for start, end in intervals)
+
+
+def test_axes_are_labelled_and_titles_fit(dataset):
+    tuner = AugmentationTuner(dataset, index=0, n_examples=3)
+    assert len(tuner.figures) == 4
+    for plot in tuner.figures:
+        assert plot.xaxis[0].axis_label == "time [BTJD]"
+        assert plot.yaxis[0].axis_label == "network input (normalised flux)"
+    # Switch everything on with certainty: the longest titles. Each line stays short (Bokeh does not wrap or
+    # cut titles: a long line runs out of the plot); the full records are in descriptions().
+    for name in STEP_NAMES:
+        tuner.controls(name)["probability"].value = 1.0
+    for plot in tuner.figures:
+        assert all(len(line) <= 44 for line in plot.title.text.split("\n")), plot.title.text
+        assert plot.title.text.count("\n") <= 1
+    assert tuner.figures[0].title.text == "original #0 · TIC 739967931 · positive"
+    assert all(description.startswith("TimeStretch(factor=") for description in tuner.descriptions())
+    assert "RandomGaps(" in tuner.descriptions()[0] and "gaps 2" in tuner.figures[1].title.text
+
+
+def test_opens_on_the_strongest_known_signal_with_its_transits_shaded(dataset):
+    tuner = AugmentationTuner(dataset, n_examples=2)
+    # Of the two positives (an eclipsing binary with SNR ~300, a heartbeat with ~30) the binary.
+    assert tuner.index == 0 and tuner.signal is not None and tuner.signal.kind == "eclipsing_binary"
+    intervals = shaded(tuner, "original")
+    assert 5 <= len(intervals) <= 8  # a 4.2-day binary over a 27-day sector
+    assert covers(intervals, deepest_x(tuner, "original"))  # the shading is where the flux dips deepest
+    key = html.unescape(tuner.key.value)
+    assert "eclipse (P = 4.25 d" in key and "meta['injected']" in key
+    # The heartbeat: its periastra are marked; a quiet star: nothing is, and the key says so.
+    tuner.go_to(2)
+    assert tuner.signal.label == "periastron" and shaded(tuner, "original")
+    tuner.go_to(1)
+    assert tuner.signal is None and shaded(tuner, "original") == [] and shaded(tuner, "augmented_1") == []
+    assert "no known transit" in tuner.key.value
+
+
+def test_the_shading_follows_roll_flip_and_stretch(dataset):
+    tuner = AugmentationTuner(dataset, index=0, n_examples=3, seed=2)
+    switch_all_off(tuner)
+    for name, parameters in {"RandomRoll": {}, "Flip": {}, "TimeStretch": {"low": 0.8, "high": 1.2}}.items():
+        tuner.set_params(name, probability=1.0, **parameters)
+    original = shaded(tuner, "original")
+    for number, description in enumerate(tuner.descriptions(), start=1):
+        assert "RandomRoll(" in description and "Flip()" in description and "TimeStretch(" in description
+        moved = shaded(tuner, f"augmented_{number}")
+        assert moved and moved != original  # moved with the flux...
+        assert covers(moved, deepest_x(tuner, f"augmented_{number}"))  # ...to where the example dips deepest
+    # A transform the tuner cannot follow (it may move points): no shading rather than a wrong one.
+    custom = AugmentationTuner(dataset, Pipeline([TunerTestTrim(keep=1.0)]), index=0, n_examples=1)
+    assert shaded(custom, "original") and shaded(custom, "augmented_1") == []
+    assert "examples not shaded: TunerTestTrim" in custom.key.value
+    custom.set_params("TunerTestTrim", probability=0)  # switched off, it moves nothing
+    assert shaded(custom, "augmented_1") == shaded(custom, "original")
+
+
+def test_moving_a_slider_says_which_examples_it_changed(dataset):
+    tuner = AugmentationTuner(dataset, index=0, n_examples=3, seed=0)
+    assert tuner.note.value == ""
+    noise = tuner.controls("AddNoise")
+    before = augmented_plots(tuner)
+    noise["std"].value = 2.0
+    applied = tuner.applied_in("AddNoise")
+    after = augmented_plots(tuner)
+    changed = [number for number in range(1, 4) if not np.array_equal(before[number - 1], after[number - 1])]
+    assert applied and changed == applied  # exactly the examples the note names changed
+    assert f"AddNoise: applied in example{'s' if len(applied) > 1 else ''} " in tuner.note.value
+    assert ", ".join(map(str, applied)) in tuner.note.value
+    noise["probability"].value = 0.01
+    assert tuner.applied_in("AddNoise") == [] and "applied in none of the 3 examples" in tuner.note.value
+    noise["enabled"].value = False
+    assert "AddNoise: off" in tuner.note.value
+    tuner.reseed()
+    assert tuner.note.value == ""  # the note is about the last control moved
+
+
+def test_files_with_a_truth_table_and_an_explicit_truth(tmp_path):
+    import pandas as pd
+
+    from qusi_lab.synthetic import make_sector
+    from qusi_lab.transforms import default_preprocessing
+
+    sector = make_sector(tmp_path, n_stars=12, seed=3, experiment=True, split_fractions=(0.5, 0.25, 0.25),
+                         num_workers=1)
+    train = LightCurveDataset.from_experiment(sector.experiment_directory,
+                                              preprocessing=default_preprocessing(1024))["train"]
+    names = [str(Path(source).name) for source in train.sources]
+    truth = sector.truth.assign(name=sector.truth["path"].map(lambda path: Path(path).name)).set_index("name")
+    positives = [i for i, label in enumerate(train.labels) if label == "positive"]
+    assert positives
+    strongest = max(positives, key=lambda i: truth.loc[names[i], "snr"])
+    tuner = AugmentationTuner(train, n_examples=1)  # truth.csv found beside the experiment
+    assert tuner.index == strongest and tuner.signal.source == "truth table"
+    assert tuner.signal.period == pytest.approx(truth.loc[names[strongest], "period"])
+    assert covers(shaded(tuner, "original"), deepest_x(tuner, "original"))
+    # truth=None: the files carry no signal of their own, nothing is shaded.
+    blind = AugmentationTuner(train, index=strongest, n_examples=1, truth=None)
+    assert blind.signal is None and shaded(blind, "original") == []
+    # A table of your own (a candidate table has these columns), matched by target id.
+    row = truth.loc[names[strongest]]
+    table = pd.DataFrame({"target_id": [train.target_ids[strongest]], "sector": [1], "period": [row["period"]],
+                          "epoch": [row["epoch"]], "duration_hours": [row["duration_hours"]]})
+    own = AugmentationTuner(train, index=strongest, n_examples=1, truth=table)
+    assert shaded(own, "original") == shaded(tuner, "original")
+
+
+def test_your_own_curves_meta_period_and_an_epoch_in_another_time_system():
+    quiet = synthetic_light_curve("quiet", seed=4)
+    mine = quiet.replace(meta={**quiet.meta, "injected": [], "period": 3.0, "epoch": 1330.0, "duration": 0.2})
+    tuner = AugmentationTuner([mine], n_examples=1, truth=None)
+    assert tuner.signal is not None and tuner.signal.source == "meta"
+    intervals = shaded(tuner, "original")
+    assert len(intervals) == 9  # every 3 days over the 27-day sector
+    step = float(np.median(np.diff(plotted(tuner, "x"))))
+    assert all(abs((end - start) - 0.2) <= 1.01 * step for start, end in intervals)  # 0.2 d, to a bin
+    # A BJD epoch on BTJD times: the phase would be wrong, so nothing is shaded and the key says why.
+    bjd = quiet.replace(meta={**mine.meta, "epoch": 2457000.0 + 1330.0})
+    other = AugmentationTuner([bjd], n_examples=1, truth=None)
+    assert shaded(other, "original") == [] and "another time system" in other.key.value

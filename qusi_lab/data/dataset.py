@@ -205,8 +205,11 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     load:
         ``load(source)`` returns the light curve: a ``LightCurve``, a lightkurve
         ``LightCurve`` or ``(times, fluxes[, flux_errors])``. Default
-        :func:`qusi_lab.io.read_light_curve`. Any callable works with DataLoader
-        workers under every start method, notebook functions included.
+        :func:`qusi_lab.io.read_light_curve`; to read files with its options (columns
+        by name or position, magnitudes), pass
+        ``load=qusi_lab.io.light_curve_reader(time_column="BJD", flux_unit="mag")``.
+        Any callable works with DataLoader workers under every start method,
+        notebook functions included.
     label_names:
         Class names in index order (default: sorted; for binary tasks the
         positive class is moved to index 1).

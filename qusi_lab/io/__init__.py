@@ -17,7 +17,7 @@ from qusi_lab.io.discover import LIGHT_CURVE_SUFFIXES, find_light_curve_files
 from qusi_lab.io.fits import read_fits_light_curve, write_spoc_fits
 from qusi_lab.io.npz import read_npz_light_curve, write_npz
 from qusi_lab.io.quality import QUALITY_BITMASKS
-from qusi_lab.io.read import FORMATS, detect_format, read_light_curve
+from qusi_lab.io.read import FORMATS, LightCurveReader, detect_format, light_curve_reader, read_light_curve
 from qusi_lab.io.text import read_csv_light_curve, write_csv
 from qusi_lab.lightcurve import register_writer
 
@@ -29,9 +29,11 @@ register_writer("npz", write_npz)
 __all__ = [
     "FORMATS",
     "LIGHT_CURVE_SUFFIXES",
+    "LightCurveReader",
     "QUALITY_BITMASKS",
     "detect_format",
     "find_light_curve_files",
+    "light_curve_reader",
     "read_csv_light_curve",
     "read_fits_light_curve",
     "read_light_curve",

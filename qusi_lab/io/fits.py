@@ -101,7 +101,30 @@ def _find_light_curve_table(opened: OpenedFits) -> tuple[HDUInfo, HDUInfo]:
     )
 
 
-def _choose_flux_column(flux_column: str, names: list[str], path: Path) -> str:
+def _choose_named_column(choice: str | int, role: str, names: list[str], path: Path) -> str:
+    """A column chosen by the user (a name, case-insensitive, or a 0-based position); missing raises naming them."""
+    if isinstance(choice, bool) or not isinstance(choice, (str, int, np.integer)):
+        raise ValueError(f"{role}_column must be a column name or a 0-based position, got {choice!r}")
+    if isinstance(choice, (int, np.integer)):
+        if 0 <= int(choice) < len(names):
+            return names[int(choice)]
+        raise LightCurveReadError(
+            f"no column at position {choice} for the {role} ({role}_column={choice}: positions count from 0); the "
+            f"light-curve table has {len(names)} column(s): {', '.join(names)}",
+            path,
+        )
+    upper = {name.upper(): name for name in names}
+    if choice.strip().upper() in upper:
+        return upper[choice.strip().upper()]
+    raise LightCurveReadError(
+        f"no {role} column {choice.strip().upper()!r} in the light-curve table; its columns are: {', '.join(names)}",
+        path,
+    )
+
+
+def _choose_flux_column(flux_column: str | int, names: list[str], path: Path) -> str:
+    if not isinstance(flux_column, str):
+        return _choose_named_column(flux_column, "flux", names, path)
     requested = flux_column.upper()
     if requested in names:
         return requested
@@ -187,7 +210,12 @@ def _as_float(value: Any) -> float | None:
 
 
 def read_fits_light_curve(
-    path: Path, *, flux_column: str = DEFAULT_FLUX_COLUMN, quality_bitmask: str | int = "default"
+    path: Path,
+    *,
+    flux_column: str | int = DEFAULT_FLUX_COLUMN,
+    quality_bitmask: str | int = "default",
+    time_column: str | int | None = None,
+    flux_err_column: str | int | None = None,
 ) -> LightCurve:
     """Read a light-curve FITS file (see the module docstring); the curve is not yet validated.
 
@@ -208,13 +236,19 @@ def read_fits_light_curve(
         primary, table = _find_light_curve_table(opened)
         layout = table_layout(table, path)
         names = layout.names
-        time_name = "TIME" if "TIME" in names or "T" not in names else "T"  # some old Kepler files say T
+        if time_column is not None:
+            time_name = _choose_named_column(time_column, "time", names, path)
+        else:
+            time_name = "TIME" if "TIME" in names or "T" not in names else "T"  # some old Kepler files say T
         if time_name not in names:
             raise LightCurveReadError(
                 f"no TIME column in the light-curve table; its columns are: {', '.join(names)}", path
             )
         flux_name = _choose_flux_column(flux_column, names, path)
-        error_name = _choose_error_column(flux_name, names)
+        if flux_err_column is not None:
+            error_name: str | None = _choose_named_column(flux_err_column, "flux_err", names, path)
+        else:
+            error_name = _choose_error_column(flux_name, names)
         quality_name = next((name for name in _QUALITY_COLUMNS if name in names), None)
         wanted = [time_name, flux_name] + [name for name in (error_name, quality_name) if name is not None]
         columns = read_table_columns(opened.stream, opened.size, table, layout, wanted, path)

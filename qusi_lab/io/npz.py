@@ -18,6 +18,7 @@ import numpy as np
 from qusi_lab.errors import LightCurveReadError
 from qusi_lab.io._columns import (
     DEFAULT_FLUX_COLUMN,
+    ColumnChoice,
     finish_table_light_curve,
     meta_from_json,
     meta_to_json,
@@ -41,7 +42,12 @@ def _array(arrays: dict[str, np.ndarray], name: str, path: Path) -> np.ndarray:
 
 
 def read_npz_light_curve(
-    path: Path, *, flux_column: str = DEFAULT_FLUX_COLUMN, quality_bitmask: str | int = "default"
+    path: Path,
+    *,
+    flux_column: ColumnChoice = DEFAULT_FLUX_COLUMN,
+    quality_bitmask: str | int = "default",
+    time_column: ColumnChoice = None,
+    flux_err_column: ColumnChoice = None,
 ) -> LightCurve:
     """Read an NPZ light curve; the curve is not yet validated.
 
@@ -81,7 +87,9 @@ def read_npz_light_curve(
         if stored.dtype.kind not in "US" or stored.size != 1:
             raise LightCurveReadError("the 'meta' array must be a single JSON string", path)
         meta = meta_from_json(str(stored.reshape(()).item()), path)
-    time_name, flux_name, error_name, quality_name = resolve_columns(arrays, flux_column, path)
+    time_name, flux_name, error_name, quality_name = resolve_columns(
+        arrays, flux_column, path, time_column=time_column, flux_err_column=flux_err_column
+    )
     time = _array(arrays, time_name, path)
     flux = _array(arrays, flux_name, path)
     flux_err = None if error_name is None else _array(arrays, error_name, path)

@@ -31,6 +31,7 @@ from qusi_lab.core.jsonable import dumps
 from qusi_lab.errors import LightCurveReadError
 from qusi_lab.io._columns import (
     DEFAULT_FLUX_COLUMN,
+    ColumnChoice,
     finish_table_light_curve,
     quality_flags,
     quality_mask,
@@ -39,7 +40,7 @@ from qusi_lab.io._columns import (
 from qusi_lab.io._files import regular_file_size
 from qusi_lab.lightcurve import LightCurve
 
-__all__ = ["read_csv_light_curve", "write_csv"]
+__all__ = ["is_headerless", "read_csv_light_curve", "write_csv"]
 
 
 def _split_comments(text: str) -> tuple[dict[str, Any], list[str], int]:
@@ -65,19 +66,24 @@ def _split_comments(text: str) -> tuple[dict[str, Any], list[str], int]:
     return meta, lines[skipped:], skipped
 
 
-def _check_field_counts(lines: list[str], first_line_number: int, path: Path) -> None:
-    """Every row must have as many fields as the header (quoted fields are left to pandas)."""
+def _check_field_counts(lines: list[str], first_line_number: int, path: Path, *, whitespace: bool = False,
+                        headerless: bool = False) -> None:
+    """Every row must have as many fields as the first (quoted fields are left to pandas)."""
     if not lines or any('"' in line for line in lines[:2]):
         return
-    expected = lines[0].count(",")
-    counts = np.fromiter((line.count(",") for line in lines), dtype=np.int64, count=len(lines))
+    if whitespace:
+        counts = np.fromiter((len(line.split()) - 1 for line in lines), dtype=np.int64, count=len(lines))
+    else:
+        counts = np.fromiter((line.count(",") for line in lines), dtype=np.int64, count=len(lines))
+    expected = counts[0]
     blank = np.fromiter((not line.strip() for line in lines), dtype=bool, count=len(lines))
     wrong = np.flatnonzero((counts != expected) & ~blank)
     if wrong.size:
         row = int(wrong[0])
+        first = "first row" if headerless else "header"
         raise LightCurveReadError(
             f"mismatched column lengths: line {first_line_number + row} has {counts[row] + 1} fields but the "
-            f"header has {expected + 1} ({wrong.size} row(s) with a wrong field count)",
+            f"{first} has {expected + 1} ({wrong.size} row(s) with a wrong field count)",
             path,
         )
 
@@ -85,6 +91,36 @@ def _check_field_counts(lines: list[str], first_line_number: int, path: Path) ->
 # A number as text: decimal with optional exponent, inf/infinity or nan (what float() reads, minus its
 # '1_000' underscores and the control characters str.strip() would remove).
 _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
+
+
+def _fields(line: str, whitespace: bool) -> list[str]:
+    return line.split() if whitespace else [field.strip(" \t") for field in line.split(",")]
+
+
+def is_headerless(first_line: str, *, whitespace: bool = False) -> bool:
+    """Whether a table's first row is data, not a header: every field of it is a number.
+
+    This is the header-detection rule of the CSV/text reader. A header row names its
+    columns, and a name is never a number, so a first row made only of numbers
+    (``1325.0,1.0002``; ``nan`` and ``inf`` count as numbers, empty fields are
+    missing values) means there is no header: the columns are then chosen by
+    0-based position. (A header whose every name is a number, ``0,1,2``, is read
+    as data: pass such a file's columns by position.)
+
+    Example
+    -------
+    >>> is_headerless("1.325000000000000000e+03,9.9e-01"), is_headerless("BJD,mag")
+    (True, False)
+    >>> is_headerless("1325.0  0.99  0.01", whitespace=True)
+    True
+    """
+    fields = [field for field in _fields(first_line, whitespace) if field]  # an empty field is a missing value
+    return bool(fields) and all(_NUMBER.fullmatch(field) for field in fields)
+
+
+def _is_whitespace_separated(first_line: str) -> bool:
+    """A first row without commas but with several space- or tab-separated fields: a whitespace table."""
+    return "," not in first_line and len(first_line.split()) > 1
 
 
 def _numeric(frame: Any, column: str, first_data_line: int, path: Path) -> np.ndarray:
@@ -127,12 +163,25 @@ def _numeric(frame: Any, column: str, first_data_line: int, path: Path) -> np.nd
 
 
 def read_csv_light_curve(
-    path: Path, *, flux_column: str = DEFAULT_FLUX_COLUMN, quality_bitmask: str | int = "default"
+    path: Path,
+    *,
+    flux_column: ColumnChoice = DEFAULT_FLUX_COLUMN,
+    quality_bitmask: str | int = "default",
+    time_column: ColumnChoice = None,
+    flux_err_column: ColumnChoice = None,
 ) -> LightCurve:
-    """Read a CSV light curve (see the module docstring); the curve is not yet validated.
+    """Read a CSV (or whitespace-separated text) light curve; the curve is not yet validated.
 
     Rows with NaN times are removed; a ``quality`` column, when present, is masked
     with the mission's bitmask (TESS unless the metadata says Kepler or K2).
+
+    Columns are chosen by name or 0-based position (``time_column``,
+    ``flux_column``, ``flux_err_column``; see
+    :func:`qusi_lab.io._columns.resolve_columns`). A first row made only of
+    numbers means the file has no header (:func:`is_headerless`): then time is
+    column 0, flux column 1 and flux_err column 2 (when there is one) unless
+    chosen otherwise. A first row with no comma but several fields separated by
+    spaces or tabs makes a whitespace-separated table (``.txt``, ``.dat``).
 
     Example
     -------
@@ -142,6 +191,10 @@ def read_csv_light_curve(
     >>> lc = read_csv_light_curve(path)
     >>> lc.meta["mission"], lc.flux.tolist(), lc.meta["flux_column"]
     ('TESS', [10.0, 11.0], 'pdcsap_flux')
+    >>> _ = path.write_text("1.0 10.0 0.5\\n2.0 11.0 0.5\\n")  # no header, whitespace-separated
+    >>> lc = read_csv_light_curve(path)
+    >>> lc.flux.tolist(), lc.flux_err.tolist(), lc.meta["flux_column"]
+    ([10.0, 11.0], [0.5, 0.5], 'column 1')
     """
     import pandas as pd
 
@@ -159,13 +212,20 @@ def read_csv_light_curve(
             what = "is empty (0 bytes)" if not text else "holds only blank lines"
             raise LightCurveReadError(f"the CSV file {what}: no header row, no data", path)
         raise LightCurveReadError("the CSV file has no header row or data (only comments)", path)
-    _check_field_counts(lines, skipped + 1, path)
+    whitespace = _is_whitespace_separated(lines[0])
+    headerless = is_headerless(lines[0], whitespace=whitespace)
+    _check_field_counts(lines, skipped + 1, path, whitespace=whitespace, headerless=headerless)
+    options: dict[str, Any] = {"sep": r"\s+"} if whitespace else {"skipinitialspace": True}
     try:
-        frame = pd.read_csv(io.StringIO("\n".join(lines)), skipinitialspace=True, float_precision="round_trip")
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), header=None if headerless else "infer",
+                            float_precision="round_trip", **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise LightCurveReadError(f"cannot parse the CSV table ({str(error).strip()})", path) from None
-    frame.columns = [str(name).strip() for name in frame.columns]
-    if len(frame.columns) == 1:
+    if headerless:  # a trailing separator on every row ("1325.0,1.0,") makes an empty last column: not data
+        while len(frame.columns) > 2 and frame.iloc[:, -1].isna().all():
+            frame = frame.iloc[:, :-1]
+    frame.columns = [str(name).strip() for name in frame.columns]  # headerless: "0", "1", "2" ...
+    if len(frame.columns) == 1 and not headerless:
         for separator, words in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
             if separator in frame.columns[0]:
                 raise LightCurveReadError(
@@ -173,8 +233,11 @@ def read_csv_light_curve(
                     f"(its header row is {frame.columns[0]!r})",
                     path,
                 )
-    time_name, flux_name, error_name, quality_name = resolve_columns(frame.columns, flux_column, path)
-    first_data_line = skipped + 2
+    time_name, flux_name, error_name, quality_name = resolve_columns(
+        frame.columns, flux_column, path, time_column=time_column, flux_err_column=flux_err_column,
+        headerless=headerless,
+    )
+    first_data_line = skipped + (1 if headerless else 2)
     time = _numeric(frame, time_name, first_data_line, path)
     flux = _numeric(frame, flux_name, first_data_line, path)
     flux_err = None if error_name is None else _numeric(frame, error_name, first_data_line, path)
@@ -182,6 +245,8 @@ def read_csv_light_curve(
     if quality_name is not None:
         quality = quality_flags(_numeric(frame, quality_name, first_data_line, path), quality_name, path)
         keep &= quality_mask(quality, quality_bitmask, meta.get("mission"))
+    if headerless:  # name the columns by position in meta and messages
+        flux_name, time_name = f"column {flux_name}", f"column {time_name}"
     return finish_table_light_curve(time, flux, flux_err, keep, meta, path, flux_name, time_name)
 
 

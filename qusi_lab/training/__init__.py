@@ -48,7 +48,9 @@ from qusi_lab.training.metrics import (
     precision,
     precision_recall_curve,
     recall,
+    recall_at_k_positives,
     recall_at_top_fraction,
+    recall_at_top_fraction_ceiling,
     regression_metrics,
     roc_curve,
 )
@@ -80,6 +82,8 @@ __all__ = [
     "f1_score",
     "confusion_matrix",
     "recall_at_top_fraction",
+    "recall_at_top_fraction_ceiling",
+    "recall_at_k_positives",
     "binary_metrics",
     "multiclass_metrics",
     "regression_metrics",

@@ -9,9 +9,11 @@ Example
 -------
 >>> result = evaluate(model, test_set)          # doctest: +SKIP
 >>> result                                      # doctest: +SKIP
-EvaluationResult(binary: 400 curves, 100 positive, 0 skipped)
-  auc_roc             0.9812
+EvaluationResult(binary: 400 curves, 80 positive, 0 skipped)
+  auc_roc                0.9812
   ...
+  recall_at_top_10%      0.4400  (ceiling 0.5000: 40 places in the top 10% for 80 positives)
+  recall_at_k_positives  0.8000  (recall = precision in the top 80, the number of positives)
 >>> result.scores.sort_values("score", ascending=False).head()   # doctest: +SKIP
 >>> result.plot()                               # doctest: +SKIP
 """
@@ -35,6 +37,7 @@ from qusi_lab.models.scoring import forward_stream
 from qusi_lab.models.trained import Model, as_model, check_compatible, description_of
 from qusi_lab.progress import ProgressBar
 from qusi_lab.training.metrics import (
+    CEILING_SUFFIX,
     confusion_matrix,
     metrics_for_task,
     precision_recall_curve,
@@ -95,7 +98,11 @@ class EvaluationResult:
     Attributes
     ----------
     metrics:
-        Metric name to value (see :mod:`qusi_lab.training.metrics`).
+        Metric name to value (see :mod:`qusi_lab.training.metrics`). Binary tasks include
+        ``recall_at_top_<k>%_ceiling``, the best ``recall_at_top_<k>%`` any ranking reaches on this
+        set (``min(1, places in the top fraction / positives)``: 0.5 when 20% of the curves are
+        positive and the top 10% is vetted); the repr, HTML view and :meth:`to_frame` show the recall
+        next to it.
     scores:
         One row per evaluated curve: ``index``, ``path``, ``target_id``, ``label`` and ``score``
         (binary: probability of the positive class; regression: prediction), plus for multiclass
@@ -118,11 +125,44 @@ class EvaluationResult:
     top_fraction: float = DEFAULT_TOP_FRACTION
     positive_class: str | None = field(default=None)
 
+    def _ceilings(self) -> dict[str, float]:
+        """Metric name to its ceiling, for the metrics that have one in :attr:`metrics`."""
+        return {name: self.metrics[name + CEILING_SUFFIX] for name in self.metrics
+                if name + CEILING_SUFFIX in self.metrics}
+
+    def _note(self, name: str) -> str:
+        """What bounds a metric on this set, in words ("" for most metrics)."""
+        if self.task != "binary" or not len(self.scores):
+            return ""
+        positives = int((self.scores["label"] == self.positive_class).sum())
+        ceilings = self._ceilings()
+        if name in ceilings and not math.isnan(ceilings[name]):
+            places = min(len(self.scores), max(1, math.ceil(self.top_fraction * len(self.scores) - 1e-9)))
+            return (f"ceiling {ceilings[name]:.4f}: {places:,} place{'s' * (places != 1)} in the top "
+                    f"{self.top_fraction * 100:g}% for {positives:,} positive{'s' * (positives != 1)}")
+        if name == "recall_at_k_positives" and positives:
+            return f"recall = precision in the top {positives:,}, the number of positives"
+        return ""
+
     def to_frame(self) -> Any:
-        """The metrics as a one-column DataFrame."""
+        """The metrics as a DataFrame: ``value``, and ``ceiling`` (the best value any ranking reaches on this
+        set) for ``recall_at_top_<k>%``; its ``..._ceiling`` entry of :attr:`metrics` is that cell, not a row.
+
+        Example
+        -------
+        >>> result.to_frame().loc["recall_at_top_10%"]          # doctest: +SKIP
+        value      0.44
+        ceiling    0.50
+        """
         import pandas as pd
 
-        return pd.DataFrame({"value": self.metrics}).rename_axis("metric")
+        ceilings = self._ceilings()
+        shown = {name: value for name, value in self.metrics.items()
+                 if not (name.endswith(CEILING_SUFFIX) and name.removesuffix(CEILING_SUFFIX) in self.metrics)}
+        frame = pd.DataFrame({"value": shown}).rename_axis("metric")
+        if ceilings:
+            frame["ceiling"] = [ceilings.get(name, math.nan) for name in frame.index]
+        return frame
 
     def _header(self) -> str:
         count = len(self.scores)
@@ -135,12 +175,13 @@ class EvaluationResult:
         return f"EvaluationResult({self.task}: {', '.join(parts)})"
 
     def __repr__(self) -> str:
-        width = max((len(name) for name in self.metrics), default=0)
+        values = self.to_frame()["value"]
+        width = max((len(str(name)) for name in values.index), default=0)
         lines = [self._header()]
-        for name, value in self.metrics.items():
-            lines.append(
-                f"  {name:<{width}}  {value:.4f}" if not math.isnan(value) else f"  {name:<{width}}  nan"
-            )
+        for name, value in values.items():
+            line = f"  {name:<{width}}  {value:.4f}" if not math.isnan(value) else f"  {name:<{width}}  nan"
+            note = self._note(str(name))
+            lines.append(f"{line}  ({note})" if note else line)
         if self.confusion_matrix is not None and self.task == "binary":
             lines.append(
                 f"  confusion matrix at threshold {self.threshold:g} (rows: true, columns: predicted):"
@@ -149,7 +190,11 @@ class EvaluationResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        html = f"<p><b>{self._header()}</b></p>" + self.to_frame().to_html(float_format=lambda v: f"{v:.4f}")
+        html = f"<p><b>{self._header()}</b></p>" + self.to_frame().to_html(float_format=lambda v: f"{v:.4f}",
+                                                                           na_rep="")
+        notes = [f"<li><code>{name}</code>: {self._note(name)}</li>" for name in self.metrics if self._note(name)]
+        if notes:
+            html += f"<ul>{''.join(notes)}</ul>"
         if self.confusion_matrix is not None:
             html += (
                 "<p>Confusion matrix (rows: true, columns: predicted)</p>" + self.confusion_matrix.to_html()
@@ -316,7 +361,8 @@ def evaluate(
         Binary tasks: a curve is called positive when its score is ``>= threshold`` (accuracy,
         precision, recall, F1, confusion matrix).
     top_fraction:
-        Binary tasks: the fraction for ``recall_at_top_<k>%``.
+        Binary tasks: the fraction for ``recall_at_top_<k>%``; ``recall_at_top_<k>%_ceiling`` is the best
+        value it can take on ``dataset`` (below 1 when the positives outnumber the places in the top).
     device:
         Where to run (default: where the model's parameters are).
     progress:

@@ -6,7 +6,12 @@ Binary metrics take ``scores`` (higher means more likely positive, e.g. sigmoid 
 (with ``zero_division=0``) and ``confusion_matrix``, ties included.
 
 Survey work adds one first-class metric, :func:`recall_at_top_fraction`: if you can only vet the
-top 10% of the scored curves, what fraction of all the true positives will you see?
+top 10% of the scored curves, what fraction of all the true positives will you see? It has a
+ceiling below 1 whenever positives outnumber the places: with 20% of the curves positive, the top
+10% can hold at most half of them, so a recall of 0.44 there is 88% of the best possible. Read it
+against :func:`recall_at_top_fraction_ceiling` (``recall_at_top_10%_ceiling`` in
+:func:`binary_metrics`), or use :func:`recall_at_k_positives` (R-precision: recall, and precision,
+in the top ``k`` = number of positives), whose ceiling is always 1.
 
 Undefined values are NaN, never an exception, so a validation set that happens to hold one class
 does not stop a training run: AUCs and average precision need both classes (NaN otherwise),
@@ -20,6 +25,10 @@ Example
 >>> round(auc_roc(scores, labels), 4)
 0.8333
 >>> recall_at_top_fraction(scores, labels, fraction=0.2)  # top 1 of 5 curves holds 1 of 2 positives
+0.5
+>>> recall_at_top_fraction_ceiling(labels, fraction=0.2)  # ... and 1 place can hold at most 1 of 2
+0.5
+>>> recall_at_k_positives(scores, labels)                 # top 2 (= 2 positives) hold 1 of them
 0.5
 """
 
@@ -45,7 +54,10 @@ __all__ = [
     "f1_score",
     "confusion_matrix",
     "recall_at_top_fraction",
+    "recall_at_top_fraction_ceiling",
+    "recall_at_k_positives",
     "top_fraction_name",
+    "CEILING_SUFFIX",
     "binary_metrics",
     "multiclass_metrics",
     "regression_metrics",
@@ -57,8 +69,12 @@ __all__ = [
 # Which way is "better" for each metric name (used to pick the best checkpoint).
 LOWER_IS_BETTER: frozenset[str] = frozenset({"loss", "mae", "rmse"})
 HIGHER_IS_BETTER: frozenset[str] = frozenset(
-    {"auc_roc", "auc_pr", "accuracy", "precision", "recall", "f1", "macro_f1", "r2", "pearson"}
+    {"auc_roc", "auc_pr", "accuracy", "precision", "recall", "f1", "macro_f1", "r2", "pearson",
+     "recall_at_k_positives"}
 )
+
+#: Appended to a metric's name for the best value it can take on the data (``recall_at_top_10%_ceiling``).
+CEILING_SUFFIX = "_ceiling"
 
 
 # ---------------------------------------------------------------- input checks
@@ -206,12 +222,32 @@ def top_fraction_name(fraction: float) -> str:
     return f"recall_at_top_{fraction * 100:g}%"
 
 
+def _top_count(size: int, fraction: float) -> int:
+    """``k = ceil(fraction * n)`` (at least 1): the curves "vetted" in the top ``fraction``."""
+    if not 0.0 < float(fraction) <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    # The small tolerance keeps 0.1 * 1000 from becoming 101 through float rounding.
+    return min(size, max(1, math.ceil(float(fraction) * size - 1e-9)))
+
+
+def _found_in_top(scores: np.ndarray, labels: np.ndarray, top: int) -> float:
+    """Positives among the ``top`` highest scores, a tie at the cut counted in proportion to the places left."""
+    cut = np.sort(scores)[::-1][top - 1]
+    above = scores > cut
+    tied = scores == cut
+    places_left = top - int(above.sum())
+    return float(labels[above].sum() + labels[tied].sum() * places_left / int(tied.sum()))
+
+
 def recall_at_top_fraction(scores: Any, labels: Any, fraction: float = 0.1) -> float:
     """Of all true positives, the fraction found among the ``fraction`` highest-scored curves.
 
     The top ``k = ceil(fraction * n)`` curves are "vetted". When several curves share the score at
     the cut, they count in proportion to the places left (the expected recall if the tie were
     broken at random), so the result never depends on the input order. NaN when there is no positive.
+
+    It cannot exceed ``min(1, k / n_positives)`` (:func:`recall_at_top_fraction_ceiling`): with more
+    positives than places, even a perfect ranking leaves some out. Report the two together.
 
     Example
     -------
@@ -221,20 +257,53 @@ def recall_at_top_fraction(scores: Any, labels: Any, fraction: float = 0.1) -> f
     0.5
     """
     score_array, label_array = _binary_inputs(scores, labels)
-    if not 0.0 < float(fraction) <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    top = _top_count(score_array.size, fraction)
     positives = int(label_array.sum())
     if positives == 0:
         return math.nan
-    size = score_array.size
-    # The small tolerance keeps 0.1 * 1000 from becoming 101 through float rounding.
-    top = min(size, max(1, math.ceil(float(fraction) * size - 1e-9)))
-    cut = np.sort(score_array)[::-1][top - 1]
-    above = score_array > cut
-    tied = score_array == cut
-    places_left = top - int(above.sum())
-    found = label_array[above].sum() + label_array[tied].sum() * places_left / int(tied.sum())
-    return float(found / positives)
+    return _found_in_top(score_array, label_array, top) / positives
+
+
+def recall_at_top_fraction_ceiling(labels: Any, fraction: float = 0.1) -> float:
+    """The best :func:`recall_at_top_fraction` any ranking can reach: ``min(1, k / n_positives)``.
+
+    ``k = ceil(fraction * n)`` curves fit in the top ``fraction``; with more positives than that,
+    a perfect ranking still finds only ``k`` of them. It depends on the labels alone (how many
+    curves, how many positive), not on the scores. NaN when there is no positive.
+
+    Example
+    -------
+    >>> recall_at_top_fraction_ceiling([1] * 20 + [0] * 80, fraction=0.1)   # 10 places, 20 positives
+    0.5
+    >>> recall_at_top_fraction_ceiling([1] * 5 + [0] * 95, fraction=0.1)    # 10 places, 5 positives
+    1.0
+    """
+    label_array = _binary_labels(labels, int(np.size(labels)))
+    top = _top_count(label_array.size, fraction)
+    positives = int(label_array.sum())
+    if positives == 0:
+        return math.nan
+    return min(1.0, top / positives)
+
+
+def recall_at_k_positives(scores: Any, labels: Any) -> float:
+    """R-precision: the fraction of positives among the ``k`` best-scored curves, ``k`` = number of positives.
+
+    With ``k`` equal to the number of positives, recall and precision in the top ``k`` are the same
+    number, and a perfect ranking reaches 1 whatever the share of positives: a survey metric with no
+    ceiling to remember. A tie at the cut counts as in :func:`recall_at_top_fraction`. NaN when there
+    is no positive.
+
+    Example
+    -------
+    >>> recall_at_k_positives([0.9, 0.8, 0.7, 0.6, 0.1], [1, 0, 1, 0, 1])   # top 3 hold 2 of 3 positives
+    0.6666666666666666
+    """
+    score_array, label_array = _binary_inputs(scores, labels)
+    positives = int(label_array.sum())
+    if positives == 0:
+        return math.nan
+    return _found_in_top(score_array, label_array, positives) / positives
 
 
 # ---------------------------------------------------------------- threshold metrics
@@ -318,15 +387,18 @@ def binary_metrics(
     scores: Any, labels: Any, threshold: float = DEFAULT_THRESHOLD, top_fraction: float = DEFAULT_TOP_FRACTION
 ) -> dict[str, float]:
     """Every binary metric at once: ``auc_roc``, ``auc_pr``, ``accuracy``, ``precision``, ``recall``,
-    ``f1`` (at ``threshold``) and ``recall_at_top_<k>%`` (:func:`recall_at_top_fraction`).
+    ``f1`` (at ``threshold``), ``recall_at_top_<k>%`` (:func:`recall_at_top_fraction`) with its ceiling
+    ``recall_at_top_<k>%_ceiling`` (:func:`recall_at_top_fraction_ceiling`, the best value any ranking
+    reaches on these labels) and ``recall_at_k_positives`` (:func:`recall_at_k_positives`).
 
     Example
     -------
     >>> metrics = binary_metrics([0.9, 0.8, 0.3, 0.2], [1, 0, 1, 0])
-    >>> sorted(metrics)
-    ['accuracy', 'auc_pr', 'auc_roc', 'f1', 'precision', 'recall', 'recall_at_top_10%']
-    >>> metrics["auc_roc"]
-    0.75
+    >>> sorted(metrics)  # doctest: +NORMALIZE_WHITESPACE
+    ['accuracy', 'auc_pr', 'auc_roc', 'f1', 'precision', 'recall', 'recall_at_k_positives', 'recall_at_top_10%',
+     'recall_at_top_10%_ceiling']
+    >>> metrics["auc_roc"], metrics["recall_at_top_10%"], metrics["recall_at_top_10%_ceiling"]
+    (0.75, 0.5, 0.5)
     """
     score_array, label_array = _binary_inputs(scores, labels)
     tp, fp, tn, fn = _binary_counts(score_array, label_array, threshold)
@@ -338,6 +410,8 @@ def binary_metrics(
         "recall": _ratio(tp, tp + fn),
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
         top_fraction_name(top_fraction): recall_at_top_fraction(score_array, label_array, top_fraction),
+        top_fraction_name(top_fraction) + CEILING_SUFFIX: recall_at_top_fraction_ceiling(label_array, top_fraction),
+        "recall_at_k_positives": recall_at_k_positives(score_array, label_array),
     }
 
 

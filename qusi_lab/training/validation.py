@@ -30,7 +30,7 @@ from qusi_lab.models.trained import check_compatible, scores_from_outputs
 from qusi_lab.training.checkpoints import BEST_CHECKPOINT, CHECKPOINT_FORMAT_VERSION, atomic_torch_save
 from qusi_lab.training.evaluate import predict_outputs
 from qusi_lab.training.interrupts import ignore_interrupts, stop_workers
-from qusi_lab.training.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, metrics_for_task
+from qusi_lab.training.metrics import CEILING_SUFFIX, HIGHER_IS_BETTER, LOWER_IS_BETTER, metrics_for_task
 from qusi_lab.training.resume import LoopState
 
 __all__ = ["VALIDATION_CACHE_BYTES", "Validator", "check_inputs", "improved", "keep_best", "monitor_name"]
@@ -64,6 +64,13 @@ def monitor_name(monitor: str | None, task: str, validation: Any, *, stacklevel:
     """The validation metric choosing the best weights (``loss`` when a binary validation set has one class)."""
     name = ("loss" if task == "regression" else "auc_roc") if monitor is None else str(monitor)
     name = name.removeprefix("val_")
+    if name.endswith(CEILING_SUFFIX):
+        # The ceiling depends on the validation labels only: every set of weights would tie.
+        raise ValueError(
+            f"monitor {monitor!r} is the best value {name.removesuffix(CEILING_SUFFIX)} can take on the validation "
+            f"set (fixed by its labels, not by the network); monitor {name.removesuffix(CEILING_SUFFIX)!r} or "
+            "'recall_at_k_positives' instead"
+        )
     if (
         name not in LOWER_IS_BETTER
         and name not in HIGHER_IS_BETTER
@@ -139,7 +146,12 @@ def keep_best(
 
 
 class Validator:
-    """Runs the model over the validation set; keeps its inputs in memory after the first pass if small."""
+    """Runs the model over the validation set; keeps its inputs in memory after the first pass if small.
+
+    Returns ``loss`` and the task's metrics (:func:`~qusi_lab.training.metrics.metrics_for_task`); binary ones
+    include ``recall_at_top_<k>%`` with its ceiling on this set and ``recall_at_k_positives``, so the training
+    history has ``val_recall_at_top_10%_ceiling`` beside ``val_recall_at_top_10%``.
+    """
 
     def __init__(self, dataset: Any, batch_size: int, num_workers: int) -> None:
         self.dataset = dataset

@@ -145,6 +145,8 @@ class _LayoutMixin:
         its file browser open; in a panel narrower than ~700 px they are one column: light curve, fold, card."""
         queue = self.queue
         low, high = queue.score_range
+        if queue.min_score is not None:  # the slider shows the min_score asked for, even beyond the scores
+            low, high = min(low, queue.min_score), max(high, queue.min_score)
         if not high > low:
             high = low + 1.0
         self.title = widgets.HTML()
@@ -350,11 +352,14 @@ class _LayoutMixin:
         try:
             queue = self.queue
             vetted, total = queue.progress
-            self.progress_label.value = f'<div class="qv-progress">{vetted:,} of {total:,} vetted</div>'
+            self.progress_label.value = f'<div class="qv-progress">{html.escape(queue.progress_text)}</div>'
             self.progress_bar.max = max(total, 1)
             self.progress_bar.value = min(vetted, max(total, 1))
             if queue.min_score is not None and self.score_slider.value != queue.min_score:
-                self.score_slider.value = min(max(queue.min_score, self.score_slider.min), self.score_slider.max)
+                # Widen the slider to a min_score set beyond the scores, rather than showing another value.
+                self.score_slider.max = max(self.score_slider.max, queue.min_score)
+                self.score_slider.min = min(self.score_slider.min, queue.min_score)
+                self.score_slider.value = queue.min_score
             if self.show_dropdown.value != queue.show:
                 self.show_dropdown.value = queue.show
             if self.mode_buttons.value != self._mode:
@@ -388,8 +393,8 @@ class _LayoutMixin:
 
     def _title_html(self, candidate: Candidate | None, verdict: str | None) -> str:
         if candidate is None:
-            return ('<div class="qv-title">Vetting</div><div class="qv-subtitle">No candidate passes the filters.'
-                    '</div>')
+            return ('<div class="qv-title">Vetting</div><div class="qv-subtitle">No candidate passes the filters · '
+                    f'verdicts in {html.escape(self.store.path.name)}</div>')
         name = html.escape(candidate.target_id or Path(candidate.path).name or candidate.key)
         tag = ""
         if verdict:
@@ -399,7 +404,7 @@ class _LayoutMixin:
         rank = candidate.get("rank")
         rank_text = f"rank {int(rank):,} · " if rank is not None else ""
         return (f'<div class="qv-title">{name}{tag}</div><div class="qv-subtitle">{rank_text}score '
-                f'{_number(candidate.score)} · {html.escape(self.store.path.name)} · user '
+                f'{_number(candidate.score)} · verdicts in {html.escape(self.store.path.name)} · user '
                 f'{html.escape(self.store.user)}</div>')
 
     def _period_problem(self, text: str) -> None:

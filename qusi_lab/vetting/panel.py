@@ -111,6 +111,8 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
         A candidate table (:func:`qusi_lab.inference.infer`) or its ``.csv``/``.parquet`` file.
     labels:
         The verdict file (created when missing; reopening it resumes at the best-ranked candidate still unvetted).
+        Default: ``<table stem>-verdicts.csv`` beside a candidate table given as a file (a table in memory
+        needs ``labels``); the header names the file in use.
     min_score:
         Start with candidates scoring below this hidden (the slider changes it).
     show:
@@ -160,7 +162,7 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
     def __init__(
         self,
         candidates: pd.DataFrame | str | os.PathLike[str],
-        labels: VerdictStore | str | os.PathLike[str],
+        labels: VerdictStore | str | os.PathLike[str] | None = None,
         *,
         min_score: float | None = None,
         show: str = "unvetted",

@@ -6,6 +6,9 @@ with a ``score`` column) highest score first. Two filters choose what it shows:
 * ``min_score``: candidates scoring below it are left out (and not counted in the progress);
 * ``show``: ``"unvetted"`` (default), ``"all"``, ``"vetted"`` or one verdict (``"eclipsing binary"``).
 
+When the filters leave nothing to show, :meth:`CandidateQueue.why_empty` says why in one sentence and
+what to change (a ``min_score`` above every score also warns when it is set).
+
 Every verdict goes straight to a :class:`~qusi_lab.vetting.store.VerdictStore` file, so a queue
 opened again on the same file resumes at the best-ranked candidate still unvetted there (in the
 table given now: after retraining, the order may differ). A candidate vetted
@@ -32,8 +35,11 @@ Example
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +50,7 @@ import pandas as pd
 
 from qusi_lab.vetting.store import DEFAULT_VERDICTS, VerdictRecord, VerdictStore, _integer_text
 
-__all__ = ["Candidate", "CandidateQueue", "SHOW_STATES", "candidate_keys"]
+__all__ = ["Candidate", "CandidateQueue", "SHOW_STATES", "candidate_keys", "default_labels_path"]
 
 #: Label-state filters every queue knows, besides one per verdict.
 SHOW_STATES: tuple[str, ...] = ("unvetted", "all", "vetted")
@@ -142,6 +148,41 @@ def _normalise_target(text: str) -> str:
 
 _DIGITS = re.compile(r"(\d+)\s*$")
 
+_VETTING_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+#: What a verdict file opened by default is called, beside its candidate table.
+DEFAULT_LABELS_SUFFIX = "-verdicts.csv"
+
+
+def default_labels_path(candidates: str | os.PathLike[str]) -> Path:
+    """The verdict file used when none is given: ``<table stem>-verdicts.csv`` beside the candidate table.
+
+    The verdict file is a CSV whatever the table's format (:class:`VerdictStore`). An existing file
+    is resumed, never overwritten.
+
+    Example
+    -------
+    >>> default_labels_path("runs/sector_1/candidates.parquet").as_posix()
+    'runs/sector_1/candidates-verdicts.csv'
+    """
+    path = Path(candidates)
+    return path.with_name(path.stem + DEFAULT_LABELS_SUFFIX)
+
+
+def _score_text(value: float) -> str:
+    """``value`` with 4 significant digits, rounded down (so "lower min_score to <= 0.9623" keeps the top score)."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g}"
+    text = f"{value:.4g}"
+    if float(text) > value:
+        step = 10.0 ** (math.floor(math.log10(abs(value))) - 3)
+        text = f"{math.floor(value / step) * step:.4g}"
+    return text
+
+
+def _candidates_word(count: int) -> str:
+    return f"{count:,} candidate" + ("" if count == 1 else "s")
+
 
 class CandidateQueue:
     """Candidates highest score first, filtered, with verdicts written to a :class:`VerdictStore`.
@@ -152,11 +193,14 @@ class CandidateQueue:
         A candidate table (DataFrame with ``score``; ``path``, ``target_id``, ``mission``,
         ``sector`` ... when known) or the ``.csv``/``.parquet`` file :func:`save_candidates` wrote.
     labels:
-        The verdict file, or a :class:`VerdictStore` already open on it.
+        The verdict file, or a :class:`VerdictStore` already open on it. Default (a table given as a
+        file): ``<table stem>-verdicts.csv`` beside it (:func:`default_labels_path`), resumed if it
+        exists; a table in memory needs ``labels``.
     verdicts:
         The verdicts offered, in button/digit order.
     min_score:
-        Leave out candidates scoring below this (default: none left out).
+        Leave out candidates scoring below this (default: none left out). Above every score, a
+        ``UserWarning`` names the top score (and :meth:`why_empty` says what to change).
     show:
         ``"unvetted"``, ``"all"``, ``"vetted"`` or one of ``verdicts``.
     user, model:
@@ -168,12 +212,14 @@ class CandidateQueue:
     -------
     >>> queue = CandidateQueue("candidates.csv", "vetting/transit-labels.csv", min_score=0.5)  # doctest: +SKIP
     >>> queue.record("eclipsing binary", note="secondary at phase 0.5")                       # doctest: +SKIP
+    >>> CandidateQueue("candidates.csv").store.path.name       # verdicts beside the table   # doctest: +SKIP
+    'candidates-verdicts.csv'
     """
 
     def __init__(
         self,
         candidates: pd.DataFrame | str | os.PathLike[str],
-        labels: VerdictStore | str | os.PathLike[str],
+        labels: VerdictStore | str | os.PathLike[str] | None = None,
         *,
         verdicts: Sequence[str] = DEFAULT_VERDICTS,
         min_score: float | None = None,
@@ -182,10 +228,19 @@ class CandidateQueue:
         model: str | os.PathLike[str] | None = None,
         score_column: str = "score",
     ) -> None:
+        default = labels is None
         if isinstance(candidates, (str, os.PathLike)):
             from qusi_lab.inference import read_candidates
 
+            if labels is None:
+                labels = default_labels_path(candidates)
             candidates = read_candidates(candidates)
+        elif labels is None:
+            raise TypeError(
+                "labels= is needed when the candidate table is given in memory (there is no table file to put "
+                "the verdict file beside): pass labels='vetting/verdicts.csv' (created when missing, resumed when "
+                "it exists), or give the table's file (candidates.save('candidates.csv'), then "
+                "VettingPanel('candidates.csv')) to keep the verdicts beside it")
         if not isinstance(candidates, pd.DataFrame):
             raise TypeError(f"candidates must be a DataFrame or a table file, got {type(candidates).__name__}")
         if score_column not in candidates:
@@ -202,6 +257,13 @@ class CandidateQueue:
             model = candidates.attrs.get("model") or None
         if isinstance(labels, VerdictStore):
             self.store = labels
+        elif default:
+            try:
+                self.store = VerdictStore(labels, user=user, model=model)
+            except OSError as error:  # a read-only folder, a folder of that name ...
+                raise type(error)(
+                    error.errno, f"{labels}: cannot open the default verdict file beside the candidate table "
+                    f"({error.strerror or error}); pass labels= a verdict file you can write") from error
         else:
             self.store = VerdictStore(labels, user=user, model=model)
 
@@ -238,6 +300,7 @@ class CandidateQueue:
         self._cursor = -1
         self._recompute_visible(keep=None)
         self._cursor = self._resume_cursor()
+        self._warn_if_above_scores()
 
     # ------------------------------------------------------------------ state per candidate
     def _state_code(self, verdict: str) -> int:
@@ -300,6 +363,79 @@ class CandidateQueue:
     def min_score(self, value: float | None) -> None:
         self._min_score = None if value is None else float(value)
         self._recompute_visible(keep=self._current_position())
+        self._warn_if_above_scores()
+
+    def _above_every_score(self) -> bool:
+        """Whether ``min_score`` hides every candidate of a non-empty table (NaN scores never pass it)."""
+        return self._min_score is not None and self.total > 0 and not self._score_mask().any()
+
+    def _top_score_advice(self) -> tuple[str, int]:
+        """``(the top score as text, rounded down; how many candidates score at least that)``."""
+        finite = self._scores[np.isfinite(self._scores)]
+        top = _score_text(float(finite.max()))
+        return top, int(np.count_nonzero(finite >= float(top)))
+
+    def _warn_if_above_scores(self) -> None:
+        if not self._above_every_score():
+            return
+        # Point the warning at the user's line, past the panel and queue frames in between.
+        stacklevel, frame = 1, sys._getframe(0)
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(_VETTING_FOLDER):
+            frame, stacklevel = frame.f_back, stacklevel + 1
+        finite = int(np.count_nonzero(np.isfinite(self._scores)))
+        if finite == 0:
+            message = (f"min_score={self._min_score:g} hides all {_candidates_word(self.total)}: none has a finite "
+                       "score; use min_score=None")
+        else:
+            top, at_top = self._top_score_advice()
+            message = (f"min_score={self._min_score:g} is above all {finite:,} scores (the top score is {top}), "
+                       f"so no candidate is shown; at min_score={top}, {_candidates_word(at_top)} would show")
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+    def why_empty(self) -> str | None:
+        """Why no candidate is shown, and what to change, in one sentence; None when there are candidates to show.
+
+        Example
+        -------
+        >>> import tempfile, warnings
+        >>> table = pd.DataFrame({"target_id": ["TIC 1", "TIC 2"], "score": [0.9, 0.4]})
+        >>> queue = CandidateQueue(table, tempfile.mkdtemp() + "/labels.csv")
+        >>> queue.why_empty() is None
+        True
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     queue.min_score = 0.95
+        >>> queue.why_empty()
+        'min_score=0.95 is above all 2 scores (the top score is 0.9): lower min_score to 0.9 or less.'
+        """
+        if self._visible.size:
+            return None
+        if self.total == 0:
+            return ("The candidate table is empty: there is nothing to vet (for a table from ql.infer, its .problems "
+                    "list the light curves that could not be scored).")
+        threshold = f"at score ≥ {self._min_score:g}" if self._min_score is not None else "in the table"
+        if self._above_every_score():
+            finite = int(np.count_nonzero(np.isfinite(self._scores)))
+            if finite == 0:
+                return (f"min_score={self._min_score:g} hides all {_candidates_word(self.total)}: none has a "
+                        "finite score; use min_score=None.")
+            top, _ = self._top_score_advice()
+            return (f"min_score={self._min_score:g} is above all {finite:,} scores (the top score is {top}): "
+                    f"lower min_score to {top} or less.")
+        passing = self._score_mask()
+        count = int(np.count_nonzero(passing))
+        hidden_below = int(np.count_nonzero(~passing & (self._state == _UNVETTED)))
+        lower = (f", or lower min_score ({_candidates_word(hidden_below)} below {self._min_score:g} "
+                 f"{'is' if hidden_below == 1 else 'are'} unvetted)") if self._min_score is not None and hidden_below else ""
+        if self._show == "unvetted":
+            every = "The only candidate" if count == 1 else f"All {count:,} candidates"
+            return (f"{every} {threshold} {'is' if count == 1 else 'are'} vetted already: set show to 'all' or "
+                    f"'vetted' to revisit them{lower}.")
+        if self._show == "vetted":
+            return (f"None of the {_candidates_word(count)} {threshold} has a verdict yet: set show to 'unvetted' "
+                    "to vet them.")
+        return (f"None of the {_candidates_word(count)} {threshold} has the verdict {self._show!r}: set show to "
+                f"'all' to see every candidate{lower}.")
 
     @property
     def show(self) -> str:
@@ -383,8 +519,27 @@ class CandidateQueue:
 
     @property
     def progress_text(self) -> str:
-        """``"12 of 340 vetted"``."""
+        """``"12 of 340 vetted"``; when nothing is counted, why (never a bare "0 of 0 vetted").
+
+        Example
+        -------
+        >>> import tempfile, warnings
+        >>> queue = CandidateQueue(pd.DataFrame({"score": [0.9, 0.4]}), tempfile.mkdtemp() + "/labels.csv")
+        >>> queue.progress_text
+        '0 of 2 vetted'
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     queue.min_score = 0.95
+        >>> queue.progress_text
+        'none at score ≥ 0.95 (top score 0.9)'
+        """
         vetted, total = self.progress
+        if total == 0:
+            if self.total == 0:
+                return "empty candidate table"
+            if self._min_score is not None and np.isfinite(self._scores).any():
+                return f"none at score ≥ {self._min_score:g} (top score {self._top_score_advice()[0]})"
+            return "no candidate with a score"
         return f"{vetted:,} of {total:,} vetted"
 
     # ------------------------------------------------------------------ moving

@@ -37,7 +37,7 @@ class ParameterSpec:
     description: str = ""
 
 
-PROBABILITY_SPEC = ParameterSpec("float", ("probability",), 0.0, 1.0, 0.01, description="chance per call")
+PROBABILITY_SPEC = ParameterSpec("float", ("probability",), 0.0, 1.0, 0.01, description="chance")
 
 # Slider ranges for the built-in augmentations: wide enough to explore, narrow enough that the slider
 # has resolution where values make sense (a user's value outside a range widens it).
@@ -58,8 +58,13 @@ PARAMETER_SPECS: dict[str, tuple[ParameterSpec, ...]] = {
 }
 """Controls per built-in augmentation; other transforms get a number, check or text box per parameter."""
 
-_CONTROL_LAYOUT = {"width": "300px"}
-_STYLE = {"description_width": "110px"}
+# The tuner shows the controls in a column ~380 px wide beside its plots: a step's name and its chance on one
+# row, then a row per parameter whose slider starts where the chance slider starts (205 px in).
+_CONTROL_LAYOUT = {"width": "385px"}
+_STYLE = {"description_width": "205px"}
+_NAME_WIDTH = "150px"  # "CadenceDropout" whole in JupyterLab's font
+_PROBABILITY_LAYOUT = {"width": "235px"}
+_PROBABILITY_STYLE = {"description_width": "55px"}
 
 
 def _decimals(step: float) -> int:
@@ -72,21 +77,25 @@ def _clean_float(value: float) -> float:
     return float(f"{float(value):.12g}")
 
 
-def _spec_widget(spec: ParameterSpec, params: dict[str, Any]) -> widgets.Widget:
+def _spec_widget(
+    spec: ParameterSpec, params: dict[str, Any], *, layout: dict[str, str] | None = None,
+    style: dict[str, str] | None = None,
+) -> widgets.Widget:
     """The widget for ``spec`` showing the current ``params`` values (ranges widen to include them)."""
     label = spec.description or spec.names[0]
     common: dict[str, Any] = {
         "description": label,
         "tooltip": " / ".join(spec.names),  # the parameter name(s), as in the code and the saved JSON
-        "style": _STYLE,
-        "layout": widgets.Layout(**_CONTROL_LAYOUT),
+        "style": style or _STYLE,
+        "layout": widgets.Layout(**(layout or _CONTROL_LAYOUT)),
         "continuous_update": True,
     }
     if spec.kind == "choice":
         value = params[spec.names[0]]
         options = list(spec.options) if value in spec.options else [*spec.options, value]
         return widgets.Dropdown(
-            options=options, value=value, description=label, tooltip=common["tooltip"], style=_STYLE
+            options=options, value=value, description=label, tooltip=common["tooltip"], style=_STYLE,
+            layout=widgets.Layout(width="300px"),
         )
     values = [params[name] for name in spec.names]
     minimum = min([spec.minimum, *values])
@@ -160,23 +169,28 @@ class _StepControls:
             probability = float(params["probability"])
             # A step that starts disabled gets its class's default chance on the slider, ready to switch on.
             resting = probability if probability > 0 else self._default_probability(type(step))
-            self.probability = _spec_widget(PROBABILITY_SPEC, {"probability": resting})  # type: ignore[assignment]
+            self.probability = _spec_widget(  # type: ignore[assignment]
+                PROBABILITY_SPEC, {"probability": resting}, layout=_PROBABILITY_LAYOUT, style=_PROBABILITY_STYLE
+            )
+            self.probability.tooltip = "probability: the chance that the step is applied to an example"
             self.enabled = widgets.Checkbox(
                 value=probability > 0,
                 description=self.name,
                 indent=False,
-                layout=widgets.Layout(width="150px"),
+                layout=widgets.Layout(width=_NAME_WIDTH),
                 tooltip="off: probability 0 (the step never applies)",
             )
         title: list[widgets.Widget] = (
             [self.enabled]
             if self.enabled is not None
-            else [widgets.HTML(f"<b>{html.escape(self.name)}</b>", layout=widgets.Layout(width="150px"))]
+            else [widgets.HTML(f"<b>{html.escape(self.name)}</b>", layout=widgets.Layout(width=_NAME_WIDTH))]
         )
-        controls = ([self.probability] if self.probability is not None else []) + list(self.widgets.values())
-        self.box = widgets.HBox(
-            title + controls, layout=widgets.Layout(flex_flow="row wrap", align_items="center")
+        # The name and the chance on one row, a row per parameter under it: a narrow column.
+        header = widgets.HBox(
+            title + ([self.probability] if self.probability is not None else []),
+            layout=widgets.Layout(align_items="center"),
         )
+        self.box = widgets.VBox([header, *self.widgets.values()])
         # CSS classes for pages and browser tests: .qt-step-AddNoise, .qt-AddNoise-std, .qt-AddNoise-enabled ...
         self.box.add_class("qt-step")
         self.box.add_class(f"qt-step-{self.name}")

@@ -206,17 +206,24 @@ class RefreshedRepr:
 class BokehPanel:
     """Bokeh figures in one ipywidget (jupyter_bokeh's ``BokehModel``; no Bokeh server needed).
 
-    Changes made inside :meth:`changing` reach the browser as one batch of patches.
+    The figures are stacked, or laid out in a grid of ``ncols`` columns. Changes made inside
+    :meth:`changing` reach the browser as one batch of patches.
     A new view (the widget displayed again) is drawn from the model's ``render_bundle``,
     which :meth:`refresh` rebuilds (~0.1 s) only when something changed since.
     """
 
-    def __init__(self, figures: list[Any]) -> None:
-        from bokeh.layouts import column
+    def __init__(self, figures: list[Any], *, ncols: int | None = None) -> None:
+        from bokeh.layouts import column, gridplot
 
         load_bokehjs()  # now, so the page has BokehJS before the widget is first shown
         self.figures = figures
-        self.layout_model = column(figures, sizing_mode="stretch_width")
+        self.layout_model: Any
+        if ncols is None:
+            self.layout_model = column(figures, sizing_mode="stretch_width")
+        else:  # a grid with one toolbar at its right (a toolbar above would take a row's height)
+            self.layout_model = gridplot(
+                figures, ncols=ncols, sizing_mode="stretch_width", toolbar_location="right"
+            )
         self.widget: Any = None
         self._stale = False
 

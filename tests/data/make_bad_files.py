@@ -120,9 +120,9 @@ def make_mismatched_lengths(path: Path) -> None:
 
 
 def make_missing_flux_column(path: Path) -> None:
-    """A CSV with time and magnitude columns but no flux."""
+    """A CSV with time and background columns but no flux (nor magnitude) column."""
     rows = "\n".join(f"{t:.6f},{10 + 0.01 * np.sin(t):.5f}" for t in _time()[:50])
-    path.write_text(f"time,mag\n{rows}\n")
+    path.write_text(f"time,background\n{rows}\n")
 
 
 def make_non_numeric(path: Path) -> None:
@@ -166,13 +166,14 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], str, str]] = [
      "mismatched array lengths: 'time' has 200 values but 'flux' has 190"),
     ("missing_flux_column.csv", make_missing_flux_column, "LightCurveReadError",
      "no flux column (looked for pdcsap_flux, flux, kspsap_flux, det_flux, sap_flux, relative_flux, "
-     "normalized_flux); the columns are: time, mag"),
+     "normalized_flux and magnitudes: mag, magnitude, mags, magnitudes, *_mag) (name it with flux_column=, a column "
+     "name or 0-based position); the columns are: time, background"),
     ("non_numeric.csv", make_non_numeric, "LightCurveReadError",
      "column 'flux' has a non-numeric value 'n/a-saturated' on line 22"),
     ("mismatched_rows.csv", make_mismatched_rows, "LightCurveReadError",
      "mismatched column lengths: line 32 has 2 fields but the header has 3"),
     ("not_fits.fits", make_not_fits, "LightCurveReadError", "not a FITS file"),
-    ("unknown_format.txt", make_unknown_format, "LightCurveReadError", "unknown light-curve format"),
+    ("unknown_format.xyz", make_unknown_format, "LightCurveReadError", "unknown light-curve format"),
 ]
 
 
