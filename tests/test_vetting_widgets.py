@@ -175,6 +175,22 @@ def test_score_slider_and_label_filter(panel, sector):
     assert "1 of 10 vetted" in panel.progress_label.value and "/ 10 shown" in panel.position_label.value
 
 
+def test_an_empty_queue_says_why_in_place_of_the_figures(sector, tmp_path):
+    top = float(sector["table"].score.max())
+    with pytest.warns(UserWarning, match="above all 10 scores"):
+        panel = VettingPanel(sector["candidates"], labels=tmp_path / "labels.csv", min_score=1.5, preload=0)
+    try:
+        reason = must(panel.queue.why_empty())
+        assert "min_score=1.5 is above all 10 scores" in reason
+        assert panel._body.layout.display == "none" and html.escape(reason) in panel.empty_message.value
+        panel.score_slider.value = top  # the user follows the advice
+        assert must(panel.queue.current).score == pytest.approx(top)
+        assert panel._body.layout.display != "none" and panel.empty_message.layout.display == "none"
+        assert len(panel.figures.sources["raw"].data["x"]) > 0
+    finally:
+        panel.close()
+
+
 def test_jump_to_a_target_id(panel, sector):
     last = sector["table"].sort_values("score").iloc[0]
     panel.jump_text.value = last.target_id.split()[-1]  # digits only, as typed
