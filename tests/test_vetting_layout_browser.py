@@ -79,17 +79,20 @@ def _scroll_panel_to_top(page) -> None:
 def _settled_boxes(page) -> dict:
     """The boxes once JupyterLab fills the window and three measurements 300 ms apart agree (its panels laid
     out after a resize, figures drawn, fonts loaded, scrolling done)."""
-    page.wait_for_function(_LAID_OUT, timeout=20_000)
+    size = page.viewport_size
+    page.wait_for_function("([width, height]) => window.innerWidth === width && window.innerHeight === height",
+                           arg=[size["width"], size["height"]], timeout=20_000)
     previous: list[dict] = []
 
     def stable():
+        laid_out = page.evaluate(_LAID_OUT)
         boxes = page.evaluate(_BOXES, [VISIBLE_LIGHT_CURVE, VISIBLE_FOLD])
         page.wait_for_timeout(300)
-        same = len(previous) >= 2 and previous[-1] == boxes and previous[-2] == boxes
+        same = laid_out and len(previous) >= 2 and previous[-1] == boxes and previous[-2] == boxes
         previous.append(boxes)
         return boxes if same else None
 
-    return _wait_for(stable, 20, "the page to settle")
+    return _wait_for(stable, 30, "JupyterLab laid out for the window and the page settled")
 
 
 def _outside(boxes: dict) -> list[str]:
