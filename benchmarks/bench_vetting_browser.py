@@ -70,68 +70,190 @@ def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
     return [str(target) for target in table.sort_values("score", ascending=False).target_id]
 
 
-def measure(folder: Path, targets: list[str], *, draw_ahead: bool, presses: int, think: float) -> list[list[float]]:
-    """[title ms, light curve ms] for each ``j`` press, in a fresh Voila server and page."""
+# Times one key press inside the page (as tests/test_vetting_browser.py's _LATENCY_PROBE), and says how the next
+# candidate got on screen: which of the panel's two light-curve widgets was visible before the key and after
+# (another one: the figures drawn ahead were swapped in; the same one: redrawn on screen), and the main
+# thread's long tasks (> 50 ms) between the keydown and the light curve on screen.
+_PROBE = """(expected) => {
+  window._qvResult = null;
+  const plots = () => [...document.querySelectorAll('.qv-light-curve-plot')];
+  const visible = () => plots().findIndex(e => getComputedStyle(e).visibility === 'visible');
+  const shown = () => {
+    for (const element of plots())
+      if (getComputedStyle(element).visibility === 'visible')
+        for (const view of Bokeh.index.roots)
+          if (element.contains(view.el)) return view.model.children[0].title.text;
+    return null; };
+  const before = visible();
+  window.addEventListener('keydown', () => {
+    const t0 = performance.now();
+    const result = {title: null, plot: null, before: before, after: null, long_tasks: 0};
+    let tasks = null;
+    try {
+      tasks = new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) if (entry.startTime >= t0) result.long_tasks += entry.duration; });
+      tasks.observe({type: 'longtask'});
+    } catch (error) { tasks = null; }
+    const observer = new MutationObserver(() => {
+      if (result.title === null) { result.title = performance.now() - t0; observer.disconnect(); } });
+    observer.observe(document.querySelector('.qv-title-box'), {subtree: true, childList: true, characterData: true});
+    const poll = () => {
+      if ((shown() || '').includes(expected)) {
+        result.after = visible();
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          result.plot = performance.now() - t0;
+          if (tasks) { for (const entry of tasks.takeRecords()) if (entry.startTime >= t0) result.long_tasks += entry.duration;
+                       tasks.disconnect(); }
+          window._qvResult = result; }));
+      } else if (performance.now() - t0 < 15000) requestAnimationFrame(poll); };
+    requestAnimationFrame(poll);
+  }, {capture: true, once: true});
+}"""
+
+
+def _start_lab(helpers, run: Path, port: int, environment: dict[str, str]):
+    """JupyterLab on loopback with a token, serving ``run`` (the notebook copied in); (server context, URL)."""
+    import shutil
+
+    program = Path(sys.executable).with_name("jupyter-lab")
+    shutil.copy(helpers.NOTEBOOK, run / helpers.NOTEBOOK.name)
+    token = "qusi-vetting-bench"
+    command = [str(program), "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={run}",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
+    url = f"http://127.0.0.1:{port}/lab/tree/{helpers.NOTEBOOK.name}?token={token}"
+    return helpers._server(command, run, port, environment), url
+
+
+def _run_all_in_lab(page) -> None:
+    """Run > Run All Cells in JupyterLab (retried: a click before the menu is wired is lost)."""
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    started = ("() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+               ".some(p => /[*0-9]/.test(p.textContent))")
+    for attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(started, timeout=15_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+
+
+def measure(folder: Path, targets: list[str], *, server: str, draw_ahead: bool, presses: int,
+            think: float) -> list[dict]:
+    """One dict per ``j`` press (title ms, light curve ms, swapped or redrawn, bytes received, long tasks ms),
+    in a fresh server (``"voila"`` or ``"lab"``: JupyterLab) and page."""
+    import time
+
     import test_vetting_browser as helpers
     from playwright.sync_api import sync_playwright
 
-    run = folder / ("ahead" if draw_ahead else "baseline")
+    run = folder / f"{server}-{'ahead' if draw_ahead else 'baseline'}"
     run.mkdir()
     for name in ("candidates.csv", "candidates.meta.json"):
         (run / name).write_bytes((folder / name).read_bytes())
     port = helpers._free_port()
-    command = [helpers._voila_executable() or "voila", str(helpers.NOTEBOOK), "--no-browser", f"--port={port}",
-               "--Voila.ip=127.0.0.1", "--ServerApp.port_retries=0"]
     environment = dict(helpers._vetting_environment(run), QUSI_VETTING_DRAW_AHEAD="1" if draw_ahead else "0")
-    times = []
-    with helpers._server(command, run, port, environment), sync_playwright() as playwright:
+    if server == "voila":
+        command = [helpers._voila_executable() or "voila", str(helpers.NOTEBOOK), "--no-browser", f"--port={port}",
+                   "--Voila.ip=127.0.0.1", "--ServerApp.port_retries=0"]
+        context, url = helpers._server(command, run, port, environment), f"http://127.0.0.1:{port}/"
+    else:
+        context, url = _start_lab(helpers, run, port, environment)
+    results = []
+    received: list[tuple[float, int]] = []  # (monotonic time, bytes) of every frame the page receives
+    with context, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(helpers.CHROMIUM), headless=True,
                                              args=helpers.CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1240, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
-            page.wait_for_selector(f"{helpers.VISIBLE_LIGHT_CURVE} canvas", timeout=60_000)
+            # 1440 x 900: the screen of issue 14's JupyterLab measurements.
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.on("websocket", lambda socket: socket.on(
+                "framereceived", lambda payload: received.append((time.monotonic(), len(payload)))))
+            page.goto(url, timeout=60_000)
+            if server == "lab":
+                _run_all_in_lab(page)
+            page.wait_for_selector(f"{helpers.VISIBLE_LIGHT_CURVE} canvas", timeout=90_000)
             page.locator(helpers.VISIBLE_LIGHT_CURVE).hover()
             for index in range(presses):
                 page.wait_for_timeout(think * 1000)
-                page.evaluate(helpers._LATENCY_PROBE, targets[index + 1])
+                page.evaluate(_PROBE, targets[index + 1])
+                pressed = time.monotonic()
                 page.keyboard.press("j")
-                times.append(helpers._wait_for(lambda: page.evaluate(
-                    "() => window._qvPlot && window._qvTitle ? [window._qvTitle, window._qvPlot] : null"), 30,
-                    f"candidate {index + 2} on screen"))
+                result = helpers._wait_for(lambda: page.evaluate("() => window._qvResult"), 30,
+                                           f"candidate {index + 2} on screen")
+                done = time.monotonic()
+                result["swapped"] = result["before"] != result["after"]
+                result["received"] = sum(size for stamp, size in list(received) if pressed <= stamp <= done)
+                results.append(result)
         finally:
             browser.close()
-    return times
+    return results
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--presses", type=int, default=6, help="j presses timed per mode")
+    parser.add_argument("--presses", type=int, default=10, help="j presses timed per server and mode")
     parser.add_argument("--think", type=float, default=1.5, help="seconds spent on each candidate before j")
     parser.add_argument("--candidates", type=int, default=100_000, help="rows in the candidate table")
+    parser.add_argument("--servers", default="voila,lab", help="voila, lab (JupyterLab) or both, comma-separated")
+    parser.add_argument("--modes", default="baseline,ahead",
+                        help="baseline (draw_ahead=False), ahead (the default) or both, comma-separated")
     arguments = parser.parse_args()
     if not os.path.exists("/usr/bin/chromium"):
         print("bench_vetting_browser: needs /usr/bin/chromium (apt-get install chromium)")
         return 1
+    servers = [name.strip() for name in arguments.servers.split(",") if name.strip()]
+    modes = [name.strip() for name in arguments.modes.split(",") if name.strip()]
+    if not set(servers) <= {"voila", "lab"} or not set(modes) <= {"baseline", "ahead"} or not servers or not modes:
+        parser.error(f"--servers takes voila and/or lab, --modes baseline and/or ahead; got {servers}, {modes}")
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         targets = make_folder(folder, n_stars=8, n_candidates=arguments.candidates)
-        results = {mode: measure(folder, targets, draw_ahead=mode == "ahead", presses=arguments.presses,
-                                 think=arguments.think)
-                   for mode in ("baseline", "ahead")}
-    print(f"Voila, headless Chromium without GPU, {os.cpu_count()} cores; a queue of {arguments.candidates:,} "
-          f"candidates over 8 real-size SPOC files; {arguments.presses} presses of `j` per "
-          f"mode, {arguments.think:g} s on each candidate; load average {os.getloadavg()[0]:.1f} at the end.\n")
-    print("| panel | title median ms | light curve median ms | light curve max ms |")
-    print("|---|---:|---:|---:|")
-    labels = {"baseline": "`draw_ahead=False` (drawn when shown; baseline)", "ahead": "default (drawn ahead, swapped)"}
+        results = {}
+        for server in servers:
+            for mode in modes:
+                results[server, mode] = measure(folder, targets, server=server, draw_ahead=mode == "ahead",
+                                                presses=arguments.presses, think=arguments.think)
+                loads.append(os.getloadavg()[0])
+    print(f"Headless Chromium without GPU at 1440 x 900, {os.cpu_count()} cores; a queue of "
+          f"{arguments.candidates:,} candidates over 8 real-size SPOC files; {arguments.presses} presses of `j` per "
+          f"server and mode, {arguments.think:g} s on each candidate; load average (1 min) "
+          f"{min(loads):.1f}-{max(loads):.1f} during the run.\n")
+    print("| server | panel | title median ms | light curve median ms | p90 ms | max ms | odd presses median ms "
+          "| even presses median ms | swapped in | median kB received | median long tasks ms |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    labels = {"baseline": "`draw_ahead=False` (baseline)", "ahead": "default (drawn ahead)"}
+    servers_label = {"voila": "Voila", "lab": "JupyterLab"}
     medians = {}
-    for mode, times in results.items():
-        titles, plots = [t for t, _ in times], [p for _, p in times]
-        medians[mode] = statistics.median(plots)
-        print(f"| {labels[mode]} | {statistics.median(titles):.0f} | {medians[mode]:.0f} | {max(plots):.0f} |")
-    print(f"\nLight curve on screen {medians['baseline'] / medians['ahead']:.1f}x sooner when drawn ahead; "
-          f"median {medians['ahead']:.0f} ms against the 150 ms budget.")
+    for (server, mode), times in results.items():
+        plots = [result["plot"] for result in times]
+        medians[server, mode] = statistics.median(plots)
+        odd, even = plots[0::2], plots[1::2]  # presses 1, 3, 5... and 2, 4, 6...
+        print(f"| {servers_label[server]} | {labels[mode]} | {statistics.median(r['title'] or 0 for r in times):.0f} "
+              f"| {medians[server, mode]:.0f} | {_percentile(plots, 0.9):.0f} | {max(plots):.0f} "
+              f"| {statistics.median(odd):.0f} | {statistics.median(even) if even else float('nan'):.0f} "
+              f"| {sum(r['swapped'] for r in times)}/{len(times)} "
+              f"| {statistics.median(r['received'] for r in times) / 1000:.0f} "
+              f"| {statistics.median(r['long_tasks'] for r in times):.0f} |")
+    print()
+    for server in servers:
+        print(f"{servers_label[server]}, every press (ms): " + "; ".join(
+            f"{mode}: " + ", ".join(f"{r['plot']:.0f}{'' if r['swapped'] else '*'}" for r in results[server, mode])
+            for mode in modes if (server, mode) in results) + " (* redrawn on screen, not swapped)")
+        if {"baseline", "ahead"} <= set(modes):
+            print(f"{servers_label[server]}: light curve on screen "
+                  f"{medians[server, 'baseline'] / medians[server, 'ahead']:.1f}x sooner when drawn ahead; median "
+                  f"{medians[server, 'ahead']:.0f} ms against the 150 ms budget.")
     return 0
 
 
