@@ -36,7 +36,7 @@ from _common import ROOT, make_bundle
 sys.path.insert(0, str(ROOT / "tests"))  # the browser helpers of tests/test_vetting_browser.py
 
 
-def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
+def make_folder(folder: Path, n_stars: int, n_candidates: int, input_length: int = 256) -> list[str]:
     """A synthetic sector, an (untrained) bundle and a candidate table of ``n_candidates`` rows; the targets
     in queue order. Beyond ``n_stars`` rows, each row gets its own target id, a random score and its own
     path: a symbolic link to one of the sector's files (so every row is a distinct candidate to the panel)."""
@@ -46,7 +46,7 @@ def make_folder(folder: Path, n_stars: int, n_candidates: int) -> list[str]:
     from qusi_lab.synthetic import make_sector
 
     sector = make_sector(folder / "data", n_stars=n_stars, seed=2, num_workers=1)
-    bundle = make_bundle(folder, 256)
+    bundle = make_bundle(folder, input_length)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = infer(bundle, [str(path) for path in sector.paths], num_workers=0, progress=False)
@@ -85,13 +85,15 @@ _PROBE = """(expected) => {
           if (element.contains(view.el)) return view.model.children[0].title.text;
     return null; };
   const before = visible();
-  window.addEventListener('keydown', () => {
-    const t0 = performance.now();
-    const result = {title: null, plot: null, before: before, after: null, long_tasks: 0};
+  window.addEventListener('keydown', (event) => {
+    // From the key's own time stamp: a page busy drawing when the key comes delays the listener too.
+    const t0 = event.timeStamp;
+    const result = {title: null, plot: null, before: before, after: null, long_tasks: 0,
+                    dispatch: performance.now() - t0, epoch: performance.timeOrigin + t0};
     let tasks = null;
     try {
       tasks = new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) if (entry.startTime >= t0) result.long_tasks += entry.duration; });
+        for (const entry of list.getEntries()) if (entry.startTime + entry.duration >= t0) result.long_tasks += entry.duration; });
       tasks.observe({type: 'longtask'});
     } catch (error) { tasks = null; }
     const observer = new MutationObserver(() => {
@@ -102,7 +104,7 @@ _PROBE = """(expected) => {
         result.after = visible();
         requestAnimationFrame(() => requestAnimationFrame(() => {
           result.plot = performance.now() - t0;
-          if (tasks) { for (const entry of tasks.takeRecords()) if (entry.startTime >= t0) result.long_tasks += entry.duration;
+          if (tasks) { for (const entry of tasks.takeRecords()) if (entry.startTime + entry.duration >= t0) result.long_tasks += entry.duration;
                        tasks.disconnect(); }
           window._qvResult = result; }));
       } else if (performance.now() - t0 < 15000) requestAnimationFrame(poll); };
@@ -111,12 +113,45 @@ _PROBE = """(expected) => {
 }"""
 
 
+# Appended to the benchmark's copy of the notebook: the kernel's side of each candidate change and of each
+# drawing ahead, one JSON line each (epoch seconds, comparable with the page's clock on the same machine).
+_TRACE_CELL = """import functools, json, time
+
+_trace = open(directory / "kernel-trace.jsonl", "a", buffering=1)
+
+
+def _traced(name, method):
+    @functools.wraps(method)
+    def traced(*args, **kwargs):
+        started = time.time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _trace.write(json.dumps({"what": name, "start": started, "end": time.time(), "front": panel._front,
+                                     "timings": dict(panel.timings) if name == "show" else {}}) + "\\n")
+    return traced
+
+
+panel._show_current = _traced("show", panel._show_current)
+panel.prepare_next = _traced("prepare_next", panel.prepare_next)
+"""
+
+
+def _write_notebook(helpers, run: Path) -> Path:
+    """The browser test's notebook with :data:`_TRACE_CELL` appended, in ``run``."""
+    import json
+
+    notebook = json.loads(helpers.NOTEBOOK.read_text())
+    notebook["cells"].append({"cell_type": "code", "execution_count": None, "id": "qusi-bench-trace", "metadata": {},
+                              "outputs": [], "source": _TRACE_CELL.splitlines(keepends=True)})
+    path = run / helpers.NOTEBOOK.name
+    path.write_text(json.dumps(notebook, indent=1))
+    return path
+
+
 def _start_lab(helpers, run: Path, port: int, environment: dict[str, str]):
     """JupyterLab on loopback with a token, serving ``run`` (the notebook copied in); (server context, URL)."""
-    import shutil
-
     program = Path(sys.executable).with_name("jupyter-lab")
-    shutil.copy(helpers.NOTEBOOK, run / helpers.NOTEBOOK.name)
     token = "qusi-vetting-bench"
     command = [str(program), "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={run}",
@@ -143,7 +178,7 @@ def _run_all_in_lab(page) -> None:
 
 
 def measure(folder: Path, targets: list[str], *, server: str, draw_ahead: bool, presses: int,
-            think: float) -> list[dict]:
+            think: float, key: str = "j") -> list[dict]:
     """One dict per ``j`` press (title ms, light curve ms, swapped or redrawn, bytes received, long tasks ms),
     in a fresh server (``"voila"`` or ``"lab"``: JupyterLab) and page."""
     import time
@@ -157,8 +192,9 @@ def measure(folder: Path, targets: list[str], *, server: str, draw_ahead: bool, 
         (run / name).write_bytes((folder / name).read_bytes())
     port = helpers._free_port()
     environment = dict(helpers._vetting_environment(run), QUSI_VETTING_DRAW_AHEAD="1" if draw_ahead else "0")
+    notebook = _write_notebook(helpers, run)
     if server == "voila":
-        command = [helpers._voila_executable() or "voila", str(helpers.NOTEBOOK), "--no-browser", f"--port={port}",
+        command = [helpers._voila_executable() or "voila", str(notebook), "--no-browser", f"--port={port}",
                    "--Voila.ip=127.0.0.1", "--ServerApp.port_retries=0"]
         context, url = helpers._server(command, run, port, environment), f"http://127.0.0.1:{port}/"
     else:
@@ -182,7 +218,7 @@ def measure(folder: Path, targets: list[str], *, server: str, draw_ahead: bool, 
                 page.wait_for_timeout(think * 1000)
                 page.evaluate(_PROBE, targets[index + 1])
                 pressed = time.monotonic()
-                page.keyboard.press("j")
+                page.keyboard.press(key)
                 result = helpers._wait_for(lambda: page.evaluate("() => window._qvResult"), 30,
                                            f"candidate {index + 2} on screen")
                 done = time.monotonic()
@@ -191,7 +227,26 @@ def measure(folder: Path, targets: list[str], *, server: str, draw_ahead: bool, 
                 results.append(result)
         finally:
             browser.close()
+    _attach_kernel_trace(results, run / "kernel-trace.jsonl")
     return results
+
+
+def _attach_kernel_trace(results: list[dict], trace: Path) -> None:
+    """Per press: the kernel's candidate change that followed the key (ms from the key to its start, its
+    length) and whether a drawing ahead was still under way in the kernel when the key came."""
+    import json
+
+    entries = [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+    for result in results:
+        key = result["epoch"] / 1000
+        shows = [entry for entry in entries if entry["what"] == "show" and entry["start"] >= key]
+        show = min(shows, key=lambda entry: entry["start"]) if shows else None
+        result["kernel_start"] = (show["start"] - key) * 1000 if show else float("nan")
+        result["kernel_ms"] = (show["end"] - show["start"]) * 1000 if show else float("nan")
+        result["ahead_at_key"] = [round((entry["end"] - key) * 1000) for entry in entries
+                                  if entry["what"] == "prepare_next" and entry["end"] > key and entry["start"] < key]
+        last = [entry for entry in entries if entry["what"] == "prepare_next" and entry["end"] <= key]
+        result["ahead_done_before"] = round((key - max(entry["end"] for entry in last)) * 1000) if last else None
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -205,6 +260,10 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=1.5, help="seconds spent on each candidate before j")
     parser.add_argument("--candidates", type=int, default=100_000, help="rows in the candidate table")
     parser.add_argument("--servers", default="voila,lab", help="voila, lab (JupyterLab) or both, comma-separated")
+    parser.add_argument("--key", default="j", help="the key pressed: j (next) or a verdict's digit (saved, next)")
+    parser.add_argument("--input-length", type=int, default=256,
+                        help="the bundle's input length (2048: the tutorials' default; saliency then costs more)")
+    parser.add_argument("--details", action="store_true", help="a row per press, with the kernel's side")
     parser.add_argument("--modes", default="baseline,ahead",
                         help="baseline (draw_ahead=False), ahead (the default) or both, comma-separated")
     arguments = parser.parse_args()
@@ -218,12 +277,14 @@ def main() -> int:
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        targets = make_folder(folder, n_stars=8, n_candidates=arguments.candidates)
+        targets = make_folder(folder, n_stars=8, n_candidates=arguments.candidates,
+                              input_length=arguments.input_length)
         results = {}
         for server in servers:
             for mode in modes:
                 results[server, mode] = measure(folder, targets, server=server, draw_ahead=mode == "ahead",
-                                                presses=arguments.presses, think=arguments.think)
+                                                presses=arguments.presses, think=arguments.think,
+                                                key=arguments.key)
                 loads.append(os.getloadavg()[0])
     print(f"Headless Chromium without GPU at 1440 x 900, {os.cpu_count()} cores; a queue of "
           f"{arguments.candidates:,} candidates over 8 real-size SPOC files; {arguments.presses} presses of `j` per "
@@ -247,13 +308,25 @@ def main() -> int:
               f"| {statistics.median(r['long_tasks'] for r in times):.0f} |")
     print()
     for server in servers:
-        print(f"{servers_label[server]}, every press (ms): " + "; ".join(
-            f"{mode}: " + ", ".join(f"{r['plot']:.0f}{'' if r['swapped'] else '*'}" for r in results[server, mode])
+        print(f"{servers_label[server]}, every press (ms; key to listener in brackets): " + "; ".join(
+            f"{mode}: " + ", ".join(f"{r['plot']:.0f}{'' if r['swapped'] else '*'} ({r['dispatch']:.0f})"
+                                    for r in results[server, mode])
             for mode in modes if (server, mode) in results) + " (* redrawn on screen, not swapped)")
         if {"baseline", "ahead"} <= set(modes):
             print(f"{servers_label[server]}: light curve on screen "
                   f"{medians[server, 'baseline'] / medians[server, 'ahead']:.1f}x sooner when drawn ahead; median "
                   f"{medians[server, 'ahead']:.0f} ms against the 150 ms budget.")
+    if arguments.details:
+        print("\n| server | panel | press | light curve ms | swapped | key to listener ms | key to kernel ms "
+              "| kernel ms | kB received | long tasks ms | drawing ahead (kernel) ended ms before the key |")
+        print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+        for (server, mode), times in results.items():
+            for index, r in enumerate(times):
+                during = f"under way (ends {r['ahead_at_key'][0]} ms after)" if r["ahead_at_key"] else \
+                    r["ahead_done_before"]
+                print(f"| {servers_label[server]} | {mode} | {index + 1} | {r['plot']:.0f} | {r['swapped']} "
+                      f"| {r['dispatch']:.0f} | {r['kernel_start']:.0f} | {r['kernel_ms']:.0f} "
+                      f"| {r['received'] / 1000:.0f} | {r['long_tasks']:.0f} | {during} |")
     return 0
 
 
