@@ -202,6 +202,8 @@ def measure(folder: Path, targets: list[str], *, server: str, mode: str, presses
     environment = dict(helpers._vetting_environment(run), QUSI_VETTING_DRAW_AHEAD="0" if mode == "baseline" else "1")
     if mode == "before":
         environment["QUSI_BENCH_SWAPPED_STANDBY_DELAY"] = "0.4"
+    elif mode.startswith("ahead@"):  # another wait after a swap, in seconds: "ahead@0.2"
+        environment["QUSI_BENCH_SWAPPED_STANDBY_DELAY"] = str(float(mode.split("@")[1]))
     notebook = _write_notebook(helpers, run)
     if server == "voila":
         command = [helpers._voila_executable() or "voila", str(notebook), "--no-browser", f"--port={port}",
@@ -286,7 +288,7 @@ def main() -> int:
         return 1
     servers = [name.strip() for name in arguments.servers.split(",") if name.strip()]
     modes = [name.strip() for name in arguments.modes.split(",") if name.strip()]
-    if not set(servers) <= {"voila", "lab"} or not set(modes) <= {"baseline", "before", "ahead"} or not servers or not modes:
+    if not set(servers) <= {"voila", "lab"} or not {mode.split("@")[0] for mode in modes} <= {"baseline", "before", "ahead"} or not servers or not modes:
         parser.error(f"--servers takes voila and/or lab, --modes baseline, before and/or ahead; got {servers}, {modes}")
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as temporary:
@@ -311,6 +313,9 @@ def main() -> int:
               "ahead": "default (drawn ahead 0.1 s after a swap)"}
     servers_label = {"voila": "Voila", "lab": "JupyterLab"}
     medians = {}
+    for mode in modes:
+        if mode.startswith("ahead@"):
+            labels[mode] = f"drawn ahead {float(mode.split('@')[1]):g} s after a swap"
     for (server, mode), times in results.items():
         plots = [result["plot"] for result in times]
         medians[server, mode] = statistics.median(plots)
