@@ -106,6 +106,7 @@ _PROBE = """(expected) => {
           result.plot = performance.now() - t0;
           if (tasks) { for (const entry of tasks.takeRecords()) if (entry.startTime + entry.duration >= t0) result.long_tasks += entry.duration;
                        tasks.disconnect(); }
+          console.timeStamp('qv-shown');  // the end of the press in a Chrome trace (--chrome-trace)
           window._qvResult = result; }));
       } else if (performance.now() - t0 < 15000) requestAnimationFrame(poll); };
     requestAnimationFrame(poll);
@@ -183,8 +184,43 @@ def _run_all_in_lab(page) -> None:
             page.keyboard.press("Escape")
 
 
+def _main_thread_breakdown(trace: bytes) -> dict[str, float]:
+    """Self time (ms) of each kind of the page's main-thread work in a Chrome trace, summed over the presses
+    (each from the keydown's dispatch to the probe's ``qv-shown``)."""
+    import json
+
+    events = json.loads(trace)
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    main = {(e["pid"], e["tid"]) for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"
+            and e.get("args", {}).get("name") == "CrRendererMain"}
+    starts = sorted(e["ts"] for e in events if e.get("name") == "EventDispatch"
+                    and e.get("args", {}).get("data", {}).get("type") == "keydown")
+    ends = sorted(e["ts"] for e in events if e.get("name") == "TimeStamp"
+                  and e.get("args", {}).get("data", {}).get("message") == "qv-shown")
+    windows = [(start, min((end for end in ends if end > start), default=start)) for start in starts]
+    totals: dict[str, float] = {}
+
+    def close(stack: list[list], until: float) -> None:
+        while stack and stack[-1][0] <= until:
+            _, name, own, begin = stack.pop()
+            if any(start <= begin < stop for start, stop in windows):
+                totals[name] = totals.get(name, 0.0) + own / 1000
+
+    for thread in main:
+        spans = sorted((e for e in events if (e.get("pid"), e.get("tid")) == thread and e.get("ph") == "X"
+                        and "dur" in e), key=lambda e: (e["ts"], -e["dur"]))
+        stack: list[list] = []  # [end, name, self µs, start] of the events open at this point
+        for event in spans:
+            close(stack, event["ts"])
+            if stack:
+                stack[-1][2] -= event["dur"]
+            stack.append([event["ts"] + event["dur"], event["name"], event["dur"], event["ts"]])
+        close(stack, float("inf"))
+    return totals
+
+
 def measure(folder: Path, targets: list[str], *, server: str, mode: str, presses: int, think: float,
-            key: str = "j") -> list[dict]:
+            key: str = "j", chrome_trace: bool = False) -> list[dict]:
     """One dict per ``j`` press (title ms, light curve ms, swapped or redrawn, bytes received and sent, long tasks
     ms, the kernel's side), in a fresh server (``"voila"`` or ``"lab"``: JupyterLab) and page. ``mode``:
     ``"baseline"`` (``draw_ahead=False``), ``"before"`` (drawn ahead, but 0.4 s after a swap as after a redraw)
@@ -228,6 +264,9 @@ def measure(folder: Path, targets: list[str], *, server: str, mode: str, presses
                 _run_all_in_lab(page)
             page.wait_for_selector(f"{helpers.VISIBLE_LIGHT_CURVE} canvas", timeout=90_000)
             page.locator(helpers.VISIBLE_LIGHT_CURVE).hover()
+            if chrome_trace:
+                browser.start_tracing(page=page, categories=["devtools.timeline", "v8",
+                                                             "disabled-by-default-devtools.timeline"])
             for index in range(presses):
                 page.wait_for_timeout(think * 1000)
                 page.evaluate(_PROBE, targets[index + 1])
@@ -240,6 +279,8 @@ def measure(folder: Path, targets: list[str], *, server: str, mode: str, presses
                 result["received"] = sum(size for stamp, size in list(received) if pressed <= stamp <= done)
                 result["sent"] = sum(size for stamp, size in list(sent) if pressed <= stamp <= done)
                 results.append(result)
+            if chrome_trace:
+                results[0]["breakdown"] = _main_thread_breakdown(browser.stop_tracing())
         finally:
             browser.close()
     _attach_kernel_trace(results, run / "kernel-trace.jsonl")
@@ -278,6 +319,8 @@ def main() -> int:
     parser.add_argument("--key", default="j", help="the key pressed: j (next) or a verdict's digit (saved, next)")
     parser.add_argument("--input-length", type=int, default=256,
                         help="the bundle's input length (2048: the tutorials' default; saliency then costs more)")
+    parser.add_argument("--chrome-trace", action="store_true",
+                        help="trace the page (Chrome tracing) and print its main thread's work per press, by kind")
     parser.add_argument("--details", action="store_true", help="a row per press, with the kernel's side")
     parser.add_argument("--modes", default="baseline,before,ahead",
                         help="baseline (draw_ahead=False), before (drawn ahead 0.4 s after a swap too), ahead (the "
@@ -300,7 +343,7 @@ def main() -> int:
             for mode in modes:
                 results[server, mode] = measure(folder, targets, server=server, mode=mode,
                                                 presses=arguments.presses, think=arguments.think,
-                                                key=arguments.key)
+                                                key=arguments.key, chrome_trace=arguments.chrome_trace)
                 loads.append(os.getloadavg()[0])
     print(f"Headless Chromium without GPU at 1440 x 900, {os.cpu_count()} cores; a queue of "
           f"{arguments.candidates:,} candidates over 8 real-size SPOC files; {arguments.presses} presses of `j` per "
@@ -310,7 +353,7 @@ def main() -> int:
           "| even presses median ms | swapped in | median kB received | median long tasks ms |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     labels = {"baseline": "`draw_ahead=False` (baseline)", "before": "drawn ahead 0.4 s after a swap (before)",
-              "ahead": "default (drawn ahead 0.1 s after a swap)"}
+              "ahead": "default (drawn ahead 0.2 s after a swap)"}
     servers_label = {"voila": "Voila", "lab": "JupyterLab"}
     medians = {}
     for mode in modes:
@@ -336,6 +379,13 @@ def main() -> int:
             print(f"{servers_label[server]}: light curve on screen "
                   f"{medians[server, 'baseline'] / medians[server, 'ahead']:.1f}x sooner when drawn ahead; median "
                   f"{medians[server, 'ahead']:.0f} ms against the 150 ms budget.")
+    if arguments.chrome_trace:
+        print("\nThe page's main thread from each keydown to the light curve on screen, self time per press (ms):\n")
+        for (server, mode), times in results.items():
+            breakdown = times[0].get("breakdown", {})
+            top = sorted(breakdown.items(), key=lambda item: -item[1])[:10]
+            print(f"- {servers_label[server]}, {labels[mode]}: total {sum(breakdown.values()) / len(times):.0f}; "
+                  + ", ".join(f"{name} {value / len(times):.0f}" for name, value in top))
     if arguments.details:
         print("\n| server | panel | press | light curve ms | swapped | key to listener ms | key to kernel ms "
               "| kernel ms | kB received | kB sent | long tasks ms | drawing ahead (kernel) ended ms before the key |")

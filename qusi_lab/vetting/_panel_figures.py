@@ -32,10 +32,11 @@ from qusi_lab.vetting.views import (
 #: Seconds after a candidate change before the next candidate is drawn into the hidden figures: time
 #: for the browser to show the change first (a full redraw ~0.3 s here).
 STANDBY_DELAY = 0.4
-#: The same after a swap, which the browser shows in a frame or two. Waiting STANDBY_DELAY there too made a
+#: The same after a swap, which the browser shows in ~0.1 s under load. Waiting STANDBY_DELAY there too made a
 #: vetter who presses again ~0.3 s after seeing a candidate meet the next one still being drawn ahead, every
-#: other press (fast, slow, fast...; see docs/benchmark-history.md, 2026-12-05).
-SWAPPED_STANDBY_DELAY = 0.1
+#: other press (fast, slow, fast...); 0.1 s let the next patch land on the swap's own paint in half the
+#: presses (docs/benchmark-history.md, 2026-12-05).
+SWAPPED_STANDBY_DELAY = 0.2
 
 
 def _identity(candidate: Candidate) -> tuple[int, str]:
