@@ -1,24 +1,29 @@
-"""Benchmark: the next candidate of the vetting panel in a real browser, drawn ahead vs drawn when shown.
+"""Benchmark: the next candidate of the vetting panel in a real browser (Voila and JupyterLab), drawn ahead or not.
 
-Command (from the repository root; needs ``/usr/bin/chromium``, ``playwright`` and ``voila``)::
+Command (from the repository root; needs ``/usr/bin/chromium``, ``playwright``, ``voila`` and ``jupyterlab``)::
 
-    .venv/bin/python benchmarks/bench_vetting_browser.py            # 100,000 candidates, 6 presses per mode
-    .venv/bin/python benchmarks/bench_vetting_browser.py --presses 10 --think 2 --candidates 1000
+    .venv/bin/python benchmarks/bench_vetting_browser.py            # 100,000 candidates, 10 presses per mode
+    .venv/bin/python benchmarks/bench_vetting_browser.py --candidates 1000 --think 0.3 --details
+    .venv/bin/python benchmarks/bench_vetting_browser.py --servers lab --modes before,ahead --chrome-trace
 
 Writes a small synthetic TESS sector (8 real-size SPOC files, ~18,800 two-minute cadences each), a
 model bundle and a table of 100,000 candidates (``--candidates``; each row its own target id, random
-score and path, a symbolic link to one of the 8 files), then opens ``tests/notebooks/vetting_panel.ipynb`` in Voila on
-loopback, twice in the same run: with the panel's defaults (``draw_ahead=True``: the next candidate is
-drawn into hidden figures while the user looks at this one) and, as the baseline, with
-``draw_ahead=False`` (every candidate drawn when shown, the panel's only mode before draw-ahead). In headless Chromium
-(Debian's, no GPU) it hovers the light curve, waits ``--think`` seconds on each candidate, presses
-``j`` and times inside the page, from the keydown:
+score and path, a symbolic link to one of the 8 files), then opens ``tests/notebooks/vetting_panel.ipynb``
+(plus a cell that logs the kernel's side of each candidate change) on loopback in Voila and in JupyterLab
+(``--servers``; JupyterLab headless with a token, the notebook run from its Run menu), each in three modes
+(``--modes``): ``baseline`` (``draw_ahead=False``: every candidate drawn when shown), ``before`` (drawn ahead,
+but 0.4 s after a swap as after a redraw: the panel before 2026-12-05) and ``ahead`` (the panel's default).
+In headless Chromium (Debian's, no GPU, 1440 x 900) it hovers the light curve, waits ``--think`` seconds on
+each candidate, presses ``j`` (``--key``) and times inside the page, from the key's time stamp:
 
 * **title**: the panel's title showing the next target (a DOM change);
 * **light curve**: the light-curve figure on screen being the next target's (its Bokeh title names
   it), plus two animation frames (drawn and composited).
 
-Prints a markdown table with medians, maxima and the ratio of the two modes.
+Prints a markdown table per server and mode: medians, p90, maxima, odd and even presses apart, how many
+presses swapped in the figures drawn ahead, the bytes received and the page's long tasks between key and
+screen; ``--details``: a row per press with the kernel's side; ``--chrome-trace``: the page's main-thread
+work by kind (Chrome tracing).
 """
 
 from __future__ import annotations
