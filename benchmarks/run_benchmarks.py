@@ -13,7 +13,7 @@ operations. Opt-in, as they download or drive more than the package:
 
 * ``--qusi`` (``make benchmark-qusi``): ``bench_vs_qusi.py``, qusi itself side by side; the first run
   installs PyPI ``qusi`` into its own virtual environment (~20 minutes);
-* ``--browser`` (``make benchmark-browser``): ``bench_vetting_browser.py``, Voila and headless Chromium.
+* ``--browser`` (``make benchmark-browser``): ``bench_vetting_browser.py``, Voila and JupyterLab in headless Chromium.
 
 ``quality.py`` (what the defaults find; ~13 minutes of training) runs on its own: ``make benchmark-quality``.
 Each script prints a markdown table whose speeds are set against a baseline measured in the same run;
@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: checks every script runs")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(OFFLINE)}")
     parser.add_argument("--qusi", action="store_true", help="also bench_vs_qusi.py (installs PyPI qusi once)")
-    parser.add_argument("--browser", action="store_true", help="also bench_vetting_browser.py (Voila + Chromium)")
+    parser.add_argument("--browser", action="store_true", help="also bench_vetting_browser.py (Voila and JupyterLab + Chromium)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder for the collected tables")
     arguments = parser.parse_args()
 

@@ -30,8 +30,13 @@ from qusi_lab.vetting.views import (
 )
 
 #: Seconds after a candidate change before the next candidate is drawn into the hidden figures: time
-#: for the browser to show the change first (a swap takes a frame; a full redraw ~0.3 s here).
+#: for the browser to show the change first (a full redraw ~0.3 s here).
 STANDBY_DELAY = 0.4
+#: The same after a swap, which the browser shows in ~0.1 s under load. Waiting STANDBY_DELAY there too made a
+#: vetter who presses again ~0.3 s after seeing a candidate meet the next one still being drawn ahead, every
+#: other press (fast, slow, fast...); 0.1 s let the next patch land on the swap's own paint in half the
+#: presses (docs/benchmark-history.md, 2026-12-05).
+SWAPPED_STANDBY_DELAY = 0.2
 
 
 def _identity(candidate: Candidate) -> tuple[int, str]:
@@ -158,12 +163,12 @@ class _FiguresMixin:
             self._set_status(f"heartbeat fit failed: {html.escape(folded.fit_problem)}", error=True)
 
     # ------------------------------------------------------------------ drawing ahead
-    def _schedule_standby(self) -> None:
+    def _schedule_standby(self, *, swapped: bool = False) -> None:
         """Draw the next candidate into the hidden figures once the browser has drawn this one.
 
         In a kernel (a notebook, Voila) this runs on its event loop, ``STANDBY_DELAY`` seconds after
-        the candidate changed, so that the browser paints the swap first; elsewhere (scripts, tests) call
-        :meth:`prepare_next`.
+        the candidate changed (``SWAPPED_STANDBY_DELAY`` after a swap), so that the browser paints the
+        change first; elsewhere (scripts, tests) call :meth:`prepare_next`.
         """
         self._standby_generation += 1
         if not self.draw_ahead:
@@ -172,7 +177,8 @@ class _FiguresMixin:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        loop.call_later(STANDBY_DELAY, self._prepare_next_when_ready, self._standby_generation, loop)
+        loop.call_later(SWAPPED_STANDBY_DELAY if swapped else STANDBY_DELAY, self._prepare_next_when_ready,
+                        self._standby_generation, loop)
 
     def _prepare_next_when_ready(self, generation: int, loop: asyncio.AbstractEventLoop) -> None:
         if generation != self._standby_generation or self._closed:

@@ -434,7 +434,7 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
             self.preloader.request(self.queue.upcoming(self.preload))
         timings["total"] = time.perf_counter() - started
         self.timings = timings
-        self._schedule_standby()
+        self._schedule_standby(swapped=swap)
 
     # ------------------------------------------------------------------ display and export
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
