@@ -50,8 +50,15 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 
 def outputs(path: Path) -> list[dict]:
+    """Every output of the saved notebook, its multi-line data joined (nbformat saves them as lists of lines)."""
     notebook = json.loads(path.read_text())
-    return [output for cell in notebook["cells"] if cell["cell_type"] == "code" for output in cell["outputs"]]
+    found = [output for cell in notebook["cells"] if cell["cell_type"] == "code" for output in cell["outputs"]]
+    for output in found:
+        data = output.get("data", {})
+        for kind, value in data.items():
+            if isinstance(value, list):
+                data[kind] = "".join(value)
+    return found
 
 
 def test_the_executed_vetting_tutorial_is_under_2_mb(executed: tuple[dict, Path]) -> None:
@@ -73,7 +80,7 @@ def test_bokehjs_is_in_the_notebook_once(executed: tuple[dict, Path]) -> None:
 
 def test_progress_bars_show_their_final_state_in_a_static_render(executed: tuple[dict, Path]) -> None:
     _, path = executed
-    bars = [PROGRESS.search("".join(output["data"]["text/plain"])) for output in outputs(path)
+    bars = [PROGRESS.search(output["data"]["text/plain"]) for output in outputs(path)
             if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
             and "text/plain" in output["data"]]
     counts = [(int(bar[1]), int(bar[2])) for bar in bars if bar]
