@@ -1,6 +1,12 @@
 """One progress bar for every long loop (training steps, scoring, period search): ``tqdm.auto`` or nothing.
 
-A leaf module (it imports only ``tqdm``, and only when a bar is shown), so every layer can use it.
+A leaf module (it imports only ``tqdm``, and IPython in a notebook, only when a bar is shown), so every layer
+can use it.
+
+In a notebook the bar is an ipywidget, and a saved notebook keeps, besides the widget, the plain-text form
+of the output as it was when the bar was first shown: "0/1500", which is what a static render (GitHub,
+nbviewer without widget state, ``nbconvert --to html``) shows. So the bar is displayed with a display id and,
+when it closes, that output is replaced by the final state ("1500/1500 [04:10, 6.0 step/s]").
 
 Example
 -------
@@ -34,11 +40,22 @@ class ProgressBar:
                  unit: str = "step", **options: Any) -> None:
         self.bar: Any = None
         self.postfix: dict[str, str] = {}
+        self._display: Any = None  # the notebook output showing the bar, updated to its final state on close
         if enabled:
-            from tqdm.auto import tqdm
+            from tqdm import auto
 
+            tqdm = auto.tqdm
+            # tqdm.auto chose the notebook (widget) bar; a delayed bar displays itself later, so leave it be.
+            notebook = auto.notebook_tqdm is not auto.std_tqdm and not options.get("delay")
+            if notebook:
+                options["display"] = False  # shown below, with a display id
             self.bar = tqdm(total=total, initial=initial, desc=description, unit=unit, dynamic_ncols=True,
                             **options)
+            container = getattr(self.bar, "container", None)  # None when tqdm was disabled (TQDM_DISABLE=1)
+            if notebook and container is not None:
+                from IPython.display import display
+
+                self._display = display(container, display_id=True)
 
     def update(self, steps: int = 1, **postfix: Any) -> None:
         if self.bar is None:
@@ -55,5 +72,10 @@ class ProgressBar:
         self.bar.set_postfix(self.postfix)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        if self.bar is None:
+            return
+        self.bar.close()
+        if self._display is not None:
+            # The same widget again, now with the final text as its plain-text form.
+            self._display.update(self.bar.container)
+            self._display = None

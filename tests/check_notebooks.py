@@ -19,17 +19,25 @@ And for the numbered tutorials (``tutorials/NN_*.ipynb``), which are read as doc
 * a ``# `` title in a first markdown cell;
 * explanations between the code: at most 3 code cells per markdown cell overall and 3 code cells in a row;
 * no markdown cell starting indented (it would render as a code block);
-* code cells of at most 30 non-blank lines.
+* code cells of at most 30 non-blank lines;
+* every measured figure (``<!-- fig:01.full.seconds -->4.5 min<!-- /fig -->``) shows what
+  ``tutorials/figures.json`` says, and the first markdown cell says the time and disk at full size and in
+  quick mode. README.md's figures are checked too when no path is given. ``tutorials/measure.py`` writes
+  figures.json from a run (``run``) and the figures from it (``render``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+FIRST_CELL_FIGURES = ("full.seconds", "full.disk", "quick.seconds", "quick.disk")
 MAX_CODE_PER_MARKDOWN = 3
 MAX_CODE_CELLS_IN_A_ROW = 3
 MAX_CODE_LINES = 30
@@ -87,6 +95,31 @@ def check_layout(notebook: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
+@cache
+def measure() -> ModuleType:
+    """``tutorials/measure.py`` (a script, not a package module)."""
+    spec = importlib.util.spec_from_file_location("tutorials_measure", ROOT / "tutorials" / "measure.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_figures(path: Path, notebook: nbformat.NotebookNode) -> list[str]:
+    """Figures that disagree with tutorials/figures.json, and a first cell without time and disk."""
+    tool = measure()
+    figures = tool.load_figures()
+    problems = [problem for cell in notebook.cells if cell.cell_type == "markdown"
+                for problem in tool.span_problems(cell.source, figures)]
+    first = notebook.cells[0].source if notebook.cells else ""
+    number = path.name[:2]
+    missing = [key for key in FIRST_CELL_FIGURES if f"<!-- fig:{number}.{key} -->" not in first]
+    if missing:
+        problems.append(f"cell 0: say the time and disk use at the top: add the figures {', '.join(missing)} "
+                        f"(<!-- fig:{number}.full.seconds --><!-- /fig -->, then measure.py render)")
+    return problems
+
+
 def check(path: Path) -> list[str]:
     """Every format problem of the notebook at ``path``, each a readable sentence."""
     try:
@@ -101,12 +134,18 @@ def check(path: Path) -> list[str]:
     problems += check_clean(notebook)
     if is_tutorial(path):
         problems += check_layout(notebook)
+        problems += check_figures(path, notebook)
     return problems
 
 
 def main(arguments: list[str]) -> int:
     paths = [Path(argument) for argument in arguments] or default_paths()
     failures = 0
+    if not arguments:  # the README quotes the tutorials' figures too
+        tool = measure()
+        for problem in tool.span_problems(tool.README.read_text(), tool.load_figures()):
+            print(f"README.md: {problem}")
+            failures += 1
     for path in paths:
         for problem in check(path):
             shown = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path

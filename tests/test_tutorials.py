@@ -191,3 +191,75 @@ def test_binder_installs_the_project_itself() -> None:
     installs = [line for line in binder_requirement_lines() if line in ("-e .", ".")]
     assert installs, "binder/requirements.txt must install the project ('-e .')"
     assert (ROOT / "pyproject.toml").is_file()
+
+
+# ------------------------------------------------------------------ measured figures (tutorials/measure.py)
+
+
+def measure_tool():
+    """``tutorials/measure.py``, loaded as check_notebooks.py does (it is a script, not a package module)."""
+    import check_notebooks
+
+    return check_notebooks.measure()
+
+
+FIGURES = {"runs": {
+    "full": {"machine": "2 shared cores", "date": "2026-12-05",
+             "notebooks": {"01": {"seconds": 270.4, "disk": 2.6e9, "validation_auc": 0.9581}}},
+    "quick": {"notebooks": {f"{number:02d}": {"seconds": 20.0, "disk": 5e6} for number in range(1, 8)}},
+}}
+
+
+def test_rendered_figures_round_trip_and_check_clean() -> None:
+    tool = measure_tool()
+    text = ("01 takes <!-- fig:01.full.seconds -->a minute<!-- /fig --> and <!-- fig:01.full.disk --><!-- /fig -->"
+            " (AUC <!-- fig:01.full.validation_auc -->0.7<!-- /fig -->); the seven in quick mode "
+            "<!-- fig:all.quick.seconds -->?<!-- /fig -->, on <!-- fig:full.machine -->?<!-- /fig -->.")
+    rendered = tool.render(text, FIGURES)
+    assert rendered == ("01 takes <!-- fig:01.full.seconds -->4.5 min<!-- /fig --> and "
+                        "<!-- fig:01.full.disk -->2.6 GB<!-- /fig --> (AUC <!-- fig:01.full.validation_auc -->0.958"
+                        "<!-- /fig -->); the seven in quick mode <!-- fig:all.quick.seconds -->2.3 min<!-- /fig -->, "
+                        "on <!-- fig:full.machine -->2 shared cores<!-- /fig -->.")
+    assert tool.render(rendered, FIGURES) == rendered
+    assert tool.span_problems(rendered, FIGURES) == []
+    assert len(tool.span_problems(text, FIGURES)) == 5  # every stale span is found, the text kept apart
+
+
+def test_a_figure_that_drifted_or_was_never_measured_is_reported() -> None:
+    tool = measure_tool()
+    drifted = "<!-- fig:01.full.seconds -->67 s<!-- /fig -->"
+    assert tool.span_problems(drifted, FIGURES) == [
+        "fig:01.full.seconds says '67 s', figures.json says '4.5 min'; run `python tutorials/measure.py render`"]
+    unmeasured = "<!-- fig:04.full.seconds -->9 min<!-- /fig -->"
+    assert tool.span_problems(unmeasured, FIGURES) == [
+        "figures.json has no value for '04.full.seconds'; measure it (tutorials/measure.py run)"]
+    assert tool.render(unmeasured, FIGURES) == unmeasured  # left alone until measured
+    with_six = {"runs": {"quick": {"notebooks": {f"0{n}": {"seconds": 1.0} for n in range(1, 7)}}}}
+    assert tool.figure_value(with_six, "all.quick.seconds") is None  # a total of six is not "the seven"
+
+
+def test_the_committed_text_agrees_with_figures_json() -> None:
+    """What `make lint` checks, on the committed notebooks and README (it fails if a figure drifted)."""
+    assert measure_tool().check_all() == []
+
+
+def test_every_tutorial_says_time_and_disk_at_the_top(notebook: tuple[str, nbformat.NotebookNode]) -> None:
+    import check_notebooks
+
+    name, content = notebook
+    assert check_notebooks.check_figures(TUTORIALS / name, content) == []
+    content.cells[0].source = content.cells[0].source.replace("fig:", "figure:")
+    problems = check_notebooks.check_figures(TUTORIALS / name, content)
+    assert problems and "say the time and disk use at the top" in problems[-1]
+
+
+def test_peak_disk_sees_files_that_are_gone_at_the_end(tmp_path: Path) -> None:
+    tool = measure_tool()
+    folder = tmp_path / "data"
+    folder.mkdir()
+    with tool.PeakDisk(folder, interval=0.01) as disk:
+        (folder / "a.bin").write_bytes(b"x" * 300_000)
+        tool.time.sleep(0.2)  # several samples while the file exists
+        (folder / "a.bin").unlink()
+        (folder / "b.bin").write_bytes(b"x" * 1000)
+    assert disk.peak >= 300_000 and tool.folder_bytes(folder) == 1000

@@ -68,19 +68,12 @@ DEFAULT_SALIENCY_OPTIONS: Mapping[str, Any] = {"method": "occlusion", "stride": 
 def _load_bokehjs() -> None:
     """Put BokehJS into the page (inline: works offline, in Voila too).
 
-    Once per panel, not once per kernel: a reloaded notebook page keeps its kernel but has lost BokehJS.
+    Once per page (:mod:`qusi_lab._notebook`), not once per kernel: a reloaded notebook page keeps its kernel
+    but has lost BokehJS.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
-        return
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "kernel"):
-        return  # not in a kernel (tests, scripts): nothing to load into
-    from bokeh.io import output_notebook
-    from bokeh.resources import INLINE
+    from qusi_lab._notebook import load_bokehjs
 
-    output_notebook(resources=INLINE, hide_banner=True)
+    load_bokehjs()
 
 
 def _resolve_model(model: Any, candidates: pd.DataFrame) -> tuple[Any, str | None]:
