@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test test-fast lint typecheck lab benchmark benchmark-qusi benchmark-browser benchmark-quality clean browser tutorials binder
+.PHONY: venv demo test test-fast lint typecheck lab benchmark benchmark-qusi benchmark-browser benchmark-quality clean browser tutorials tutorials-measure binder
 
 # Create the environment from nothing: torch (the pinned CPU wheel) first, then the project.
 $(STAMP): pyproject.toml
@@ -51,6 +51,11 @@ binder:
 # Every tutorial notebook, in quick mode, with timings.
 tutorials: $(STAMP)
 	QUSI_LAB_QUICK=1 $(BIN)/python -m pytest --nbval-lax tutorials -q --durations=0
+
+# Run the tutorials, record time, disk and quoted values in tutorials/figures.json, write them into the text.
+tutorials-measure: $(STAMP)
+	QUSI_LAB_OFFLINE=1 $(BIN)/python tutorials/measure.py run --mode quick
+	$(BIN)/python tutorials/measure.py render
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab tutorials
