@@ -32,6 +32,7 @@ from test_vetting_browser import (
     _require_browser_tools,
     _server,
     _wait_for,
+    run_all_cells,
 )
 
 pytestmark = pytest.mark.slow
@@ -259,22 +260,6 @@ def lab_server(tuner_folder):
         yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}"
 
 
-def _run_all(page) -> None:
-    """Run > Run All Cells (again when the page lost the click, as test_vetting_browser does)."""
-    started = ("() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
-               ".some(p => /[*0-9]/.test(p.textContent))")
-    for attempt in range(3):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            page.wait_for_function(started, timeout=15_000)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-
-
 def test_tuner_fits_jupyterlab_at_1440x900(lab_server, tuner_folder):
     """Issue 14: at 1440 x 900 the controls and every plot are on screen together, axes labelled, no text cut,
     and the tuner opens on a curve whose transits are shaded where its flux dips deepest."""
@@ -292,7 +277,7 @@ def test_tuner_fits_jupyterlab_at_1440x900(lab_server, tuner_folder):
             for button in page.get_by_role("button", name="No").all():  # the "Jupyter news?" toast
                 with contextlib.suppress(Exception):
                     button.click(timeout=1000)
-            _run_all(page)
+            run_all_cells(page)
             page.wait_for_selector(".qusi-augmentation-tuner", timeout=120_000)
             page.wait_for_selector(".qt-plots canvas", timeout=60_000)
             state = _wait_for(lambda: page.evaluate(_BOKEH_STATE), 30, "the tuner's plot data in BokehJS")

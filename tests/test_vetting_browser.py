@@ -314,20 +314,26 @@ def _active_cell(page) -> int:
         "() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex(c => c.classList.contains('jp-mod-active'))"))
 
 
-def _run_all_and_give_first_verdict(page, ranked, labels: Path, button: str, verdict: str):
-    """In JupyterLab or Notebook 7: Run > Run All Cells, wait for the panel at the first candidate, click verdict
-    button ``button`` and check it reached the labels file and the panel moved on. Returns the title locator."""
+def run_all_cells(page) -> None:
+    """Run > Run All Cells in JupyterLab or Notebook 7, clicked again when the page lost the click (a click that
+    came before the page wired its menu is lost, seen in Notebook 7)."""
     started = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].some(p => /[*0-9]/.test(p.textContent))"
     for attempt in range(3):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:  # a click that came before the page wired its menu is lost (seen in Notebook 7): try again
+        try:
             page.wait_for_function(started, timeout=15_000)
-            break
+            return
         except Exception:
             if attempt == 2:
                 raise
             page.keyboard.press("Escape")
+
+
+def _run_all_and_give_first_verdict(page, ranked, labels: Path, button: str, verdict: str):
+    """In JupyterLab or Notebook 7: Run > Run All Cells, wait for the panel at the first candidate, click verdict
+    button ``button`` and check it reached the labels file and the panel moved on. Returns the title locator."""
+    run_all_cells(page)
     page.wait_for_selector(".qusi-vetting-panel", timeout=90_000)
     page.wait_for_selector(f"{VISIBLE_LIGHT_CURVE} canvas", timeout=30_000)
     title = page.locator(".qv-title")
