@@ -7,7 +7,7 @@ publishes the whole of BokehJS *twice* in one output (as ``application/javascrip
 and as ``application/vnd.bokehjs_load.v0+json`` for JupyterLab's bokeh extension) and with every component,
 the 1.8 MB of MathJax included: 8 MB in every saved notebook with a figure (issue 14, item 7).
 :func:`load_bokehjs` publishes it once, as ``application/javascript`` only (JupyterLab, Notebook 7, Voila
-and the classic notebook all run it), only the core component qusi_lab's figures use (1.3 MB), and
+and the classic notebook all run it), only the components qusi_lab's figures use (core and widgets, 1.65 MB), and
 compressed: raw DEFLATE in base64 (470 kB), inflated in the page by a small synchronous decoder
 (:data:`INFLATE_JS`; ~0.2 s, once) before it runs, so the page has BokehJS when the first view asks for it.
 
@@ -121,9 +121,11 @@ INFLATE_JS = """function qusiInflate(src, size) {
 }
 """
 
-#: The BokehJS components qusi_lab's figures need: plots, glyphs, tools and ``CustomJS`` are all in the core.
-#: (No Bokeh widgets, tables, WebGL or MathJax: 2.7 MB the page does not need.)
-BOKEH_COMPONENTS: tuple[str, ...] = ("bokeh",)
+#: The BokehJS components qusi_lab's figures need: plots, glyphs, tools and ``CustomJS`` are in the core; the
+#: vetting panel's caption under the zooms is a ``Div``, a Bokeh widget model, so ``bokeh-widgets`` too (without
+#: it the whole fold column fails to render: "Click to show javascript error"). No tables, WebGL or MathJax:
+#: 2.3 MB the page does not need.
+BOKEH_COMPONENTS: tuple[str, ...] = ("bokeh", "bokeh-widgets")
 
 # Page sessions (kernel-client session ids) that have been sent BokehJS.
 _served_sessions: set[str] = set()
