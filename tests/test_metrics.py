@@ -262,3 +262,52 @@ def test_demo_summary_sentence_reads_the_recall_against_its_ceiling() -> None:
     assert text.startswith("Recall in the top 10%: 0.45 of a possible 0.50 (the top 10% holds fewer places than "
                            "there are positives), 90% of the best any ranking could do")
     assert text.endswith("recall at k = number of positives (= precision there): 0.95.")
+
+
+# ---------------------------------------------------------------- fixed false-positive rate
+def test_recall_at_false_positive_rate_matches_the_roc_curve_of_scikit_learn() -> None:
+    """At every rate the recall is the ROC's highest TPR whose FPR stays within the rate (scikit-learn's curve)."""
+    rng = np.random.default_rng(4)
+    for ties in (False, True):
+        labels = rng.integers(0, 2, 500)
+        scores = rng.normal(labels * 1.2, 1.0)
+        if ties:
+            scores = np.round(scores, 1)
+        fpr, tpr, _ = skm.roc_curve(labels, scores, drop_intermediate=False)
+        for rate in (0.0, 0.01, 0.05, 0.2, 1.0):
+            expected = tpr[fpr <= rate + 1e-12].max()
+            assert qm.recall_at_false_positive_rate(scores, labels, rate) == pytest.approx(expected)
+
+
+def test_threshold_at_false_positive_rate_never_lets_more_negatives_through_than_allowed() -> None:
+    rng = np.random.default_rng(5)
+    labels = np.r_[np.ones(50, int), np.zeros(1000, int)]
+    scores = np.round(rng.normal(labels * 2.0, 1.0), 2)  # many ties
+    threshold = qm.threshold_at_false_positive_rate(scores, labels, 0.01)
+    assert int(((scores >= threshold) & (labels == 0)).sum()) <= 10
+    # and one run of scores lower would break the rate: the cut is the lowest allowed
+    lower = scores[scores < threshold].max()
+    assert int(((scores >= lower) & (labels == 0)).sum()) > 10
+
+
+def test_fixed_rate_edge_cases() -> None:
+    # a negative on top: no cut keeps the rate at 0, nothing is found
+    assert qm.threshold_at_false_positive_rate([0.9, 0.5], [0, 1], 0.0) == np.inf
+    assert qm.recall_at_false_positive_rate([0.9, 0.5], [0, 1], 0.0) == 0.0
+    assert np.isnan(qm.recall_at_false_positive_rate([0.9, 0.5], [1, 1], 0.01))  # no negative
+    assert np.isnan(qm.recall_at_false_positive_rate([0.9, 0.5], [0, 0], 0.01))  # no positive
+    with pytest.raises(ValueError, match="rate"):
+        qm.threshold_at_false_positive_rate([0.9, 0.5], [0, 1], 1.5)
+
+
+def test_binomial_interval_is_clopper_pearson_and_covers() -> None:
+    from scipy.stats import binomtest
+
+    for successes, trials in ((0, 10), (3, 10), (19, 29), (29, 29), (97, 100)):
+        low, high = qm.binomial_interval(successes, trials)
+        expected = binomtest(successes, trials).proportion_ci(0.95, method="exact")
+        assert (low, high) == pytest.approx((expected.low, expected.high))
+        assert low <= successes / trials <= high
+    assert all(np.isnan(qm.binomial_interval(0, 0)))
+    with pytest.raises(ValueError, match="successes"):
+        qm.binomial_interval(5, 3)

@@ -56,6 +56,9 @@ __all__ = [
     "recall_at_top_fraction",
     "recall_at_top_fraction_ceiling",
     "recall_at_k_positives",
+    "threshold_at_false_positive_rate",
+    "recall_at_false_positive_rate",
+    "binomial_interval",
     "top_fraction_name",
     "CEILING_SUFFIX",
     "binary_metrics",
@@ -304,6 +307,81 @@ def recall_at_k_positives(scores: Any, labels: Any) -> float:
     if positives == 0:
         return math.nan
     return _found_in_top(score_array, label_array, positives) / positives
+
+
+def threshold_at_false_positive_rate(scores: Any, labels: Any, rate: float = 0.01) -> float:
+    """The lowest score cut whose false-positive rate is at most ``rate``: call "positive" every score >= it.
+
+    A cut takes whole runs of tied scores (a tie cannot be split by a threshold), so the realised rate
+    may be below ``rate``. ``inf`` when even the highest score lets through more negatives than allowed;
+    NaN when there is no negative.
+
+    Example
+    -------
+    >>> threshold_at_false_positive_rate([0.9, 0.8, 0.7, 0.6, 0.5], [1, 0, 1, 0, 0], rate=0.34)
+    0.7
+    """
+    score_array, label_array = _binary_inputs(scores, labels)
+    if not 0.0 <= float(rate) <= 1.0:
+        raise ValueError(f"rate must be in [0, 1], got {rate!r}")
+    negatives = label_array.size - int(label_array.sum())
+    if negatives == 0:
+        return math.nan
+    _, false_positives, thresholds = _threshold_counts(score_array, label_array)
+    # The tolerance keeps 0.01 * 300 from allowing only 2 through float rounding.
+    within = false_positives <= math.floor(float(rate) * negatives + 1e-9)
+    if not within.any():
+        return math.inf
+    return float(thresholds[np.flatnonzero(within)[-1]])
+
+
+def recall_at_false_positive_rate(scores: Any, labels: Any, rate: float = 0.01) -> float:
+    """Recall at the cut of :func:`threshold_at_false_positive_rate`: what a survey finds at a fixed false-alarm rate.
+
+    Unlike :func:`recall_at_top_fraction` it has no ceiling from the share of positives, and it reads the
+    same whatever that share is, which makes it the measure to compare detectors across skies. NaN when
+    there is no positive or no negative.
+
+    Example
+    -------
+    >>> recall_at_false_positive_rate([0.9, 0.8, 0.7, 0.6, 0.5], [1, 0, 1, 0, 0], rate=0.34)  # one negative allowed
+    1.0
+    >>> recall_at_false_positive_rate([0.9, 0.8, 0.7, 0.6, 0.5], [1, 0, 1, 0, 0], rate=0.0)
+    0.5
+    """
+    score_array, label_array = _binary_inputs(scores, labels)
+    positives = int(label_array.sum())
+    threshold = threshold_at_false_positive_rate(score_array, label_array, rate)
+    if positives == 0 or math.isnan(threshold):
+        return math.nan
+    return float(label_array[score_array >= threshold].sum() / positives)
+
+
+def binomial_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson (exact) confidence interval of a proportion ``successes / trials``.
+
+    Conservative: it covers the true proportion at least ``confidence`` of the time. ``(nan, nan)``
+    when ``trials`` is 0.
+
+    Example
+    -------
+    >>> low, high = binomial_interval(19, 29)
+    >>> round(low, 3), round(high, 3)
+    (0.457, 0.821)
+    >>> binomial_interval(10, 10)[1]
+    1.0
+    """
+    from scipy.stats import beta
+
+    successes, trials = int(successes), int(trials)
+    if trials < 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+    if trials == 0:
+        return math.nan, math.nan
+    tail = (1.0 - float(confidence)) / 2.0
+    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
+    high = 1.0 if successes == trials else float(beta.ppf(1.0 - tail, successes + 1, trials - successes))
+    return low, high
 
 
 # ---------------------------------------------------------------- threshold metrics
