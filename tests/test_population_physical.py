@@ -283,3 +283,36 @@ def test_coloured_noise_has_the_asked_amplitude_and_slope() -> None:
         high = (frequency > 5) & (frequency < 50)
         fitted = np.polyfit(np.log(frequency[high]), np.log(power[high]), 1)[0]
         assert fitted == pytest.approx(-slope, abs=0.25)
+
+
+def test_population_plot_draws_the_populations_own_stars() -> None:
+    import matplotlib.pyplot
+
+    from qusi_lab.synthetic import population_data, population_plot
+
+    figure = population_plot(n_stars=400, seed=3)
+    assert type(figure.canvas).__name__ == "FigureCanvasAgg"
+    figure.canvas.draw()  # renders without a display
+    orbits, amplitudes, periods, rotation_amplitudes = figure.axes
+    assert orbits.get_title() == "Heartbeat orbits"
+    points = {collection.get_gid(): collection.get_offsets() for collection in orbits.collections}
+    physical_points = np.asarray(points["physical"])
+    # What is plotted is the population: the same draws, and every physical orbit under the envelope.
+    data = population_data(n_stars=400, seed=3)
+    np.testing.assert_allclose(physical_points[:, 0], data["physical"]["heartbeat_period"])
+    assert np.all(physical_points[:, 1] <= eccentricity_envelope(physical_points[:, 0]))
+    stress_points = np.asarray(points["stress"])
+    assert stress_points[:, 0].max() <= 12.0 and np.any(stress_points[:, 1] > eccentricity_envelope(stress_points[:, 0]))
+    envelope = next(line for line in orbits.lines if line.get_gid() == "envelope")
+    np.testing.assert_allclose(envelope.get_ydata(), eccentricity_envelope(envelope.get_xdata()))
+    # Amplitudes are the physical systems' tides (ppm), rotation histograms count the rotating stars.
+    plotted = np.concatenate([np.asarray(c.get_offsets())[:, 1] for c in amplitudes.collections])
+    np.testing.assert_allclose(np.sort(plotted), np.sort(data["physical"]["heartbeat_amplitude"] * 1e6))
+    counts = {patch.get_gid(): patch for patch in periods.patches}
+    assert set(counts) >= {"physical", "stress"}
+    legend = [text.get_text() for text in periods.get_legend().get_texts()]
+    assert f"physical: {float(data['physical']['rotating_fraction']):.0%} of stars vary" in legend
+    assert 0.05 < float(data["physical"]["rotating_fraction"]) < 0.15
+    assert len(data["stress"]["rotation_period"]) > 3 * len(data["physical"]["rotation_period"])
+    assert rotation_amplitudes.get_xscale() == "log"
+    assert not matplotlib.pyplot.get_fignums()  # no pyplot figure was opened
