@@ -61,6 +61,8 @@ from qusi_lab.synthetic.noise import (
     tess_flux_from_magnitude,
     tess_noise_ppm,
 )
+from qusi_lab.synthetic.physical import DEFAULT_POPULATION, POPULATIONS
+from qusi_lab.synthetic.plotting import population_data, population_plot
 from qusi_lab.synthetic.population import (
     DEFAULT_MIX,
     DEFAULT_SNR_RANGE,
@@ -68,8 +70,6 @@ from qusi_lab.synthetic.population import (
     SPLITS,
     STAR_KINDS,
 )
-from qusi_lab.synthetic.physical import DEFAULT_POPULATION, POPULATIONS
-from qusi_lab.synthetic.plotting import population_data, population_plot
 from qusi_lab.synthetic.rendering import synthetic_light_curve
 from qusi_lab.synthetic.timeline import (
     BTJD_OFFSET,
