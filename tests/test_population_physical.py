@@ -290,6 +290,7 @@ def test_population_plot_draws_the_populations_own_stars() -> None:
 
     from qusi_lab.synthetic import population_data, population_plot
 
+    open_figures = matplotlib.pyplot.get_fignums()
     figure = population_plot(n_stars=400, seed=3)
     assert type(figure.canvas).__name__ == "FigureCanvasAgg"
     figure.canvas.draw()  # renders without a display
@@ -315,4 +316,21 @@ def test_population_plot_draws_the_populations_own_stars() -> None:
     assert 0.05 < float(data["physical"]["rotating_fraction"]) < 0.15
     assert len(data["stress"]["rotation_period"]) > 3 * len(data["physical"]["rotation_period"])
     assert rotation_amplitudes.get_xscale() == "log"
-    assert not matplotlib.pyplot.get_fignums()  # no pyplot figure was opened
+    assert matplotlib.pyplot.get_fignums() == open_figures  # no pyplot figure was opened
+
+
+def test_a_heartbeat_asked_for_exactly_is_that_signal_alone() -> None:
+    asked = {"period": 3.7, "eccentricity": 0.3, "inclination": 80.0, "argument_of_periastron": 100.0,
+             "amplitude": 2e-3, "epoch_periastron": 1326.0}
+    curve = synthetic_light_curve("heartbeat", seed=11, tess_mag=9.5, parameters=asked)
+    injected = curve.meta["injected"]
+    assert injected["kind"] == "heartbeat"  # one signal: no eclipses or modes added
+    assert {key: injected[key] for key in asked} == asked
+    assert curve.meta["magnitude"] == 9.5
+    # An orbit without an amplitude gets the tide of that orbit.
+    orbit = {key: asked[key] for key in ("period", "eccentricity", "inclination", "argument_of_periastron")}
+    physical_curve = synthetic_light_curve("heartbeat", seed=11, parameters=orbit)
+    truth = physical_curve.meta["truth"]
+    system = json.loads(truth["parameters"])["system"]
+    assert truth["period"] == 3.7
+    assert system["amplitude"] == pytest.approx(tidal_amplitude({**system, **orbit}))

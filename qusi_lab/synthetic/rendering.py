@@ -373,15 +373,24 @@ def _settle_heartbeat(star: _Star, timeline: SectorTimeline) -> None:
         rng = np.random.default_rng([_SALT_HEARTBEAT, int(values.get("seed", 0)), int(star.index), attempt])
         system = draw_heartbeat_system(rng)
         if given:
+            # An orbit asked for: its own tide and eclipses, no random oscillation modes.
             from qusi_lab.synthetic.physical import _eclipses, tidal_amplitude
 
             system.update(given)
             system["amplitude"] = tidal_amplitude(system)
             system["eclipse"] = _eclipses(system)
+            system["tidally_excited"] = []
         if "amplitude" in values:
-            system["amplitude"] = float(values["amplitude"])
+            # A tidal signal asked for exactly: that signal alone.
+            system.update(amplitude=float(values["amplitude"]), eclipse=None, tidally_excited=[])
         period = float(system["period"])
-        epoch, observed = _choose_epoch(system["phase"], period, 0.05 * min(period, 10.0), timeline, rng, minimum=1)
+        half_width = 0.05 * min(period, 10.0)
+        if "epoch_periastron" in values:
+            epoch = float(values["epoch_periastron"])
+            centers = _event_centers(epoch, period, timeline.time[0], timeline.time[-1])
+            observed = max(1, _events_observed(centers, half_width, timeline.time, timeline.usable, timeline.cadence_days))
+        else:
+            epoch, observed = _choose_epoch(system["phase"], period, half_width, timeline, rng, minimum=1)
         if observed < 1:
             continue
         model = _model_of(_physical_heartbeat_signals(system, epoch), timeline.time)
