@@ -53,6 +53,16 @@ flaring M dwarfs TESS sees are the rapidly rotating ones (Günther et al. 2020, 
 **Red noise** (:func:`draw_red_noise`): a spread of colours instead of one: power spectra
 ``1 / (1 + (f / f0)^slope)`` with slopes 1-3 (a damped random walk is slope 2) and timescales
 0.05-2 d, amplitude 5-100 % of the 1-hour white noise, so that no single noise recipe is learnt.
+The truth table's SNR (:func:`~qusi_lab.synthetic.matched_filter_snr`) still models the red noise as a
+damped random walk of the same amplitude and timescale: exact for slope 2, an approximation otherwise
+(a flatter spectrum has more power on the hours of a periastron passage than the SNR assumes).
+
+**Heartbeat SNR**: the sector's ``snr_range`` still bounds a labelled heartbeat star, but its amplitude is
+never rescaled: the star's magnitude is chosen so that the physical signal reaches a target SNR drawn
+log-uniformly in ``snr_range`` (T = 5.5-16), and the orbit is redrawn (deterministically from the seed)
+when no magnitude can (see :func:`qusi_lab.synthetic.rendering._settle_heartbeat`). So the labelled
+heartbeat stars are those a survey could label; their orbits are slightly biased, against this module's
+draws, towards the short periods whose tides are strong.
 
 Example
 -------
