@@ -399,7 +399,7 @@ def _settle_heartbeat(star: _Star, timeline: SectorTimeline) -> None:
         for _refine in range(3):
             star.red_noise["amplitude"] = red_fraction * tess_noise_ppm(magnitude) * 1e-6
             sigma = tess_noise_ppm(magnitude, cadence_minutes) * 1e-6
-            snr = _signal_snr(model, star_with_magnitude(star, magnitude), timeline, sigma)
+            snr = _signal_snr(model, _star_with_magnitude(star, magnitude), timeline, sigma)
             if fixed or not snr > 0:
                 break
             wanted = tess_noise_ppm(magnitude) * snr / target
@@ -420,7 +420,7 @@ def _settle_heartbeat(star: _Star, timeline: SectorTimeline) -> None:
     values["settled"] = True
 
 
-def star_with_magnitude(star: _Star, magnitude: float) -> _Star:
+def _star_with_magnitude(star: _Star, magnitude: float) -> _Star:
     """``star`` at another TESS magnitude (for the white-noise scale of :func:`_signal_snr`)."""
     from dataclasses import replace
 
