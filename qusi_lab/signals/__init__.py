@@ -7,7 +7,8 @@ are evaluated on whatever times they are given.
 * :func:`heartbeat` - eccentric-binary tidal "heartbeat" (Kumar et al. 1995; Thompson et al. 2012).
 * :func:`eclipsing_binary` - detached eclipsing binary, primary and secondary eclipses.
 * :func:`flare` - stellar flare (Davenport et al. 2014 or Mendoza et al. 2022 template).
-* :func:`sinusoidal_variability`, :func:`quasi_periodic_variability` - rotation / spot evolution.
+* :func:`sinusoidal_variability`, :func:`quasi_periodic_variability`, :func:`starspot_variability` - rotation,
+  spot evolution, differential rotation.
 * :func:`random_parameters` draws parameters of a kind; :func:`signal` replays them::
 
     parameters = random_parameters("heartbeat", np.random.default_rng(7), time=lc.time)
@@ -30,7 +31,11 @@ from qusi_lab.signals.orbits import (
 )
 from qusi_lab.signals.parameters import SIGNAL_FUNCTIONS, SIGNAL_KINDS, random_parameters, signal
 from qusi_lab.signals.transit import LIMB_DARKENING_LAWS, transit
-from qusi_lab.signals.variability import quasi_periodic_variability, sinusoidal_variability
+from qusi_lab.signals.variability import (
+    quasi_periodic_variability,
+    sinusoidal_variability,
+    starspot_variability,
+)
 
 __all__ = [
     "transit",
@@ -39,6 +44,7 @@ __all__ = [
     "flare",
     "sinusoidal_variability",
     "quasi_periodic_variability",
+    "starspot_variability",
     "random_parameters",
     "signal",
     "SIGNAL_KINDS",

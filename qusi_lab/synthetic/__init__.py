@@ -20,8 +20,10 @@ listing what was put into each one. A sector looks like the real thing:
 Each star is one of a labelled mix: ``planet`` (transits), ``eclipsing_binary``,
 ``heartbeat``, ``flare`` (a spotted flare star) or ``quiet``. Planets get at least two
 transits in good data and radius ratios drawn so that their signal-to-noise ratio runs
-log-uniformly from the detection threshold (7) to obvious (100); heartbeat amplitudes are
-scaled to the same range. (``snr_range=(3, 100)`` adds marginal signals that nobody could
+log-uniformly from the detection threshold (7) to obvious (100). Heartbeat stars reach the same
+range: in the default ``population="physical"`` their amplitude is the tide of their orbit and their
+magnitude is chosen for the SNR; in ``population="stress"`` (the sky of qusi_lab 0.1) the amplitude is
+scaled to it. (``snr_range=(3, 100)`` adds marginal signals that nobody could
 confirm; see :data:`DEFAULT_SNR_RANGE`.) The SNR is the matched-filter SNR of the whole signal
 in the star's white and red noise over the usable cadences (:func:`matched_filter_snr`); the
 stellar variability of each star makes the effective SNR somewhat lower.
@@ -29,6 +31,9 @@ stellar variability of each star makes the effective SNR somewhat lower.
 Modules
 -------
 * :mod:`~qusi_lab.synthetic.population`: which stars, which signals (every draw from the seed);
+* :mod:`~qusi_lab.synthetic.physical`: the physical population (the default; ``population="stress"`` keeps
+  the sky of qusi_lab 0.1): heartbeat orbits and amplitudes, rotators and red noise, each with its source;
+* :mod:`~qusi_lab.synthetic.plotting`: :func:`population_plot`, the populations drawn;
 * :mod:`~qusi_lab.synthetic.timeline`: the spacecraft timeline (cadences, gap, momentum dumps, flags);
 * :mod:`~qusi_lab.synthetic.noise`: the TESS noise model (Stassun et al. 2018) and matched-filter SNR;
 * :mod:`~qusi_lab.synthetic.rendering`: a light curve from a star and its signals;
@@ -56,6 +61,8 @@ from qusi_lab.synthetic.noise import (
     tess_flux_from_magnitude,
     tess_noise_ppm,
 )
+from qusi_lab.synthetic.physical import DEFAULT_POPULATION, POPULATIONS
+from qusi_lab.synthetic.plotting import population_data, population_plot
 from qusi_lab.synthetic.population import (
     DEFAULT_MIX,
     DEFAULT_SNR_RANGE,
@@ -80,6 +87,10 @@ from qusi_lab.synthetic.writing import TRUTH_FILENAME, SectorResult, load_truth,
 
 __all__ = [
     "DEFAULT_MIX",
+    "DEFAULT_POPULATION",
+    "POPULATIONS",
+    "population_data",
+    "population_plot",
     "DEFAULT_SNR_RANGE",
     "STAR_KINDS",
     "SIGNAL_KIND_OF_LABEL",

@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from qusi_lab.synthetic._seeds import _SALT_ASSIGN, _SALT_SPLIT, _SALT_STAR, _SALT_TIC
+from qusi_lab.synthetic._seeds import _SALT_ASSIGN, _SALT_PHYSICAL, _SALT_SPLIT, _SALT_STAR, _SALT_TIC
 from qusi_lab.synthetic.noise import tess_noise_ppm
+from qusi_lab.synthetic.physical import check_population, draw_red_noise, draw_rotation
 
 __all__ = ["DEFAULT_MIX", "DEFAULT_SNR_RANGE", "SIGNAL_KIND_OF_LABEL", "SPLITS", "STAR_KINDS"]
 
@@ -155,6 +156,50 @@ class _Star:
 
 
 def _draw_star(
+    seed: int,
+    index: int,
+    label: str,
+    overrides: Mapping[str, Any] | None = None,
+    snr_range: tuple[float, float] = DEFAULT_SNR_RANGE,
+    population: str = "stress",
+) -> _Star:
+    """Star ``index`` of the sector made with ``seed``, from ``population`` (see :mod:`~qusi_lab.synthetic.physical`)."""
+    if check_population(population) == "physical":
+        return _draw_physical_star(seed, index, label, overrides, snr_range)
+    return _draw_stress_star(seed, index, label, overrides, snr_range)
+
+
+def _draw_physical_star(
+    seed: int,
+    index: int,
+    label: str,
+    overrides: Mapping[str, Any] | None,
+    snr_range: tuple[float, float],
+) -> _Star:
+    """The stress star's identity, sky position and (planet, binary, flare) signal, with physical variability,
+    red noise and heartbeat orbit. A heartbeat star's orbit and magnitude are settled when it is rendered
+    (:func:`qusi_lab.synthetic.rendering._settle_heartbeat`): both depend on the sector's data."""
+    overrides = dict(overrides or {})
+    identity: dict[str, Any] = {key: overrides.pop(key) for key in ("tess_mag", "tic_id") if key in overrides}
+    star = _draw_stress_star(seed, index, label, identity, snr_range)
+    rng = np.random.default_rng([_SALT_PHYSICAL, int(seed), int(index)])
+    star.red_noise = draw_red_noise(rng, tess_noise_ppm(star.tess_mag) * 1e-6)
+    star.variability = draw_rotation(rng, label)
+    if "variability" in overrides:
+        star.variability = overrides.pop("variability")
+    if label == "heartbeat":
+        star.intrinsic = {
+            "physical": True,
+            "target_snr": _log_uniform(rng, *snr_range),
+            "snr_bounds": tuple(float(value) for value in snr_range),
+            "magnitude_fixed": "tess_mag" in identity,
+            "seed": int(seed),
+        }
+    star.intrinsic.update(overrides)
+    return star
+
+
+def _draw_stress_star(
     seed: int,
     index: int,
     label: str,

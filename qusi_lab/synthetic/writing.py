@@ -31,6 +31,7 @@ import numpy as np
 from qusi_lab._deprecation import warn_deprecated
 from qusi_lab.errors import LightCurveError
 from qusi_lab.lightcurve import LightCurve
+from qusi_lab.synthetic.physical import DEFAULT_POPULATION, check_population
 from qusi_lab.synthetic.population import (
     DEFAULT_SNR_RANGE,
     SPLITS,
@@ -100,15 +101,17 @@ def _write_star(path: Path, star: _Star, rendered: _Rendered, timeline: SectorTi
     )
 
 
-def _work_chunk(
-    task: tuple[str, int, int, float, tuple[float, float], list[tuple[int, str, str]]],
-) -> list[dict[str, Any]]:
-    """Worker: render and write the stars ``(index, label, relative path)`` of one chunk."""
-    directory, sector, seed, cadence_minutes, snr_range, items = task
+def _work_chunk(task: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Worker: render and write the stars ``(index, label, relative path)`` of one chunk.
+
+    ``task`` is ``(directory, sector, seed, cadence_minutes, snr_range, items[, population])``.
+    """
+    directory, sector, seed, cadence_minutes, snr_range, items = task[:6]
+    population = task[6] if len(task) > 6 else DEFAULT_POPULATION
     timeline = sector_timeline(sector, cadence_minutes)
     rows = []
     for index, label, relative in items:
-        star = _draw_star(seed, index, label, snr_range=snr_range)
+        star = _draw_star(seed, index, label, snr_range=snr_range, population=population)
         rendered = _render_star(star, timeline, seed)
         _write_star(Path(directory) / relative, star, rendered, timeline)
         row = {"path": relative, **rendered.truth}
@@ -234,6 +237,7 @@ def make_sector(
     chunk_size: int = 25,
     snr_range: Sequence[float] = DEFAULT_SNR_RANGE,
     n_workers: int | None = None,
+    population: str = DEFAULT_POPULATION,
 ) -> SectorResult:
     """Write a synthetic TESS sector of ``n_stars`` SPOC light-curve files and its ``truth.csv``.
 
@@ -279,6 +283,15 @@ def make_sector(
         stars, orbits and noise whatever the range: only the depths and amplitudes change.
     n_workers:
         Deprecated name of ``num_workers`` (as everywhere else in qusi_lab); removed in 0.2.
+    population:
+        ``"physical"`` (default): heartbeat orbits under the tidal-circularisation envelope with
+        amplitudes from the tide's physics, rotators and red noise as the TESS catalogues show them
+        (every distribution and its source: :mod:`qusi_lab.synthetic.physical`; drawn by
+        :func:`population_plot`). ``"stress"``: the population of qusi_lab 0.1, byte-identical for the
+        same seed (heartbeat periods 1.5-12 d with e = 0.3-0.8 whatever the period, many fast
+        rotators): a hard sky to report on, not the bar. A physical heartbeat star keeps the amplitude
+        of its orbit; its magnitude (or, failing that, its orbit) is chosen so that its SNR lies in
+        ``snr_range`` for the sector written.
 
     Returns
     -------
@@ -305,6 +318,7 @@ def make_sector(
         num_workers = n_workers
     if n_stars < 1:
         raise ValueError(f"n_stars must be at least 1, got {n_stars}")
+    population = check_population(population)
     mixture = _normalise_mix(mix)
     positive_kinds = tuple(positive_kinds)
     unknown = set(positive_kinds) - set(STAR_KINDS)
@@ -343,7 +357,8 @@ def make_sector(
     workers = min(2, os.cpu_count() or 1) if num_workers is None else max(1, int(num_workers))
     chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
     tasks = [
-        (str(directory), int(sector), int(seed), float(cadence_minutes), snr_bounds, chunk) for chunk in chunks
+        (str(directory), int(sector), int(seed), float(cadence_minutes), snr_bounds, chunk, population)
+        for chunk in chunks
     ]
     rows = _run_tasks(tasks, workers)
 
