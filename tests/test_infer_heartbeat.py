@@ -84,3 +84,20 @@ def test_the_heartbeat_table_saves_and_loads(tmp_path, heartbeat_curves):
     back = read_candidates(table.save(tmp_path / "candidates.csv"))
     assert back.attrs["period_method"] == "heartbeat"
     assert np.allclose(back["period"], table["period"])
+
+
+def test_the_command_line_asks_for_the_heartbeat_search(tmp_path, heartbeat_curves, capsys):
+    from qusi_lab.cli import main
+    from qusi_lab.inference import read_candidates
+    from qusi_lab.io import write_spoc_fits
+
+    data = tmp_path / "sector"
+    for index, curve in enumerate(heartbeat_curves[:2]):
+        write_spoc_fits(curve, data / f"tic_{index}_lc.fits", tic_id=index + 1, sector=1)
+    model = _bundle(tmp_path, ["negative", "planet"], "planet")  # a transit model: "auto" would run BLS
+    out = tmp_path / "candidates.csv"
+    assert main(["infer", "--model", str(model.path), "--data", str(data), "--out", str(out), "--num-workers", "0",
+                 "--period-search", "heartbeat", "--quiet"]) == 0
+    table = read_candidates(out)
+    assert table.attrs["period_method"] == "heartbeat" and "heartbeat_snr" in table and "depth_ppm" not in table
+    assert "heartbeat_snr" in capsys.readouterr().out
