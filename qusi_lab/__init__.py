@@ -60,6 +60,8 @@ _LAZY_NAMES = {
     "read_candidates": ("qusi_lab.inference", "read_candidates"),
     "saliency": ("qusi_lab.inference", "saliency"),
     "search_period": ("qusi_lab.inference", "search_period"),
+    "search_heartbeat": ("qusi_lab.inference", "search_heartbeat"),
+    "heartbeat_features": ("qusi_lab.inference", "heartbeat_features"),
     "VettingPanel": ("qusi_lab.vetting.panel", "VettingPanel"),
     "AugmentationTuner": ("qusi_lab.widgets.tuner", "AugmentationTuner"),
     "DatasetBrowser": ("qusi_lab.widgets.browser", "DatasetBrowser"),

@@ -206,7 +206,10 @@ def _build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--top", type=_positive_int, default=None, metavar="N", help="write only the N best-ranked curves")
     infer.add_argument("--period-search-top", type=_non_negative_int, default=100, metavar="N",
                        help="BLS period search on the N best candidates (default: %(default)s)")
-    infer.add_argument("--no-period-search", action="store_true", help="skip the BLS period search")
+    infer.add_argument("--no-period-search", action="store_true", help="skip the period search")
+    infer.add_argument("--period-search", choices=("auto", "bls", "heartbeat"), default="auto",
+                       help="which period search runs on the top candidates: auto (default: the heartbeat search "
+                            "for a heartbeat model, box least squares otherwise), bls or heartbeat")
     infer.add_argument("--show", type=_non_negative_int, default=10, metavar="N", help="candidates printed (default: %(default)s)")
     _add_common_run_options(infer, batch_size=256)
     return parser
@@ -525,7 +528,7 @@ def _run_infer(args: argparse.Namespace) -> int:
         model, data,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
-        period_search=False if args.no_period_search else "auto",
+        period_search=False if args.no_period_search else args.period_search,
         period_search_top=args.period_search_top,
         threads=args.threads,
         progress=not args.quiet,
@@ -536,7 +539,7 @@ def _run_infer(args: argparse.Namespace) -> int:
     print(f"scored {attrs['scored']:,} of {attrs['light_curves']:,} light curves in {attrs['seconds']:.1f} s; "
           f"wrote {len(written):,} rows to {args.out}")
     shown = [column for column in ("rank", "target_id", "sector", "score", "predicted", "period", "depth_ppm",
-                                   "duration_hours") if column in table.columns]
+                                   "duration_hours", "heartbeat_snr", "heartbeat_amplitude_ppm") if column in table.columns]
     if args.show > 0 and len(table):
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             print(table[shown].head(args.show).to_string(index=False, float_format=lambda value: f"{value:.4g}"))

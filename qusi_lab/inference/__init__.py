@@ -9,6 +9,7 @@
                                    :func:`save_candidates`)
 :func:`read_candidates`            read them back, metadata included
 :func:`search_period`              box-least-squares period, epoch, duration and depth of one curve
+:func:`search_heartbeat`           heartbeat period, periastron epoch, shape and significance of one curve
 :func:`saliency`                   which cadences drove the score (occlusion or integrated gradients)
 =================================  ====================================================================
 
@@ -24,6 +25,13 @@ from __future__ import annotations
 
 from qusi_lab._deprecation import moved_names
 from qusi_lab.inference.candidates import CandidateTable, metadata_path, read_candidates, save_candidates
+from qusi_lab.inference.heartbeat_search import (
+    HEARTBEAT_COLUMNS,
+    HEARTBEAT_FEATURES,
+    HeartbeatSearchResult,
+    heartbeat_features,
+    search_heartbeat,
+)
 from qusi_lab.inference.infer import (
     DEFAULT_PERIOD_SEARCH_TOP,
     InferenceError,
@@ -57,6 +65,11 @@ __all__ = [
     "period_grid",
     "PeriodSearchResult",
     "PERIOD_COLUMNS",
+    "search_heartbeat",
+    "heartbeat_features",
+    "HeartbeatSearchResult",
+    "HEARTBEAT_COLUMNS",
+    "HEARTBEAT_FEATURES",
     "saliency",
     "SALIENCY_METHODS",
 ]

@@ -20,6 +20,10 @@ task, preprocessing, files that could not be used ...). Columns:
 ``period`` ...         transit estimate from box least squares for the top candidates
                        (``period`` and ``epoch`` in days, ``duration_hours``, ``depth_ppm``,
                        ``bls_snr``, ``bls_power``, ``transit_count``); NaN where not searched
+``period`` ...         heartbeat models instead (``attrs["period_method"] == "heartbeat"``):
+                       the heartbeat search's ``period``, ``epoch`` (a periastron),
+                       ``heartbeat_amplitude_ppm``, ``heartbeat_snr``,
+                       ``heartbeat_eccentricity``, ``heartbeat_passages``; no transit columns
 =====================  ==================================================================
 
 Example
@@ -71,7 +75,7 @@ class CandidateTable(pd.DataFrame):
     ``preprocessing``, ``created``, ``light_curves``, ``scored``, ``not_scored`` (curves that
     could not be read, preprocessed or given a finite score), ``period_search_failed`` (scored
     curves whose period search failed: they keep their score), ``unlisted_folders``,
-    ``problems``, ``period_search``.
+    ``problems``, ``period_search``, ``period_method`` (``"bls"``, ``"heartbeat"`` or None).
 
     Example
     -------

@@ -17,7 +17,10 @@ while the main process runs the network:
   at all raises :class:`InferenceError`;
 * memory stays flat however many curves go through: only one small row per curve is kept;
 * for transit models, a box-least-squares period search (:mod:`qusi_lab.inference.periods`)
-  on the top candidates adds period, epoch, duration and depth estimates.
+  on the top candidates adds period, epoch, duration and depth estimates; for heartbeat models
+  (positive class named "heartbeat..."), the heartbeat search
+  (:mod:`qusi_lab.inference.heartbeat_search`) adds period, periastron epoch, amplitude, snr,
+  eccentricity and passages instead (``table.attrs["period_method"]`` says which).
 
 Example
 -------
@@ -46,6 +49,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from qusi_lab._deprecation import moved_names, warn_deprecated
 from qusi_lab.inference.candidates import PROBLEM_COLUMNS, CandidateTable
+from qusi_lab.inference.heartbeat_search import HEARTBEAT_COLUMNS, search_heartbeat
 from qusi_lab.inference.periods import PERIOD_COLUMNS, empty_period_row, search_period
 from qusi_lab.models.scoring import (
     META_COLUMNS,
@@ -124,13 +128,22 @@ def _inference_network(model: nn.Module, input_length: int, fuse: bool) -> nn.Mo
 # ----------------------------------------------------------------------------- period search
 
 
-class _PeriodSearchItems(Dataset):  # type: ignore[type-arg]
-    """Map-style: item ``k`` reloads curve ``indices[k]`` and runs the BLS period search on it."""
+#: The period searches ``infer`` runs: name -> (search function, the table columns it fills).
+PERIOD_METHODS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "bls": (search_period, PERIOD_COLUMNS),
+    "heartbeat": (search_heartbeat, HEARTBEAT_COLUMNS),
+}
+_INTEGER_COLUMNS = ("transit_count", "heartbeat_passages")
 
-    def __init__(self, dataset: Any, indices: Sequence[int], options: dict[str, Any]) -> None:
+
+class _PeriodSearchItems(Dataset):  # type: ignore[type-arg]
+    """Map-style: item ``k`` reloads curve ``indices[k]`` and runs the period search on it."""
+
+    def __init__(self, dataset: Any, indices: Sequence[int], options: dict[str, Any], method: str = "bls") -> None:
         self.dataset = dataset
         self.indices = list(indices)
         self.options = options
+        self.method = method
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -139,7 +152,8 @@ class _PeriodSearchItems(Dataset):  # type: ignore[type-arg]
         index = self.indices[item]
         try:
             lc = self.dataset.light_curve(index)
-            return index, search_period(lc, **self.options).as_row(), None
+            search = search_heartbeat if self.method == "heartbeat" else search_period
+            return index, search(lc, **self.options).as_row(), None
         except Exception as error:  # noqa: BLE001 - a failed search leaves NaNs, the curve stays ranked
             return index, None, problem_row(error, self.dataset.source_name(index), "period_search")
 
@@ -148,12 +162,30 @@ def _identity(item: Any) -> Any:
     return item
 
 
-def _period_search_wanted(period_search: bool | str, task: str) -> bool:
+def is_heartbeat_model(info: Model, rank_by: str | None = None) -> bool:
+    """Whether ``info`` finds heartbeat stars: its positive class (or ``rank_by``) names a heartbeat.
+
+    Example
+    -------
+    >>> from qusi_lab.models.trained import Model
+    >>> is_heartbeat_model(Model(task="binary", label_names=("other", "heartbeat"), positive_class="heartbeat"))
+    True
+    """
+    target = rank_by if rank_by is not None else info.positive_class
+    return target is not None and "heartbeat" in str(target).lower().replace("_", "").replace(" ", "")
+
+
+def _period_method(period_search: bool | str, info: Model, rank_by: str | None = None) -> str | None:
+    """The period search to run: ``"bls"``, ``"heartbeat"`` or None."""
     if period_search == "auto":
-        return task in ("binary", "multiclass")
+        if info.task not in ("binary", "multiclass"):
+            return None
+        return "heartbeat" if is_heartbeat_model(info, rank_by) else "bls"
     if isinstance(period_search, bool):
-        return period_search
-    raise ValueError(f"period_search must be True, False or 'auto', got {period_search!r}")
+        return "bls" if period_search else None
+    if period_search in PERIOD_METHODS:
+        return str(period_search)
+    raise ValueError(f"period_search must be True, False, 'auto', 'bls' or 'heartbeat', got {period_search!r}")
 
 
 def _select_for_period_search(scores: np.ndarray, top: int | None, threshold: float | None) -> np.ndarray:
@@ -170,12 +202,13 @@ def _select_for_period_search(scores: np.ndarray, top: int | None, threshold: fl
 
 
 def _run_period_search(dataset: Any, indices: Sequence[int], options: dict[str, Any], workers: int,
-                       progress: bool) -> tuple[dict[int, dict[str, float]], list[tuple[str, str, str]]]:
+                       progress: bool, method: str = "bls") -> tuple[dict[int, dict[str, float]],
+                                                                    list[tuple[str, str, str]]]:
     results: dict[int, dict[str, float]] = {}
     problems: list[tuple[str, str, str]] = []
     if not indices:
         return results, problems
-    items = _PeriodSearchItems(dataset, indices, options)
+    items = _PeriodSearchItems(dataset, indices, options, method)
     workers = min(workers, len(indices))
     loader = DataLoader(items, batch_size=None, num_workers=workers, collate_fn=_identity)
     bar = ProgressBar(len(indices), enabled=progress, description="period search", unit="curve", smoothing=0.1)
@@ -288,14 +321,18 @@ def infer(
         DataLoader worker processes reading and preprocessing files. Default: 2 (or the
         number of CPUs if smaller) for 64 curves or more, else 0 (all in this process).
     period_search:
-        ``"auto"`` (default): a BLS period search for classification models (transit
-        finders) on the selected candidates; ``True`` also for regression; ``False``: none.
+        ``"auto"`` (default): for classification models, a period search on the selected
+        candidates: :func:`~qusi_lab.inference.heartbeat_search.search_heartbeat` when the
+        model's positive class (or ``rank_by``) names a heartbeat, else box least squares
+        (transit finders). ``"heartbeat"`` or ``"bls"``: that search for any model; ``True``:
+        BLS also for regression; ``False``: none. ``table.attrs["period_method"]`` records it.
     period_search_top, period_search_threshold:
         Which curves get the search: the ``period_search_top`` best (default 100) and any
         whose score is at least ``period_search_threshold``. Both None: every curve.
     period_search_options:
         Keywords for :func:`~qusi_lab.inference.periods.search_period`
-        (``minimum_period``, ``maximum_period``, ``durations_hours``, ``bin_minutes`` ...).
+        (``minimum_period``, ``maximum_period``, ``durations_hours``, ``bin_minutes`` ...), or for
+        :func:`~qusi_lab.inference.heartbeat_search.search_heartbeat` with the heartbeat search.
     rank_by:
         Multiclass models: the class whose probability is the score (default: the
         bundle's positive class if it has one, else the probability of the predicted class).
@@ -350,14 +387,15 @@ def infer(
     workers = worker_count(num_workers, size)
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    search = _period_search_wanted(period_search, info.task)
-    if period_search_options:
+    method = _period_method(period_search, info, rank_by)
+    if period_search_options and method is not None:
         import inspect
 
-        known = set(inspect.signature(search_period).parameters) - {"light_curve"}
+        function = PERIOD_METHODS[method][0]
+        known = set(inspect.signature(function).parameters) - {"light_curve"}
         unknown = sorted(set(period_search_options) - known)
         if unknown:
-            raise TypeError(f"unknown period_search_options {unknown}; search_period takes {sorted(known)}")
+            raise TypeError(f"unknown period_search_options {unknown}; {function.__name__} takes {sorted(known)}")
 
     was_training = network_module.training
     previous_threads = torch.get_num_threads()
@@ -385,23 +423,25 @@ def infer(
     frame["rank"] = np.arange(1, len(frame) + 1)
 
     search_settings: dict[str, Any] | None = None
-    if search:
+    if method is not None:
         options = dict(period_search_options or {})
         selected = _select_for_period_search(frame["score"].to_numpy(dtype=np.float64), period_search_top,
                                              period_search_threshold)
         chosen = [int(frame["_position"].iloc[row]) for row in selected]
-        results, search_problems = _run_period_search(dataset, chosen, options, workers, progress)
+        results, search_problems = _run_period_search(dataset, chosen, options, workers, progress, method)
         problems.extend(search_problems)
-        rows = [results.get(int(position), empty_period_row()) for position in frame["_position"]]
-        for column in PERIOD_COLUMNS:
+        columns = PERIOD_METHODS[method][1]
+        empty = dict.fromkeys(columns, float("nan")) if method == "heartbeat" else empty_period_row()
+        rows = [results.get(int(position), empty) for position in frame["_position"]]
+        for column in columns:
             values = np.array([row[column] for row in rows], dtype=np.float64)
-            if column == "transit_count":
+            if column in _INTEGER_COLUMNS:
                 frame[column] = pd.array([None if math.isnan(value) else int(value) for value in values],
                                          dtype="Int64")
             else:
                 frame[column] = values
         search_settings = {"top": period_search_top, "threshold": period_search_threshold,
-                           "searched": len(chosen), "options": options}
+                           "searched": len(chosen), "options": options, "method": method}
     frame = frame.drop(columns="_position")
 
     table = CandidateTable(frame)
@@ -429,6 +469,7 @@ def infer(
         "unlisted_folders": sum(stage == "discover" for _, _, stage in problems),
         "problems": [dict(zip(PROBLEM_COLUMNS, problem, strict=True)) for problem in problems],
         "period_search": search_settings,
+        "period_method": method,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return table
