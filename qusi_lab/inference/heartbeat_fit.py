@@ -64,6 +64,9 @@ _GRID_POINTS = 200
 #: Grid points refined by least squares (the best two distinct ones: the grid's best is not always the fit's).
 _REFINED = 2
 _MAX_ECCENTRICITY = 0.9
+#: Chi-square by which a fit started from a search's orbit (``guess``) may be worse than the best and still be
+#: kept: the search saw every passage unfolded, a fold's small preference is no evidence against it.
+_SEARCH_PREFERENCE = 4.0
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ def fit_heartbeat(phase: Any, flux: Any, *, period: float, epoch: float,
     seeded = _start_from_guess(phase, flux, guess, period=float(period), epoch=float(epoch)) if guess else None
     if seeded is not None:
         starts.insert(0, seeded)
+    refinements = []
     for start in starts:
         start[1] = min(start[1], _MAX_ECCENTRICITY)
         start[2] = float(np.clip(start[2], 1e-3, 90.0 - 1e-3))
@@ -250,9 +254,14 @@ def fit_heartbeat(phase: Any, flux: Any, *, period: float, epoch: float,
         refined = least_squares(lambda values: (_model(values, phase) - flux) / spread, start,
                                 bounds=(lower, upper), x_scale=[0.01, 0.05, 5.0, 5.0, max(start[4], 1e-6), spread],
                                 ftol=1e-6, xtol=1e-6, gtol=1e-6, max_nfev=100)
-        if result is None or refined.cost < result.cost:
-            result = refined
-    assert result is not None
+        refinements.append(refined)
+    result = min(refinements, key=lambda refined: refined.cost)
+    if seeded is not None and result is not refinements[0] and result.cost > 0:
+        # The search's orbit stays unless the data reject it: chi-square worse by less than
+        # _SEARCH_PREFERENCE (noise from the best fit's residuals) is no evidence against it.
+        worse = (refinements[0].cost - result.cost) * phase.size / result.cost
+        if worse < _SEARCH_PREFERENCE:
+            result = refinements[0]
     periastron, eccentricity, inclination, omega, scale, offset = (float(value) for value in result.x)
     residual = flux - _model(result.x, phase)
     variance = float(np.var(flux))
