@@ -148,12 +148,14 @@ def test_the_period_box_and_buttons_still_fold_and_verdicts_are_saved(panel, tab
 def test_heartbeat_columns_alone_make_a_heartbeat_table(sector, tmp_path):
     """A table written without its .meta.json (attrs lost) is still recognised by its heartbeat_* columns."""
     table = heartbeat_rows(sector)
+    table.loc[0, "heartbeat_passages"] = 1  # a single passage: the period is a guess, and the card says so
     path = tmp_path / "bare.csv"
     table.to_csv(path, index=False)
     assert is_heartbeat_table(read_candidates(path)) and not read_candidates(path).attrs
     panel = VettingPanel(path, labels=tmp_path / "labels.csv", model=None, preload=0)
     assert panel.mode_buttons.value == "heartbeat" and must(panel._folded).centre == "periastron"
     assert "significance" in panel.metadata.value
+    assert "1 periastron passage: the period is only guessed from the pulse" in panel.metadata.value
     panel.mode_buttons.value = "transit"  # the user may still look at it as a transit
     assert panel.figures.zoom_row.visible and "duration" not in panel.metadata.value
     panel.close()

@@ -558,7 +558,8 @@ def _heartbeat_rows(view: CandidateView) -> list[tuple[str, str]]:
         details.append(f"e {values['eccentricity']:.2f}")
     if "passages" in values:
         passages = int(round(values["passages"]))
-        details.append(f"{passages} periastron passage{'s' if passages != 1 else ''}")
+        details.append(f"{passages} periastron passage{'s' if passages != 1 else ''}"
+                       + (": the period is only guessed from the pulse's shape" if passages == 1 else ""))
     rows = [("period", period)]
     if details:
         rows.append(("heartbeat", " · ".join(details)))
