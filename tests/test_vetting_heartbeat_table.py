@@ -177,3 +177,46 @@ def test_a_transit_table_of_the_same_stars_is_folded_as_before(sector, tmp_path)
     assert folded.centre == "feature" and "periastron feature at phase 0" in panel.figures.fold.title.text
     assert math.isfinite(folded.epoch)
     panel.close()
+
+
+def _has_heartbeat_search() -> bool:
+    import qusi_lab.inference
+
+    return hasattr(qusi_lab.inference, "search_heartbeat")
+
+
+@pytest.mark.skipif(not _has_heartbeat_search(), reason="this qusi_lab has no heartbeat search")
+def test_a_heartbeat_row_without_a_period_gets_the_panels_own_heartbeat_search(tmp_path):
+    """A row the table's search left without a period (or a heartbeat model's table without periods) is
+    searched by the panel with the heartbeat search, not box least squares, and said so in the card."""
+    from qusi_lab.synthetic import synthetic_light_curve
+
+    orbit = {"period": 5.0, "eccentricity": 0.55, "inclination": 70.0, "argument_of_periastron": 60.0,
+             "amplitude": 4e-3, "epoch_periastron": 1326.3}
+    star = synthetic_light_curve("heartbeat", seed=4, tess_mag=9.0, parameters=orbit)
+    from qusi_lab.inference import search_heartbeat  # type: ignore[attr-defined,unused-ignore]
+
+    expected = search_heartbeat(star.remove_nans())
+    curves = {"star.fits": star}
+    searched = pd.DataFrame({"path": ["star.fits"], "target_id": ["TIC 1"], "score": [0.9],
+                             "period": [math.nan], "epoch": [math.nan], "heartbeat_snr": [math.nan]})
+    searched.attrs["period_method"] = "heartbeat"
+    unsearched = pd.DataFrame({"path": ["star.fits"], "target_id": ["TIC 1"], "score": [0.9]})
+    unsearched.attrs["positive_class"] = "heartbeat"
+    for number, table in enumerate((searched, unsearched)):
+        panel = VettingPanel(table, tmp_path / f"labels{number}.csv", model=None, preload=0, load=curves.__getitem__)
+        assert panel.period_method == "heartbeat" and panel.mode_buttons.value == "heartbeat"
+        view = must(panel._view)
+        assert view.period_source == "heartbeat search (panel)" and view.period_method == "heartbeat"
+        assert view.period == pytest.approx(orbit["period"], rel=0.01)
+        assert (view.period, view.epoch) == pytest.approx((expected.period, expected.epoch))  # the search's own
+        assert view.heartbeat["snr"] == pytest.approx(expected.snr)
+        assert "(heartbeat search (panel))" in panel.metadata.value and "significance" in panel.metadata.value
+        assert must(panel._folded).centre == "periastron"
+        panel.close()
+    # A transit model's table without periods keeps box least squares, as before.
+    transit = unsearched.copy()
+    transit.attrs = {"positive_class": "planet"}
+    panel = VettingPanel(transit, tmp_path / "labels2.csv", model=None, preload=0, load=curves.__getitem__)
+    assert panel.period_method == "bls" and must(panel._view).period_source == "box least squares (panel)"
+    panel.close()
