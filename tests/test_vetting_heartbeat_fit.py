@@ -102,3 +102,51 @@ def test_fit_heartbeat_on_an_exact_model_and_its_limits():
         fit_heartbeat(np.arange(5) / 5, np.ones(5), period=1.0, epoch=0.0)
     with pytest.raises(ValueError, match="period"):
         fit_heartbeat(time_grid, flux, period=math.nan, epoch=0.0)
+
+
+def test_a_search_guess_starts_the_fit_and_a_wrong_one_does_not_spoil_it():
+    """``guess`` (a heartbeat search's periastron and eccentricity) starts a refinement of its own: near the
+    truth it lands on it; far from it (another periastron, another eccentricity) the data overrule it."""
+    from qusi_lab.inference.heartbeat_fit import _start_from_guess
+
+    truth = {"period": 8.0, "epoch_periastron": 101.0, "eccentricity": 0.45, "inclination": 55.0,
+             "argument_of_periastron": 130.0, "amplitude": 1e-3}
+    time_grid = np.linspace(100.0, 108.0, 400, endpoint=False)
+    flux = heartbeat(time_grid, **truth) + np.random.default_rng(3).normal(0, 5e-5, time_grid.size)
+    phase = (time_grid - 100.0) / 8.0
+    start = _start_from_guess(phase, flux, {"epoch_periastron": 101.0 + 3 * 8.0, "eccentricity": 0.45},
+                              period=8.0, epoch=100.0)
+    assert start is not None
+    assert start[0] == pytest.approx(1 / 8) and start[1] == pytest.approx(0.45)  # whole orbits do not matter
+    assert start[2] == pytest.approx(55.0, abs=3) and start[3] % 180 == pytest.approx(130.0, abs=3)
+    assert _start_from_guess(phase, flux, {"snr": 12.0}, period=8.0, epoch=100.0) is None
+
+    near = fit_heartbeat(phase, flux, period=8.0, epoch=100.0, guess={"epoch_periastron": 101.05, "eccentricity": 0.4})
+    wrong = fit_heartbeat(phase, flux, period=8.0, epoch=100.0, guess={"epoch_periastron": 104.5, "eccentricity": 0.85})
+    for fit in (near, wrong):
+        assert fit.eccentricity == pytest.approx(0.45, abs=0.02)
+        assert _phase_difference(fit.epoch_periastron, 101.0, 8.0) == pytest.approx(0.0, abs=2e-3)
+        assert fit.rms < 5.5e-5  # the noise is 5e-5: nothing left but noise
+
+
+def test_a_heartbeat_search_view_keeps_the_periastron_at_phase_0():
+    """``center="epoch"`` (a heartbeat table): phase 0 is the search's periastron, not the fold's largest
+    departure; the fit, seeded there, recovers the injected orbit."""
+    view, injected = _heartbeat_view(11, CASES[1])
+    shifted = injected["epoch_periastron"] + 2 * injected["period"]
+    view.epoch = shifted
+    folded = fold_heartbeat(view, fit=True, center="epoch",
+                            guess={"epoch_periastron": shifted, "eccentricity": 0.3})
+    assert folded is not None and folded.centre == "periastron" and folded.epoch == shifted
+    fit = must_fit(folded)
+    assert abs(fit.eccentricity - injected["eccentricity"]) < 0.05
+    assert abs(_phase_difference(fit.epoch_periastron, injected["epoch_periastron"], fit.period)) < 0.01
+    feature = fold_heartbeat(view, fit=True)
+    assert feature is not None and feature.centre == "feature"
+    with pytest.raises(ValueError, match="center"):
+        fold_heartbeat(view, center="periastron")
+
+
+def must_fit(folded):
+    assert folded.fit is not None, folded.fit_problem
+    return folded.fit

@@ -26,6 +26,7 @@ from qusi_lab.vetting.views import (
     TruthLookup,
     fold_heartbeat,
     fold_transit,
+    is_heartbeat_table,
     prepare_view,
 )
 
@@ -120,18 +121,39 @@ class _FiguresMixin:
 
     def _compute_view(self, candidate: Candidate) -> CandidateView:
         return prepare_view(candidate, load=self._load, model=self.model, saliency_options=self.saliency_options,
-                            truth=self.truth)
+                            truth=self.truth, period_method=self.period_method)
+
+    @property
+    def period_method(self) -> str:
+        """Whose periods the panel folds at: ``"heartbeat"`` for a heartbeat search's table
+        (:func:`~qusi_lab.vetting.views.is_heartbeat_table`), and for a heartbeat model's table without periods
+        (the panel searches them with the heartbeat search, when this qusi_lab has one); else ``"bls"``."""
+        table = self.queue.table
+        if is_heartbeat_table(table):
+            return "heartbeat"
+        if "period" in table.columns or self.view_mode == "transit":
+            return "bls"
+        import qusi_lab.inference
+
+        if not hasattr(qusi_lab.inference, "search_heartbeat"):
+            return "bls"
+        return "heartbeat" if self.view_mode == "heartbeat" or self._classes_say_heartbeat() else "bls"
+
+    def _classes_say_heartbeat(self) -> bool:
+        attrs = self.queue.table.attrs
+        classes = " ".join(str(value) for value in (attrs.get("positive_class"), attrs.get("score")) if value)
+        return "heartbeat" in classes.lower()
 
     def _mode_for(self, candidate: Candidate) -> str:
         if self.view_mode != "auto":
             return self.view_mode
+        if is_heartbeat_table(self.queue.table):
+            return "heartbeat"
         for name in ("predicted", "label"):
             value = candidate.get(name)
             if value is not None and "heartbeat" in str(value).lower():
                 return "heartbeat"
-        attrs = self.queue.table.attrs
-        classes = " ".join(str(value) for value in (attrs.get("positive_class"), attrs.get("score")) if value)
-        return "heartbeat" if "heartbeat" in classes.lower() else "transit"
+        return "heartbeat" if self._classes_say_heartbeat() else "transit"
 
     def _fold(self, view: CandidateView | None = None, *, mode: str | None = None,
               multiplier: float | None = None, candidate: Candidate | None = None,
@@ -151,8 +173,14 @@ class _FiguresMixin:
                 except Exception as error:  # a failing fit must not take the panel down
                     if report:
                         self._set_status(f"model fit failed: {type(error).__name__}: {error}", error=True)
+            # A heartbeat search's epoch is a periastron: the fold keeps it at phase 0, and the fit starts from the
+            # search's orbit too (at the search's period only: at another the orbit is not that one).
+            searched = view.period_method == "heartbeat"
+            guess = ({"epoch_periastron": view.epoch, **view.heartbeat} if searched and multiplier == 1.0
+                     else None)
             folded = fold_heartbeat(view, multiplier, model_curve=curve, model_label="model fit",
-                                    fit=self.model_fit == "auto")
+                                    fit=self.model_fit == "auto", center="epoch" if searched else "feature",
+                                    guess=guess)
             if report:
                 self._report_fit(folded)
             return folded

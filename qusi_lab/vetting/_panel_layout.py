@@ -453,7 +453,9 @@ class _LayoutMixin:
             class_scores.sort(key=lambda item: -float(item[1]))
             rows.append(("classes", ", ".join(f"{html.escape(str(name))} {float(value):.2f}"
                                               for name, value in class_scores[:4])))
-        if view is not None and view.has_period:
+        if view is not None and view.has_period and view.period_method == "heartbeat":
+            rows.extend(_heartbeat_rows(view))
+        elif view is not None and view.has_period:
             source = view.period_source
             transit = f"P {_number(view.period, 6)} d · epoch {_number(view.epoch, 8)}"
             if source and source != "table":
@@ -471,7 +473,7 @@ class _LayoutMixin:
             fit = folded.fit
             rows.append(("fit", f"heartbeat model: {html.escape(fit.describe())} "
                                 f'<span class="qv-subtitle">({fit.seconds * 1000:.0f} ms)</span>'))
-        if folded is not None and self._mode == "transit":
+        if folded is not None and self._mode == "transit" and (view is None or view.period_method != "heartbeat"):
             odd_even = (f"odd/even differ by {folded.odd_even_sigma:.1f}σ"
                         if math.isfinite(folded.odd_even_sigma) else "odd/even: n/a")
             depth, error = folded.secondary_depth_ppm, folded.secondary_depth_error_ppm
@@ -491,7 +493,7 @@ class _LayoutMixin:
             rows.append(("verdict", f"<b>{html.escape(record.verdict)}</b> by {html.escape(record.user)} "
                                     f"{html.escape(record.time[:16].replace('T', ' '))}{note}"))
         # Two pairs per line; long values (file, checks, verdict) get a line of their own.
-        wide = {"checks", "file", "verdict", "note", "error", "period", "transit", "classes", "fit"}
+        wide = {"checks", "file", "verdict", "note", "error", "period", "transit", "heartbeat", "classes", "fit"}
         cells: list[str] = []
         pending: list[str] = []
         for name, value in sorted(rows, key=lambda row: row[0] in wide):
@@ -539,3 +541,26 @@ class _LayoutMixin:
             return ""
         return ('<div class="qv-section">Injected truth (synthetic data)</div>'
                 f'<div class="qv-truth">{" · ".join(parts)}</div>')
+
+
+def _heartbeat_rows(view: CandidateView) -> list[tuple[str, str]]:
+    """The card's rows for a heartbeat search's candidate: its orbit and detection, no transit fields."""
+    period = f"P {_number(view.period, 6)} d · periastron {_number(view.epoch, 8)}"
+    source = view.period_source if view.period_source not in ("", "table") else "heartbeat search"
+    period += f' <span class="qv-subtitle">({html.escape(source)})</span>'
+    values = view.heartbeat
+    details = []
+    if "amplitude" in values:
+        details.append(f"amplitude {values['amplitude'] * 1e6:,.0f} ppm")
+    if "snr" in values:
+        details.append(f"significance {values['snr']:.1f}σ")
+    if "eccentricity" in values:
+        details.append(f"e {values['eccentricity']:.2f}")
+    if "passages" in values:
+        passages = int(round(values["passages"]))
+        details.append(f"{passages} periastron passage{'s' if passages != 1 else ''}"
+                       + (": the period is only guessed from the pulse's shape" if passages == 1 else ""))
+    rows = [("period", period)]
+    if details:
+        rows.append(("heartbeat", " · ".join(details)))
+    return rows

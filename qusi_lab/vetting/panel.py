@@ -20,6 +20,10 @@ next/previous, undo, go to, keys, the filters' observers) and showing a candidat
 Keyboard (while the pointer is over the panel): digits give the verdicts, ``j``/``→``/``↓`` the
 next candidate, ``k``/``←``/``↑`` the previous one, ``u`` undoes the last verdict.
 
+A heartbeat search's table (``infer(..., period_search="heartbeat")``) opens in the heartbeat view, folded at
+the table's period with the predicted periastra at its ``epoch``; a transit table at its box-least-squares
+period, as before.
+
 The fold: ÷N and ×N (N = 2..5: the harmonics a heartbeat star's or an eclipsing binary's period search
 often lands on) fold at N times or 1/N of the period shown, ↺ goes back to the table's period, and a
 period typed into the box (days, then Enter) folds at that; the label says ``P = 7.5 d (3 × table period)``.
@@ -121,8 +125,12 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
         Injected truth of synthetic data: ``"auto"`` (a ``truth.csv`` near the files), a
         DataFrame or ``truth.csv`` path, or None.
     view:
-        ``"auto"`` (heartbeat view when the table's classes say heartbeat, else transit),
-        ``"transit"`` or ``"heartbeat"``.
+        ``"auto"`` (heartbeat view for a heartbeat search's table, or when the table's classes say heartbeat;
+        else transit), ``"transit"`` or ``"heartbeat"``. A heartbeat search's table
+        (``infer(..., period_search="heartbeat")``: ``attrs["period_method"] == "heartbeat"`` or
+        ``heartbeat_*`` columns) is folded at its period with its ``epoch``, a periastron, at phase 0; the
+        card shows the search's period, periastron, amplitude, significance, eccentricity and passages (no
+        transit duration, depth or odd/even checks), and the heartbeat fit starts from its orbit.
     model_fit:
         The model drawn (dashed) over the heartbeat fold: ``"auto"`` (default) fits the heartbeat
         model of :func:`qusi_lab.signals.heartbeat` to the fold (:func:`qusi_lab.inference.heartbeat_fit.fit_heartbeat`,

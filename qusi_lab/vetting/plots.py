@@ -424,7 +424,8 @@ class VettingFigures:
             _set_range(self.fold_flux_range, bottom, top)
             self.secondary_span.visible = False
             self.primary_span.location = 0.0
-            self.fold.title.text = f"Folded · {period_text} · periastron feature at phase 0"
+            centre = "periastron" if folded.centre == "periastron" else "periastron feature"
+            self.fold.title.text = f"Folded · {period_text} · {centre} at phase 0"
             return
         _set_range(self.phase_range, -0.25, 0.75)
         # Flux axis from the binned fold and the points near the transit: the dip decides the scale.

@@ -50,8 +50,10 @@ __all__ = [
     "FoldedView",
     "Preloader",
     "TruthLookup",
+    "HEARTBEAT_COLUMNS",
     "fold_heartbeat",
     "fold_transit",
+    "is_heartbeat_table",
     "prepare_view",
     "view_from_light_curve",
 ]
@@ -62,6 +64,34 @@ MAX_RAW_POINTS = 25_000
 DISPLAY_BIN_MINUTES = 30.0
 #: Bin width (minutes) of the points folded (fine enough for a 1-hour transit).
 FOLD_BIN_MINUTES = 10.0
+#: The columns a heartbeat search gives a candidate table besides ``period`` and ``epoch`` (a periastron time),
+#: and the keys of :attr:`CandidateView.heartbeat` they fill (amplitude relative, not in ppm).
+HEARTBEAT_COLUMNS: dict[str, str] = {
+    "heartbeat_amplitude_ppm": "amplitude",
+    "heartbeat_snr": "snr",
+    "heartbeat_eccentricity": "eccentricity",
+    "heartbeat_passages": "passages",
+}
+
+
+def is_heartbeat_table(table: Any) -> bool:
+    """Whether a candidate table's periods come from a heartbeat search (:func:`qusi_lab.search_heartbeat`).
+
+    True when ``attrs["period_method"]`` is ``"heartbeat"`` or the table has ``heartbeat_*`` columns:
+    its ``period`` is then an orbital period and its ``epoch`` a time of periastron, not a transit's.
+
+    >>> import pandas as pd
+    >>> is_heartbeat_table(pd.DataFrame({"score": [0.9], "period": [5.7], "heartbeat_snr": [14.0]}))
+    True
+    >>> transit = pd.DataFrame({"score": [0.9], "period": [5.7], "duration_hours": [3.0]})
+    >>> transit.attrs["period_method"] = "bls"
+    >>> is_heartbeat_table(transit)
+    False
+    """
+    attrs = getattr(table, "attrs", None) or {}
+    if str(attrs.get("period_method") or "").lower() == "heartbeat":
+        return True
+    return any(str(column).startswith("heartbeat_") for column in getattr(table, "columns", ()))
 
 
 @dataclass
@@ -83,6 +113,12 @@ class CandidateView:
         The network's saliency per input cadence (None without a model).
     period, epoch, duration:
         Days; NaN when unknown. ``period_source`` says where they came from.
+    period_method:
+        ``"heartbeat"`` when ``period`` and ``epoch`` are a heartbeat search's (``epoch`` a time of
+        periastron: the candidate table's, or the panel's own search when the table had none), else ``""``.
+    heartbeat:
+        The heartbeat search's other values (``amplitude`` relative, ``snr``, ``eccentricity``,
+        ``passages``; those known), for the candidate card and to start the heartbeat fit from.
     meta:
         The light curve's metadata (target id, mission, sector, magnitude ...).
     truth:
@@ -108,6 +144,8 @@ class CandidateView:
     epoch: float = math.nan
     duration: float = math.nan
     period_source: str = ""
+    period_method: str = ""
+    heartbeat: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -130,6 +168,8 @@ class FoldedView:
 
     Heartbeat view: ``model_*`` is the injected model (synthetic data), ``fit_*`` a fitted model
     (``fit`` its parameters when the panel's own heartbeat fit made it; ``fit_problem`` why it failed).
+    ``centre`` says what phase 0 is: ``"feature"`` (the largest departure of the fold) or ``"periastron"``
+    (the epoch of a heartbeat search); ``feature_phase`` is where the largest departure lies.
     """
 
     period: float
@@ -163,6 +203,7 @@ class FoldedView:
     fit_label: str = ""
     fit: HeartbeatFit | None = None
     fit_problem: str = ""
+    centre: str = ""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -222,11 +263,19 @@ def view_from_light_curve(
     epoch: float = math.nan,
     duration: float = math.nan,
     search_period: bool = False,
+    period_method: str = "bls",
+    heartbeat: Mapping[str, float] | None = None,
 ) -> CandidateView:
     """The display arrays of a light curve (relative flux, binned, detrended) and its period.
 
-    ``search_period=True`` runs :func:`qusi_lab.inference.search_period` when no period is given.
+    ``search_period=True`` runs a period search when no period is given: box least squares
+    (:func:`qusi_lab.inference.search_period`) or, with ``period_method="heartbeat"``, the heartbeat
+    search (:func:`qusi_lab.search_heartbeat`). ``period_method="heartbeat"`` says that ``period`` and
+    ``epoch`` given are a heartbeat search's (``epoch`` a periastron), with its other values in ``heartbeat``
+    (keys of :attr:`CandidateView.heartbeat`).
     """
+    if period_method not in ("bls", "heartbeat"):
+        raise ValueError(f"period_method must be 'bls' or 'heartbeat', got {period_method!r}")
     lc = light_curve.remove_nans()
     time = np.asarray(lc.time, dtype=np.float64)
     flux = np.asarray(lc.flux, dtype=np.float64)
@@ -260,7 +309,14 @@ def view_from_light_curve(
         period_source="table" if math.isfinite(_float(period)) else "",
         meta=dict(lc.meta),
     )
-    if not view.has_period and search_period and time.size >= 10:
+    if period_method == "heartbeat":
+        if view.has_period:
+            view.period_method = "heartbeat"
+            view.heartbeat = {name: float(value) for name, value in (heartbeat or {}).items()
+                              if math.isfinite(_float(value))}
+        elif search_period and time.size >= 10:
+            _search_heartbeat_into(view, lc)
+    elif not view.has_period and search_period and time.size >= 10:
         try:
             from qusi_lab.inference.periods import search_period as bls
 
@@ -272,6 +328,29 @@ def view_from_light_curve(
     if not math.isfinite(view.duration) or view.duration <= 0:
         view.duration = 0.1 if not view.has_period else min(0.1, 0.1 * view.period)
     return view
+
+
+def _search_heartbeat_into(view: CandidateView, light_curve: LightCurve) -> None:
+    """The panel's own heartbeat search, for a heartbeat table's row without a period."""
+    try:
+        from qusi_lab.inference import search_heartbeat  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        view.problems.append("period search: no heartbeat search in this qusi_lab version")
+        return
+    try:
+        result = search_heartbeat(light_curve)
+    except (ValueError, ArithmeticError) as error:
+        view.problems.append(f"heartbeat search: {error}")
+        return
+    view.period, view.epoch = float(result.period), float(result.epoch)
+    if not view.has_period:
+        view.problems.append("heartbeat search: no period found")
+        return
+    view.period_source, view.period_method = "heartbeat search (panel)", "heartbeat"
+    found = {"amplitude": getattr(result, "amplitude", math.nan), "snr": getattr(result, "snr", math.nan),
+             "eccentricity": getattr(result, "eccentricity", math.nan),
+             "passages": getattr(result, "passages", math.nan)}
+    view.heartbeat = {name: float(value) for name, value in found.items() if math.isfinite(_float(value))}
 
 
 class TruthLookup:
@@ -375,8 +454,14 @@ def prepare_view(
     saliency_options: Mapping[str, Any] | None = None,
     truth: TruthLookup | None = None,
     search_period: bool = True,
+    period_method: str = "bls",
 ) -> CandidateView:
     """Load a :class:`~qusi_lab.vetting.queue.Candidate`'s light curve and compute its view.
+
+    ``period_method="heartbeat"``: the candidate comes from a heartbeat table (:func:`is_heartbeat_table`):
+    its ``period`` and ``epoch`` are a heartbeat search's, its ``heartbeat_*`` columns go into
+    :attr:`CandidateView.heartbeat`, and a row without a period gets the heartbeat search, not box least
+    squares.
 
     Never raises for a bad file or a failing step: the view then carries ``error`` (nothing to
     draw) or ``problems`` (what is missing), for the panel to show.
@@ -393,10 +478,14 @@ def prepare_view(
         light_curve = load(source)
         if not isinstance(light_curve, LightCurve):
             light_curve = LightCurve.from_lightkurve(light_curve)
+        heartbeat = None
+        if period_method == "heartbeat":
+            heartbeat = {key: _float(candidate.get(column)) for column, key in HEARTBEAT_COLUMNS.items()}
+            heartbeat["amplitude"] *= 1e-6  # ppm in the table
         view = view_from_light_curve(
             light_curve, key=candidate.key, period=_float(candidate.get("period")),
             epoch=_float(candidate.get("epoch")), duration=_float(candidate.get("duration_hours")) / 24.0,
-            search_period=search_period,
+            search_period=search_period, period_method=period_method, heartbeat=heartbeat,
         )
     except Exception as error:  # a panel shows the problem and lets the user move on
         empty = np.empty(0)
@@ -494,18 +583,25 @@ def fold_heartbeat(
     model_label: str = "model fit",
     *,
     fit: bool = False,
+    center: str = "feature",
+    guess: Mapping[str, Any] | None = None,
 ) -> FoldedView | None:
-    """The heartbeat view: the curve folded with the periastron feature at phase 0.
+    """The heartbeat view: the curve folded with the periastron feature (or the periastron) at phase 0.
 
     The curve is flattened by a running median one orbital period wide (at least half a day), so
     that slower variability does not bury the feature.
 
-    The feature is the largest departure of the binned fold from its median. Drawn over it: an
-    injected heartbeat model when the truth has its parameters (synthetic data), and a fitted model:
-    ``model_curve`` (times, relative flux; folded the same way, called ``model_label``) or, with
-    ``fit=True``, the heartbeat model fitted to the fold here (:func:`qusi_lab.inference.heartbeat_fit.fit_heartbeat`,
-    ~10-30 ms).
+    ``center="feature"`` (a period from a transit search or typed in): phase 0 is the largest departure of
+    the binned fold from its median. ``center="epoch"`` (a heartbeat search's table, whose ``epoch`` is a
+    time of periastron): phase 0 is the view's epoch, so the predicted periastra sit at phase 0 whatever
+    the shape. Drawn over the fold: an injected heartbeat model when the truth has its parameters
+    (synthetic data), and a fitted model: ``model_curve`` (times, relative flux; folded the same way,
+    called ``model_label``) or, with ``fit=True``, the heartbeat model fitted to the fold here
+    (:func:`qusi_lab.inference.heartbeat_fit.fit_heartbeat`, ~10-30 ms), started from ``guess`` too (the
+    search's ``epoch_periastron``, ``eccentricity``, ``amplitude``) when given.
     """
+    if center not in ("feature", "epoch"):
+        raise ValueError(f"center must be 'feature' or 'epoch', got {center!r}")
     if not view.has_period or view.raw_fold_time.size < 10:
         return None
     period = view.period * multiplier
@@ -515,7 +611,9 @@ def fold_heartbeat(
     baseline = float(time[-1] - time[0]) if time.size else 0.0
     window = max(0.5, min(period, 0.25 * baseline)) if baseline > 0 else 0.0
     if window > 0:
-        trend = running_median_over_time(time, flux, window)
+        trend = _heartbeat_trend(time, flux, window, period=period, epoch=view.epoch,
+                                 eccentricity=_float((guess or {}).get("eccentricity")) if center == "epoch"
+                                 else math.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             flux = np.where(trend != 0, flux / trend, flux)
     phase = fold_phase(time, period, view.epoch, start=-0.5)
@@ -523,13 +621,16 @@ def fold_heartbeat(
     if binned_flux.size == 0:
         return None
     feature = float(binned_phase[int(np.argmax(np.abs(binned_flux - np.median(binned_flux))))])
-    epoch = view.epoch + feature * period
-    phase = fold_phase(time, period, epoch, start=-0.5)
-    binned_phase, binned_flux = _binned_fold(phase, flux, 200, start=-0.5)
+    epoch = view.epoch
+    if center == "feature":
+        epoch += feature * period
+        phase = fold_phase(time, period, epoch, start=-0.5)
+        binned_phase, binned_flux = _binned_fold(phase, flux, 200, start=-0.5)
     cycle = np.floor((time - epoch) / period + 0.5).astype(np.int64)
     folded = FoldedView(period=period, epoch=epoch, duration=view.duration, phase=phase, flux=flux,
                         odd=(cycle % 2) == 1, binned_phase=binned_phase, binned_flux=binned_flux,
-                        feature_phase=0.0)
+                        feature_phase=0.0 if center == "feature" else feature,
+                        centre="feature" if center == "feature" else "periastron")
     injected = _injected_heartbeat(view, time)
     if injected is not None:
         folded.model_phase, folded.model_flux = _fold_curve(injected, period, epoch)
@@ -540,7 +641,7 @@ def fold_heartbeat(
     elif fit:
         fit_phase, fit_flux = _binned_fold(phase, flux, 400, start=-0.5)
         try:
-            result = fit_heartbeat(fit_phase, fit_flux, period=period, epoch=epoch)
+            result = fit_heartbeat(fit_phase, fit_flux, period=period, epoch=epoch, guess=guess)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
             folded.fit_problem = f"{type(error).__name__}: {error}"
         else:
@@ -549,6 +650,54 @@ def fold_heartbeat(
             folded.fit_phase, folded.fit_flux = grid, result(epoch + grid * period)
             folded.fit_label = "heartbeat fit"
     return folded
+
+
+def periastron_half_width(eccentricity: float) -> float:
+    """Half the width (orbital phase) of the tidal pulse at periastron: where ``(a / r)^3`` has fallen to half
+    its excess over its minimum. 0.25 for a circular orbit, ~0.018 at e = 0.75.
+
+    >>> round(periastron_half_width(0.75), 3), periastron_half_width(0.0)
+    (0.018, 0.25)
+    """
+    if not 0.0 < eccentricity < 1.0:
+        return 0.25
+    phase = np.linspace(0.0, 0.5, 2001)
+    from qusi_lab.signals.orbits import solve_kepler
+
+    eccentric = solve_kepler(2.0 * np.pi * phase, eccentricity)
+    tide = (1.0 - eccentricity * np.cos(eccentric)) ** -3
+    excess = tide - tide[-1]
+    below = np.flatnonzero(excess < 0.5 * excess[0])
+    return float(min(0.25, phase[below[0]])) if below.size else 0.25
+
+
+#: Periastron passages masked from the heartbeat view's trend: this many half-widths of the tidal pulse on
+#: each side (the Kumar et al. bracket spreads the pulse beyond the half-width of ``(a / r)^3``).
+_PERIASTRON_MASK = 3.0
+
+
+def _heartbeat_trend(time: np.ndarray, flux: np.ndarray, window: float, *, period: float, epoch: float,
+                     eccentricity: float) -> np.ndarray:
+    """The slow trend divided out of the heartbeat view.
+
+    Without a known eccentricity: a running median ``window`` days wide (one orbit, at most a quarter of the
+    data). With a heartbeat search's periastron time and eccentricity, when the pulse is brief (less than
+    ~40 % of the orbit masked): a running median of the data outside the predicted periastron passages,
+    twice as wide as a masked passage (at least half a day), interpolated across them. It follows spots
+    faster than the orbit, which a one-orbit window leaves in the fold, without eating the pulse.
+    """
+    if not (math.isfinite(eccentricity) and math.isfinite(epoch)):
+        return running_median_over_time(time, flux, window)
+    half_width = min(0.5, _PERIASTRON_MASK * periastron_half_width(eccentricity))
+    if half_width >= 0.2:
+        return running_median_over_time(time, flux, window)
+    phase = fold_phase(time, period, epoch, start=-0.5)
+    outside = np.abs(phase) > half_width
+    if outside.sum() < 10:
+        return running_median_over_time(time, flux, window)
+    masked_window = min(window, max(0.5, 2.0 * 2.0 * half_width * period))
+    trend = running_median_over_time(time[outside], flux[outside], masked_window)
+    return np.interp(time, time[outside], trend)
 
 
 def _fold_curve(curve: tuple[np.ndarray, np.ndarray], period: float, epoch: float) -> tuple[np.ndarray, np.ndarray]:
