@@ -60,7 +60,7 @@ damped random walk of the same amplitude and timescale: exact for slope 2, an ap
 **Heartbeat SNR**: the sector's ``snr_range`` still bounds a labelled heartbeat star, but its amplitude is
 never rescaled: the star's magnitude is chosen so that the physical signal reaches a target SNR drawn
 log-uniformly in ``snr_range`` (T = 5.5-16), and the orbit is redrawn (deterministically from the seed)
-when no magnitude can (see :func:`qusi_lab.synthetic.rendering._settle_heartbeat`). So the labelled
+when no magnitude can (see :func:`qusi_lab.synthetic._heartbeats._settle_heartbeat`). So the labelled
 heartbeat stars are those a survey could label; their orbits are slightly biased, against this module's
 draws, towards the short periods whose tides are strong.
 

@@ -178,7 +178,7 @@ def _draw_physical_star(
 ) -> _Star:
     """The stress star's identity, sky position and (planet, binary, flare) signal, with physical variability,
     red noise and heartbeat orbit. A heartbeat star's orbit and magnitude are settled when it is rendered
-    (:func:`qusi_lab.synthetic.rendering._settle_heartbeat`): both depend on the sector's data."""
+    (:func:`qusi_lab.synthetic._heartbeats._settle_heartbeat`): both depend on the sector's data."""
     overrides = dict(overrides or {})
     identity: dict[str, Any] = {key: overrides.pop(key) for key in ("tess_mag", "tic_id") if key in overrides}
     star = _draw_stress_star(seed, index, label, identity, snr_range)
