@@ -188,13 +188,18 @@ def _period_agreement(found_period: np.ndarray, true_period: np.ndarray) -> dict
 
 
 # ------------------------------------------------------------------------------------------ one task
-def train_task(task: str, *, truth: Any, max_time: float, max_steps: int, workers: int) -> dict[str, Any]:
+#: ``--architecture`` choices: the network each task trains, built by the registry with the sector's input length.
+ARCHITECTURES = ("hadryss", "hadryss_passages")
+
+
+def train_task(task: str, *, truth: Any, max_time: float, max_steps: int, workers: int,
+               architecture: str = "hadryss") -> dict[str, Any]:
     import qusi_lab as ql
 
     positive = TASKS[task]
     splits = {split: labelled(truth[truth["split"] == split], positive) for split in ("train", "validation", "test")}
     load_before = _load()
-    model = ql.models.Hadryss(input_length=splits["train"].input_length)
+    model = ql.models.create(architecture, input_length=splits["train"].input_length)
     trained = ql.train(model, splits["train"], splits["validation"], max_steps=max_steps, max_time=max_time,
                        progress=False)
     print(f"[{task}] {trained}", flush=True)
@@ -335,6 +340,8 @@ def main() -> None:
     parser.add_argument("--stars", type=int, default=6000, help="stars in the training sector")
     parser.add_argument("--survey-stars", type=int, default=10000, help="stars in the independent survey")
     parser.add_argument("--survey-chunk", type=int, default=2000, help="survey stars written and scored at a time")
+    parser.add_argument("--architecture", choices=ARCHITECTURES, default="hadryss",
+                        help="the network to train: hadryss (default) or hadryss_passages (plus an autocorrelation view)")
     parser.add_argument("--max-time", type=float, default=300.0, help="training time budget (seconds)")
     parser.add_argument("--max-steps", type=int, default=3000, help="training step budget")
     parser.add_argument("--workers", type=int, default=2, help="processes for the heartbeat search")
@@ -363,7 +370,7 @@ def main() -> None:
         print(f"training sector ready in {time.perf_counter() - started:.0f} s; load average {_load()}", flush=True)
         for task in arguments.tasks:
             rows.append(train_task(task, truth=truth, max_time=arguments.max_time, max_steps=arguments.max_steps,
-                                   workers=arguments.workers))
+                                   workers=arguments.workers, architecture=arguments.architecture))
         if not keep:  # the survey needs the disk more than the training files now
             shutil.rmtree(work / f"{population}_sector_{arguments.stars}", ignore_errors=True)
         chunks = math.ceil(arguments.survey_stars / arguments.survey_chunk)

@@ -178,7 +178,7 @@ CASES: dict[str, Case] = {
     "disk-full": Case(_write_fails(errno.ENOSPC, "No space left on device", False),
                       ["No space left on device (writing sector)"]),
     "unknown-architecture": Case(_bogus_architecture, [
-        "--architecture bogus", "astronet, hadryss, resnet1d, transformer"]),
+        "--architecture bogus", "astronet, hadryss, hadrysspassages, resnet1d, transformer"]),
     "bundle-task-bogus-infer": Case(_bogus_task("infer"), ["bundle.json"], needs_run=True),
     "bundle-task-bogus-evaluate": Case(_bogus_task("evaluate"), ["bundle.json"], needs_run=True),
     "unknown-positive-kind": Case(_bogus_positive_kind, [

@@ -5,6 +5,7 @@ and returns logits ``(batch, n_outputs)``; each scales its pooling to ``input_le
 
 ============================  =====================================================================
 ``Hadryss``                   qusi's CNN (filters 8 ... 128, 20; dense 20, 20), auto pooling
+``HadryssPassages``           Hadryss + a conv column on the curve's autocorrelation (sums passages)
 ``ResNet1D``                  residual CNN, auto strides, global average + max pooling
 ``AstronetGlobalLocal``       Shallue & Vanderburg (2018) global + local view, local = deepest-dip crop
 ``TransformerClassifier``     strided conv stem -> transformer encoder -> mean + max pooling
@@ -25,7 +26,7 @@ torch.Size([8])
 >>> models.create("nope")
 Traceback (most recent call last):
 ...
-ValueError: unknown model 'nope'; available models: astronet, hadryss, resnet1d, transformer
+ValueError: unknown model 'nope'; available models: astronet, hadryss, hadrysspassages, resnet1d, transformer
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from qusi_lab.models.inference import (
     predict_logits,
     to_channels_last,
 )
+from qusi_lab.models.passages import HadryssPassages
 from qusi_lab.models.registry import (
     available,
     create,
@@ -92,6 +94,7 @@ __all__ = [
     "downsampling_schedule",
     "Hadryss",
     "HADRYSS_FILTERS",
+    "HadryssPassages",
     "ResNet1D",
     "AstronetGlobalLocal",
     "crop_around_deepest_dip",

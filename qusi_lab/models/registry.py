@@ -4,7 +4,7 @@ Example
 -------
 >>> from qusi_lab import models
 >>> models.available()
-['astronet', 'hadryss', 'resnet1d', 'transformer']
+['astronet', 'hadryss', 'hadrysspassages', 'resnet1d', 'transformer']
 >>> model = models.create("Hadryss", input_length=1000)
 >>> rebuilt = models.from_config(model.name, model.config)
 >>> rebuilt.config == model.config
@@ -63,7 +63,7 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
 
 def _load_builtin_models() -> None:
     # Importing the modules runs their @register_model decorators.
-    from qusi_lab.models import astronet, hadryss, resnet, transformer  # noqa: F401
+    from qusi_lab.models import astronet, hadryss, passages, resnet, transformer  # noqa: F401
 
 
 def available() -> list[str]:
