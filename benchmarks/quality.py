@@ -67,7 +67,10 @@ def _load() -> str:
     return f"{one:.1f} / {five:.1f}"
 
 
-def _bin_name(low: float, high: float) -> str:
+def _bin_name(low: float, high: float, *, counts: bool = False) -> str:
+    """``7-10`` for an SNR bin [7, 10); with ``counts``, whole numbers of events: [3, 9) is ``3-8``."""
+    if counts and not math.isinf(high):
+        return f"{low:g}-{high - 1:g}"
     if math.isinf(high):
         return f">={low:g}" if low > 1 else f"{low:g}-"
     return f"{low:g}-{high:g}"
@@ -266,7 +269,8 @@ def report_task(row: dict[str, Any], survey: Any, *, population: str, scores_dir
               f"| {_format_recall(_recall(found[name]['top'], positive))} |")
         row[f"survey_auc_{name}"] = auc
     print()
-    print("Recall at 1 % false positives by SNR and events in the sector (network | bank), positives in the bin:")
+    header = "network | bank" if "bank" in detectors else "network"
+    print(f"Recall at 1 % false positives by SNR and events in the sector ({header}), positives in the bin:")
     print()
     names = list(detectors)
     print("| SNR | events | positives | " + " | ".join(names) + " | " + ("network >= bank |" if "bank" in names else ""))
@@ -287,7 +291,7 @@ def report_task(row: dict[str, Any], survey: Any, *, population: str, scores_dir
                     verdict = " yes |" if holds else " **no** |"
                 else:
                     verdict = f" (< {BIN_MINIMUM}) |"
-            print(f"| {_bin_name(snr_low, snr_high)} | {_bin_name(low, high)} | {int(chosen.sum())} | {cells} |{verdict}")
+            print(f"| {_bin_name(snr_low, snr_high)} | {_bin_name(low, high, counts=True)} | {int(chosen.sum())} | {cells} |{verdict}")
     print()
     periods = survey["period"].to_numpy(dtype=float)
     print("Recall in the top 10 % by period in days (positives in the bin), network:")
@@ -391,7 +395,8 @@ def main() -> None:
         if not keep and arguments.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
-    command = f"`.venv/bin/python benchmarks/quality.py --population {population}`"
+    chosen = "" if arguments.architecture == "hadryss" else f" --architecture {arguments.architecture}"
+    command = f"`.venv/bin/python benchmarks/quality.py --population {population}{chosen}`"
     print()
     print("| task | sky | train curves (positives) | train time (s) | steps | test AUC-ROC | test AUC-PR "
           "| bank test AUC-ROC | load average | command |")
