@@ -44,6 +44,7 @@ EXAMPLES_SYNTHETIC = """examples:
   qusi-lab synthetic --out data/sector1 --stars 1000
   qusi-lab synthetic --out data --stars 1000 --experiment        # data/spoc_transit_experiment/{train,validation,test}
   qusi-lab synthetic --out data --experiment --positive-kind heartbeat
+  qusi-lab synthetic --out data/stress --stars 1000 --population stress   # the harder sky of qusi_lab 0.1
 """
 
 EXAMPLES_TRAIN = """examples:
@@ -162,6 +163,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--positive-kind",
         default=None,
         help="with --experiment: which kind of star is the positive class (default: planet)",
+    )
+    synthetic.add_argument(
+        "--population", default=None, metavar="NAME",
+        help="the sky to draw: physical (default; heartbeat stars, rotators and red noise as the catalogues "
+             "show them) or stress (the harder sky of qusi_lab 0.1)",
     )
 
     train = command("train", "train a network on a folder of labelled light curves", EXAMPLES_TRAIN)
@@ -400,9 +406,14 @@ def _run_synthetic(args: argparse.Namespace) -> int:
     if args.positive_kind not in synthetic.STAR_KINDS:
         raise CommandError(f"--positive-kind {args.positive_kind}: unknown kind; choose one of "
                            f"{', '.join(synthetic.STAR_KINDS)}")
+    population = args.population or synthetic.DEFAULT_POPULATION
+    if population not in synthetic.POPULATIONS:
+        raise CommandError(f"--population {population}: unknown population; choose one of "
+                           f"{', '.join(synthetic.POPULATIONS)}")
     started = time.perf_counter()
     result = synthetic.make_sector(
         args.out,
+        population=population,
         n_stars=args.stars,
         sector=args.sector,
         seed=args.seed,

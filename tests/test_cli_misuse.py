@@ -178,7 +178,7 @@ CASES: dict[str, Case] = {
     "disk-full": Case(_write_fails(errno.ENOSPC, "No space left on device", False),
                       ["No space left on device (writing sector)"]),
     "unknown-architecture": Case(_bogus_architecture, [
-        "--architecture bogus", "astronet, hadryss, hadrysspassages, resnet1d, transformer"]),
+        "--architecture bogus", "astronet, hadryss, hadryss_passages, resnet1d, transformer"]),
     "bundle-task-bogus-infer": Case(_bogus_task("infer"), ["bundle.json"], needs_run=True),
     "bundle-task-bogus-evaluate": Case(_bogus_task("evaluate"), ["bundle.json"], needs_run=True),
     "unknown-positive-kind": Case(_bogus_positive_kind, [
@@ -308,3 +308,29 @@ def test_messages_of_our_own_errors_are_kept_and_worker_tracebacks_dropped():
         "100 light curves in a row failed; the first:\n  a.fits: bad")
     assert _user_message(wrapped) == "100 light curves in a row failed; the first:"
     assert _user_message(ValueError("a bug")) is None
+
+
+def test_synthetic_population_unknown_is_one_error_line(tmp_path, capsys):
+    from qusi_lab.cli import main
+
+    assert main(["synthetic", "--out", str(tmp_path / "s"), "--stars", "2", "--population", "bogus"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ["qusi-lab: error: --population bogus: unknown population; choose one of physical, stress"]
+    assert not (tmp_path / "s").exists()
+
+
+def test_synthetic_population_stress_writes_the_stress_sky(tmp_path, capsys):
+    """The CLI's --population reaches make_sector: the same truth as make_sector(population="stress")."""
+    import pandas as pd
+
+    from qusi_lab import synthetic
+    from qusi_lab.cli import main
+
+    assert main(["synthetic", "--out", str(tmp_path / "cli"), "--stars", "3", "--seed", "2",
+                 "--population", "stress"]) == 0
+    synthetic.make_sector(tmp_path / "stress", n_stars=3, seed=2, population="stress")
+    synthetic.make_sector(tmp_path / "physical", n_stars=3, seed=2)
+    columns = ["label", "period", "tess_mag", "snr"]
+    made = synthetic.load_truth(tmp_path / "cli")[columns]
+    pd.testing.assert_frame_equal(made, synthetic.load_truth(tmp_path / "stress")[columns])
+    assert not made.equals(synthetic.load_truth(tmp_path / "physical")[columns])

@@ -14,7 +14,7 @@ from torch import nn
 from qusi_lab import models
 from qusi_lab.models.base import ConvNormAct, ceil_division, downsampling_schedule, floor_division
 
-NAMES = ["astronet", "hadryss", "hadrysspassages", "resnet1d", "transformer"]
+NAMES = ["astronet", "hadryss", "hadryss_passages", "resnet1d", "transformer"]
 LENGTHS = [500, 3500, 4096, 20000]
 
 

@@ -4,7 +4,7 @@ Example
 -------
 >>> from qusi_lab import models
 >>> models.available()
-['astronet', 'hadryss', 'hadrysspassages', 'resnet1d', 'transformer']
+['astronet', 'hadryss', 'hadryss_passages', 'resnet1d', 'transformer']
 >>> model = models.create("Hadryss", input_length=1000)
 >>> rebuilt = models.from_config(model.name, model.config)
 >>> rebuilt.config == model.config
@@ -21,6 +21,7 @@ from torch import nn
 __all__ = ["register_model", "available", "create", "from_config", "model_for_task", "model_class"]
 
 _MODELS: dict[str, type[nn.Module]] = {}
+_NAMES: dict[str, str] = {}  # key -> the name it was registered under, as users should type it
 ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
 
 
@@ -47,7 +48,7 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
     ...         return self.layer(x.reshape(len(x), -1))
     >>> create("tiny", input_length=10)(torch.zeros(2, 10)).shape
     torch.Size([2, 1])
-    >>> _ = _MODELS.pop("tiny")
+    >>> _ = _MODELS.pop("tiny"), _NAMES.pop("tiny")
     """
 
     def decorate(cls: ModelClass) -> ModelClass:
@@ -56,6 +57,7 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
         if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
             raise ValueError(f"a model named {name!r} is already registered ({existing.__qualname__})")
         _MODELS[key] = cls
+        _NAMES[key] = name
         return cls
 
     return decorate
@@ -69,7 +71,7 @@ def _load_builtin_models() -> None:
 def available() -> list[str]:
     """Registered model names, sorted (names are case-insensitive in :func:`create`)."""
     _load_builtin_models()
-    return sorted(_MODELS)
+    return sorted(_NAMES.get(key, key) for key in _MODELS)
 
 
 def model_class(name: str) -> type[nn.Module]:
