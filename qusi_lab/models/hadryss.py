@@ -37,9 +37,62 @@ from qusi_lab.models.base import (
 )
 from qusi_lab.models.registry import register_model
 
-__all__ = ["Hadryss", "HADRYSS_FILTERS"]
+__all__ = ["Hadryss", "HADRYSS_FILTERS", "conv_column", "dense_head"]
 
 HADRYSS_FILTERS: tuple[int, ...] = (8, 8, 16, 32, 64, 128, 128, 128, 20)
+
+
+def conv_column(
+    length: int,
+    filters: Sequence[int],
+    kernel_size: int,
+    max_final_length: int,
+    *,
+    activation: str,
+    batch_norm: bool,
+    spatial_dropout: float,
+) -> tuple[nn.Sequential, list[int], list[int]]:
+    """Hadryss's conv column for curves of ``length``: the blocks, their pooling sizes and feature lengths.
+
+    Example
+    -------
+    >>> blocks, pooling, lengths = conv_column(500, HADRYSS_FILTERS, 3, 10, activation="leaky_relu",
+    ...                                        batch_norm=True, spatial_dropout=0.1)
+    >>> pooling, lengths[-1]
+    ([2, 2, 2, 2, 2, 2, 1, 1, 1], 7)
+    """
+    pooling = downsampling_schedule(length, len(filters), max_final_length, length_after=floor_division)
+    lengths = stage_lengths(length, pooling, floor_division)
+    blocks = []
+    in_channels = 1
+    last = len(filters) - 1
+    for index, (channels, factor) in enumerate(zip(filters, pooling, strict=True)):
+        # qusi drops whole channels in the middle blocks only (not the first two, not the last).
+        block_dropout = spatial_dropout if 2 <= index < last else 0.0
+        blocks.append(ConvNormAct(in_channels, channels, kernel_size, pooling=factor,
+                                  activation=activation, batch_norm=batch_norm, dropout=block_dropout))
+        in_channels = channels
+    return nn.Sequential(*blocks), pooling, lengths
+
+
+def dense_head(
+    features: int, units: Sequence[int], *, dropout: float, activation: str, flatten: bool = False
+) -> tuple[nn.Sequential, int]:
+    """Hadryss's dense layers (dropout, linear, activation per entry of ``units``) and their output width.
+
+    Example
+    -------
+    >>> head, width = dense_head(160, (20, 20), dropout=0.1, activation="leaky_relu")
+    >>> width, len(head)
+    (20, 6)
+    """
+    layers: list[nn.Module] = [nn.Flatten()] if flatten else []
+    for count in units:
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.Linear(features, int(count)), make_activation(activation)]
+        features = int(count)
+    return nn.Sequential(*layers), features
 
 
 @register_model("hadryss")
@@ -109,31 +162,12 @@ class Hadryss(LightCurveModel):
         self.input_length = int(input_length)
         self.n_outputs = int(n_outputs)
         self.filters: tuple[int, ...] = tuple(int(f) for f in filters)
-        self.pooling_sizes: list[int] = downsampling_schedule(
-            self.input_length, len(self.filters), max_final_length, length_after=floor_division
-        )
-        self.feature_lengths: list[int] = stage_lengths(self.input_length, self.pooling_sizes, floor_division)
+        self.blocks, self.pooling_sizes, self.feature_lengths = conv_column(
+            self.input_length, self.filters, kernel_size, max_final_length,
+            activation=activation, batch_norm=batch_norm, spatial_dropout=spatial_dropout)
         self.final_length: int = self.feature_lengths[-1]
-
-        blocks = []
-        in_channels = 1
-        last = len(self.filters) - 1
-        for index, (channels, pooling) in enumerate(zip(self.filters, self.pooling_sizes, strict=True)):
-            # qusi drops whole channels in the middle blocks only (not the first two, not the last).
-            block_dropout = spatial_dropout if 2 <= index < last else 0.0
-            blocks.append(ConvNormAct(in_channels, channels, kernel_size, pooling=pooling,
-                                      activation=activation, batch_norm=batch_norm, dropout=block_dropout))
-            in_channels = channels
-        self.blocks = nn.Sequential(*blocks)
-
-        dense: list[nn.Module] = [nn.Flatten()]
-        features = self.filters[-1] * self.final_length
-        for units in dense_units:
-            if dropout > 0:
-                dense.append(nn.Dropout(dropout))
-            dense += [nn.Linear(features, int(units)), make_activation(activation)]
-            features = int(units)
-        self.dense = nn.Sequential(*dense)
+        self.dense, features = dense_head(self.filters[-1] * self.final_length, dense_units, dropout=dropout,
+                                          activation=activation, flatten=True)
         self.output_layer = nn.Linear(features, self.n_outputs)
 
     def features(self, x: Tensor) -> Tensor:

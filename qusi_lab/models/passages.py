@@ -49,14 +49,9 @@ from torch import Tensor, nn
 
 from qusi_lab.defaults import DEFAULT_INPUT_LENGTH
 from qusi_lab.models.base import (
-    ConvNormAct,
     LightCurveModel,
-    downsampling_schedule,
-    floor_division,
-    make_activation,
-    stage_lengths,
 )
-from qusi_lab.models.hadryss import HADRYSS_FILTERS
+from qusi_lab.models.hadryss import HADRYSS_FILTERS, conv_column, dense_head
 from qusi_lab.models.registry import register_model
 
 __all__ = ["HadryssPassages", "Autocorrelation", "ACF_FILTERS"]
@@ -102,31 +97,6 @@ class Autocorrelation(nn.Module):
 
     def extra_repr(self) -> str:
         return f"max_lag={self.max_lag}"
-
-
-def _conv_column(
-    length: int,
-    filters: Sequence[int],
-    kernel_size: int,
-    max_final_length: int,
-    *,
-    activation: str,
-    batch_norm: bool,
-    spatial_dropout: float,
-) -> tuple[nn.Sequential, list[int], list[int]]:
-    """Hadryss's conv column for curves of ``length``: the blocks, their pooling and feature lengths."""
-    pooling = downsampling_schedule(length, len(filters), max_final_length, length_after=floor_division)
-    lengths = stage_lengths(length, pooling, floor_division)
-    blocks = []
-    in_channels = 1
-    last = len(filters) - 1
-    for index, (channels, factor) in enumerate(zip(filters, pooling, strict=True)):
-        # As Hadryss: whole-channel dropout in the middle blocks only (not the first two, not the last).
-        block_dropout = spatial_dropout if 2 <= index < last else 0.0
-        blocks.append(ConvNormAct(in_channels, channels, kernel_size, pooling=factor,
-                                  activation=activation, batch_norm=batch_norm, dropout=block_dropout))
-        in_channels = channels
-    return nn.Sequential(*blocks), pooling, lengths
 
 
 @register_model("hadryss_passages")
@@ -211,24 +181,18 @@ class HadryssPassages(LightCurveModel):
         self.max_lag: int = int(max_lag) if max_lag is not None else self.input_length // 2
         self.acf_length: int = self.max_lag + 1
 
-        self.blocks, self.pooling_sizes, self.feature_lengths = _conv_column(
+        self.blocks, self.pooling_sizes, self.feature_lengths = conv_column(
             self.input_length, self.filters, kernel_size, max_final_length,
             activation=activation, batch_norm=batch_norm, spatial_dropout=spatial_dropout)
         self.final_length: int = self.feature_lengths[-1]
         self.autocorrelation = Autocorrelation(self.max_lag)
-        self.acf_blocks, self.acf_pooling_sizes, self.acf_feature_lengths = _conv_column(
+        self.acf_blocks, self.acf_pooling_sizes, self.acf_feature_lengths = conv_column(
             self.acf_length, self.acf_filters, kernel_size, max_final_length,
             activation=activation, batch_norm=batch_norm, spatial_dropout=spatial_dropout)
         self.acf_final_length: int = self.acf_feature_lengths[-1]
 
-        dense: list[nn.Module] = []
         features = self.filters[-1] * self.final_length + self.acf_filters[-1] * self.acf_final_length
-        for units in dense_units:
-            if dropout > 0:
-                dense.append(nn.Dropout(dropout))
-            dense += [nn.Linear(features, int(units)), make_activation(activation)]
-            features = int(units)
-        self.dense = nn.Sequential(*dense)
+        self.dense, features = dense_head(features, dense_units, dropout=dropout, activation=activation)
         self.output_layer = nn.Linear(features, self.n_outputs)
 
     def curve_features(self, x: Tensor) -> Tensor:
