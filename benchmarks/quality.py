@@ -15,9 +15,10 @@ It
    positives in every bin below) in which positives are as rare as in a real sector (:data:`SURVEY_MIX`),
    written and scored ``--survey-chunk`` stars at a time so the disk never holds it all;
 2. for each task (``transit``: planets against every other star; ``heartbeat``: heartbeat stars against every
-   other star) trains Hadryss with the defaults, as a user would, within ``--max-time`` seconds::
+   other star) trains Hadryss with the defaults, as a user would, within ``--max-time`` seconds, with the
+   task's preprocessing (:data:`PREPROCESSING`: ``ql.heartbeat_preprocessing()`` for heartbeat stars)::
 
-       train = ql.LightCurveDataset(paths, labels)          # default preprocessing and augmentation
+       train = ql.LightCurveDataset(paths, labels, preprocessing=...)   # default augmentation
        model = ql.models.Hadryss(input_length=train.input_length)
        result = ql.train(model, train, validation, max_steps=3000, max_time=300)
 
@@ -53,6 +54,8 @@ import numpy as np
 #: Star mix of the independent survey: positives as rare as in a real sector.
 SURVEY_MIX = {"planet": 0.04, "eclipsing_binary": 0.1, "heartbeat": 0.04, "flare": 0.1, "quiet": 0.72}
 TASKS = {"transit": "planet", "heartbeat": "heartbeat"}
+#: Each task's preprocessing, as the tutorials use it: heartbeat passages last days, so no 2-day detrending.
+PREPROCESSING = {"transit": "default_preprocessing", "heartbeat": "heartbeat_preprocessing"}
 SNR_BINS = ((7, 10), (10, 20), (20, 50), (50, math.inf))
 EVENT_BINS = ((1, 3), (3, 9), (9, math.inf))  # periastron passages or transits seen in the sector
 PERIOD_BINS = ((0, 3), (3, 8), (8, 1000))  # days
@@ -90,11 +93,14 @@ def sector(directory: Path, **settings: Any) -> Any:
     return load_truth(directory, parse_parameters=False)
 
 
-def labelled(truth: Any, positive: str, **options: Any) -> Any:
+def labelled(truth: Any, task: str, **options: Any) -> Any:
+    """The stars of ``truth`` labelled for ``task`` (its positive kind against all others), with its preprocessing."""
     import qusi_lab as ql
 
-    labels = ["positive" if label == positive else "negative" for label in truth["label"]]
-    return ql.LightCurveDataset(list(truth["absolute_path"]), labels, label_names=["negative", "positive"], **options)
+    labels = ["positive" if label == TASKS[task] else "negative" for label in truth["label"]]
+    preprocessing = getattr(ql, PREPROCESSING[task])()
+    return ql.LightCurveDataset(list(truth["absolute_path"]), labels, label_names=["negative", "positive"],
+                                preprocessing=preprocessing, **options)
 
 
 # ------------------------------------------------------------------------------------------ the classical bank
@@ -200,7 +206,7 @@ def train_task(task: str, *, truth: Any, max_time: float, max_steps: int, worker
     import qusi_lab as ql
 
     positive = TASKS[task]
-    splits = {split: labelled(truth[truth["split"] == split], positive) for split in ("train", "validation", "test")}
+    splits = {split: labelled(truth[truth["split"] == split], task) for split in ("train", "validation", "test")}
     load_before = _load()
     model = ql.models.create(architecture, input_length=splits["train"].input_length)
     trained = ql.train(model, splits["train"], splits["validation"], max_steps=max_steps, max_time=max_time,
@@ -234,7 +240,7 @@ def score_survey_chunk(rows: list[dict[str, Any]], survey: Any, *, workers: int,
     bank = None
     for row in rows:
         task = row["task"]
-        evaluation = ql.evaluate(row["model"], labelled(survey, TASKS[task], augmentation=False), progress=False)
+        evaluation = ql.evaluate(row["model"], labelled(survey, task, augmentation=False), progress=False)
         scores = evaluation.scores.set_index("path")["score"]
         frame = survey.drop(columns=["parameters"], errors="ignore").copy()
         frame["score"] = scores.reindex(frame["absolute_path"]).to_numpy(dtype=float)

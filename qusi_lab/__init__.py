@@ -25,6 +25,7 @@ from qusi_lab.transforms import (
     Pipeline,
     default_augmentation,
     default_preprocessing,
+    heartbeat_preprocessing,
     make_pipeline,
 )
 
@@ -82,6 +83,7 @@ __all__ = [
     "Pipeline",
     "DEFAULT_INPUT_LENGTH",
     "default_preprocessing",
+    "heartbeat_preprocessing",
     "default_augmentation",
     "make_pipeline",
     "QusiLabError",

@@ -87,3 +87,13 @@ def test_quality_script_scores_the_survey_with_network_and_bank(tmp_path: Path) 
     printed = dict(item.rsplit(" ", 1) for item in line.removeprefix("heartbeat: ").split(", "))
     assert {kind: int(count) for kind, count in printed.items()} == (
         table.loc[table["in_top_10"], "label"].value_counts().to_dict())
+
+
+def test_each_task_is_labelled_with_its_own_preprocessing() -> None:
+    quality = _quality_module()
+    truth = pd.DataFrame({"absolute_path": ["a.fits", "b.fits", "c.fits"], "label": ["heartbeat", "planet", "quiet"]})
+    heartbeat, transit = quality.labelled(truth, "heartbeat"), quality.labelled(truth, "transit")
+    assert heartbeat.labels == ["positive", "negative", "negative"]
+    assert transit.labels == ["negative", "positive", "negative"]
+    # Heartbeat passages last days: no 2-day running median for them; transits keep it.
+    assert "Detrend" not in repr(heartbeat.preprocessing) and "Detrend" in repr(transit.preprocessing)

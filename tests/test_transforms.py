@@ -565,3 +565,32 @@ def test_pipeline_accepts_a_lightkurve_light_curve():
     lk_curve = lightkurve.LightCurve(time=np.linspace(0, 27, 5000), flux=np.ones(5000) + 0.01 * np.sin(np.arange(5000)))
     array = default_preprocessing(512).to_array(lk_curve)
     assert array.shape == (512,) and np.isfinite(array).all()
+
+
+def test_heartbeat_preprocessing_keeps_a_day_long_periastron_passage_that_the_default_detrending_removes():
+    from qusi_lab.signals import heartbeat
+    from qusi_lab.transforms import heartbeat_preprocessing
+
+    # A 30-day orbit at e = 0.3 (a passage ~2 days long), 3,000 ppm, in 200 ppm noise, one passage at day 8.
+    lc = tess_like(noise=2e-4, gap=None)
+    days = lc.time - 1325.0
+    signal = heartbeat(days, period=30.0, epoch_periastron=8.0, eccentricity=0.3, inclination=60.0,
+                       argument_of_periastron=90.0, amplitude=3e-3)
+    lc = LightCurve(lc.time, lc.flux * signal, lc.flux_err, path=lc.path)
+    passage = np.abs(np.linspace(0.0, days[-1], 1024) - 8.0) < 1.0
+    quiet = np.abs(np.linspace(0.0, days[-1], 1024) - 8.0) > 5.0
+
+    def contrast(pipeline: Pipeline) -> float:
+        # The passage's mean offset from the quiet orbit over the bin-to-bin noise (the normalisation's
+        # scale differs between the pipelines; the noise measured from neighbouring bins does not care).
+        array = pipeline.to_array(lc, np.random.default_rng(0))
+        noise = np.std(np.diff(array[quiet])) / np.sqrt(2.0)
+        return float(abs(np.mean(array[passage]) - np.median(array[quiet])) / noise)
+
+    kept, detrended = contrast(heartbeat_preprocessing(1024)), contrast(default_preprocessing(1024))
+    assert kept > 3.0 * detrended  # the 2-day running median eats most of the passage
+    assert [type(step).__name__ for step in heartbeat_preprocessing()] == [
+        "RemoveNonFinite", "BinToLength", "Normalize", "AsinhStretch", "FillGaps"]
+    assert heartbeat_preprocessing(512).input_length == 512
+    assert list(default_preprocessing(detrend_days=6.0))[2].window_days == 6.0
+    assert "Detrend" not in repr(default_preprocessing(detrend_days=None))

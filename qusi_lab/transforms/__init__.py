@@ -43,6 +43,7 @@ from qusi_lab.transforms.preprocessing import (
     Normalize,
     RemoveNonFinite,
     default_preprocessing,
+    heartbeat_preprocessing,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "Pipeline",
     "make_pipeline",
     "default_preprocessing",
+    "heartbeat_preprocessing",
     "default_augmentation",
     "RemoveNonFinite",
     "BinToLength",
