@@ -43,6 +43,7 @@ _SUBMODULES = (
     "inference",
     "vetting",
     "widgets",
+    "imaging",
 )
 # Names re-exported from lazily loaded sub-modules: name -> (module, attribute).
 _LAZY_NAMES = {

@@ -40,6 +40,26 @@ class LightCurveError(QusiLabError, ValueError):
         return (type(self), (self.reason, self.path))
 
 
+class ImagingError(QusiLabError, ValueError):
+    """An image sequence is unusable: mismatched cube and angles, NaN frames, a PSF larger than the frame ...
+
+    Like :class:`LightCurveError`, the file (when there is one) is put at the front of the message.
+
+    Example
+    -------
+    >>> str(ImagingError("61 frames but 60 parallactic angles", path="cube.fits"))
+    'cube.fits: 61 frames but 60 parallactic angles'
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        self.reason = message
+        super().__init__(message if path is None else f"{path}: {message}")
+
+    def __reduce__(self):  # keep path/reason through pickling
+        return (type(self), (self.reason, self.path))
+
+
 class LightCurveReadError(LightCurveError, OSError):
     """A file could not be read as a light curve (truncated, missing column, unknown format)."""
 

@@ -1,0 +1,10 @@
+"""Time-series image inputs: supervised detection of exoplanets in direct-imaging (ADI) sequences.
+
+``import qusi_lab as ql; ql.imaging.AdiSequence`` ... (the package grows slice by slice; see issue 16).
+"""
+
+from __future__ import annotations
+
+from qusi_lab.imaging.sequence import AdiSequence
+
+__all__ = ["AdiSequence"]
