@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from qusi_lab.imaging.baselines import collapse, contrast_curve, derotate, median_adi, pca_adi, snr, snr_map
 from qusi_lab.imaging.sequence import AdiSequence
 
 __all__ = ["AdiSequence"]
+__all__ += ["collapse", "contrast_curve", "derotate", "median_adi", "pca_adi", "snr", "snr_map"]
