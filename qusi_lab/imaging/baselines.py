@@ -67,10 +67,15 @@ class _Derotator:
         columns = columns + (np.arange(self.n_frames) * ny * nx)[:, None, None]
         values = (wy[..., :, None] * wx[..., None, :]).reshape(columns.shape)
         rows = self.n_frames * len(self.pixels)
+        # Only the source pixels some output reads are kept as columns (a patch reads an arc, not a frame):
+        # callers pass coefficients of ``self.source`` pixels.
+        source_pixel = columns % (ny * nx)
+        self.source, compact = np.unique(source_pixel, return_inverse=True)
+        columns = (columns // (ny * nx)) * len(self.source) + compact.reshape(columns.shape)
         # CSR built directly (duplicate mirrored columns are summed by the product)
         self.matrix = sparse.csr_matrix(
             (values.ravel(), columns.ravel(), np.arange(0, rows * taps + 1, taps)),
-            shape=(rows, self.n_frames * ny * nx))
+            shape=(rows, self.n_frames * len(self.source)))
 
     def _weights(self, s: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         floor = np.floor(s)
@@ -94,14 +99,35 @@ class _Derotator:
         return ndimage.spline_filter1d(coefficients, 3, axis=-2, mode="mirror")
 
     def apply_coefficients(self, coefficients: np.ndarray) -> np.ndarray:
-        """Derotate spline coefficients ``(levels, frames, ny * nx)`` -> ``(levels, frames, pixels)``."""
+        """Derotate spline coefficients ``(levels, frames, ny * nx)`` or ``(levels, frames, source)``
+        (only the :attr:`source` pixels) -> ``(levels, frames, pixels)``."""
         levels = coefficients.shape[0]
+        if coefficients.shape[-1] != len(self.source):
+            coefficients = coefficients[..., self.source]
         flat = np.ascontiguousarray(coefficients.reshape(levels, -1).T)
         out = (self.matrix @ flat).reshape(self.n_frames, len(self.pixels), levels)
         out = out.transpose(2, 0, 1)
         if self.outside.any():
             out = np.where(self.outside[None], np.nan, out)
         return out
+
+
+_DEROTATORS: dict[tuple, _Derotator] = {}
+
+
+def _derotator(shape: tuple[int, int], angles: np.ndarray, center: tuple[float, float], order: int = 3,
+               pixels: np.ndarray | None = None) -> _Derotator:
+    """A :class:`_Derotator`, cached: a probability map or a sample set derotates the same angles many
+    times, and building the operator is half the cost of one PCA stack."""
+    angles = np.asarray(angles, dtype=np.float64)
+    key = (shape, angles.tobytes(), tuple(float(c) for c in center), order,
+           None if pixels is None else np.asarray(pixels, dtype=np.int64).tobytes())
+    rotator = _DEROTATORS.get(key)
+    if rotator is None:
+        if len(_DEROTATORS) >= 8:  # a few operators of tens of MB each at most
+            _DEROTATORS.pop(next(iter(_DEROTATORS)))
+        rotator = _DEROTATORS[key] = _Derotator(shape, angles, center, order, pixels)
+    return rotator
 
 
 def _inscribed_radius(shape: tuple[int, int], center: tuple[float, float]) -> float:
@@ -154,7 +180,7 @@ def derotate(cube: np.ndarray, angles: np.ndarray, *, center: tuple[float, float
         raise ValueError(f"need a (frames, y, x) cube and one angle per frame, got {cube.shape}, {len(angles)}")
     shape = (cube.shape[1], cube.shape[2])
     center = ((shape[0] - 1) / 2.0, (shape[1] - 1) / 2.0) if center is None else center
-    rotator = _Derotator(shape, np.asarray(angles), center, order)
+    rotator = _derotator(shape, np.asarray(angles), center, order)
     out = rotator.apply_coefficients(rotator.coefficients(cube).reshape(1, cube.shape[0], -1))
     return out[0].reshape(cube.shape)
 
@@ -222,6 +248,51 @@ def _components(matrix: np.ndarray, count: int, engine: Engine) -> np.ndarray:
     vectors = np.zeros((count, matrix.shape[1]))
     vectors[keep] = (eigenvectors[:, order[keep]].T @ matrix) / singular[keep, None]
     return vectors
+
+
+def residual_stack(cube: np.ndarray, angles: np.ndarray, center: tuple[float, float],
+                   regions: SequenceType[np.ndarray], counts: SequenceType[SequenceType[int]],
+                   output: np.ndarray, *, engine: Engine = "numpy") -> np.ndarray:
+    """Derotated PCA-ADI residuals at several numbers of components: the core of PCA-ADI and of MLAR.
+
+    ``regions`` are flat pixel indices, one SVD each (mean-centred in time per pixel); region ``r`` at
+    level ``l`` has ``counts[r][l]`` components projected out. Only the ``output`` pixels are derotated
+    (a patch costs what a patch needs). Returns ``(levels, frames, len(output))``; pixels outside every
+    region contribute zero to the interpolation.
+    """
+    n_frames, ny, nx = cube.shape
+    levels = len(counts[0])
+    if any(len(c) != levels for c in counts) or len(counts) != len(regions):
+        raise ValueError("one list of component counts per region, all of the same length")
+    flat = cube.reshape(n_frames, -1)
+    centred = np.zeros_like(flat)  # zero outside the regions: what gets derotated there
+    scores, vector_images, level_of, region_of = [], [], [], []
+    for index, pixels in enumerate(regions):
+        kmax = max(counts[index])
+        block = flat[:, pixels] - flat[:, pixels].mean(axis=0)
+        centred[:, pixels] = block
+        vectors = _components(block, kmax, engine)
+        image = np.zeros((kmax, flat.shape[1]))
+        image[:, pixels] = vectors
+        scores.append(block @ vectors.T)  # (frames, kmax)
+        vector_images.append(image)
+        level_of.append(np.arange(kmax))
+        region_of.append(np.full(kmax, index))
+    rotator = _derotator((ny, nx), angles, center, 3, output)
+    # Residual_k = centred - sum_j<k score_j v_j; prefiltering is linear, so filter each piece once.
+    coefficients_centred = rotator.coefficients(centred.reshape(n_frames, ny, nx)).reshape(n_frames, -1)
+    score_all = np.concatenate(scores, axis=1)  # (frames, sum of kmax)
+    coefficients_vectors = rotator.coefficients(
+        np.concatenate(vector_images, axis=0).reshape(-1, ny, nx)).reshape(score_all.shape[1], -1)
+    level_index, region_index = np.concatenate(level_of), np.concatenate(region_of)
+    count_table = np.asarray(counts)  # (regions, levels)
+    source = rotator.source  # only the pixels the derotation reads
+    coefficients_centred, coefficients_vectors = coefficients_centred[:, source], coefficients_vectors[:, source]
+    stack = np.empty((levels, n_frames, source.size))
+    for index in range(levels):
+        used = level_index < count_table[region_index, index]
+        stack[index] = coefficients_centred - score_all[:, used] @ coefficients_vectors[used]
+    return rotator.apply_coefficients(stack)
 
 
 @overload
@@ -301,38 +372,16 @@ def pca_adi(sequence: AdiSequence, n_components: int | SequenceType[int], *,
     limit = min([n_frames - 1] + [r.size for r in regions])
     if not counts or min(counts) < 0 or max(counts) > limit:
         raise ValueError(f"n_components must be between 0 and {limit} (frames - 1, pixels), got {counts}")
-    kmax = max(counts)
-
-    flat = cube.reshape(n_frames, -1)
-    centred = np.zeros_like(flat)  # zero outside the region: what gets derotated there
-    scores, vector_images = [], []
-    for pixels in regions:
-        block = flat[:, pixels] - flat[:, pixels].mean(axis=0)
-        centred[:, pixels] = block
-        vectors = _components(block, kmax, engine)
-        image = np.zeros((kmax, flat.shape[1]))
-        image[:, pixels] = vectors
-        scores.append(block @ vectors.T)  # (frames, kmax)
-        vector_images.append(image)
-    rotator = _Derotator(shape, sequence.angles, center, 3, np.flatnonzero(region))
-    # Residual_k = centred - sum_j<k score_j v_j; prefiltering is linear, so filter each piece once.
-    coefficients_centred = rotator.coefficients(centred.reshape(n_frames, *shape)).reshape(n_frames, -1)
-    score_all = np.concatenate(scores, axis=1)  # (frames, regions * kmax)
-    coefficients_vectors = rotator.coefficients(
-        np.concatenate(vector_images, axis=0).reshape(-1, *shape)).reshape(len(regions) * kmax, -1)
-    level_of = np.tile(np.arange(kmax), len(regions))
-    stack = np.empty((len(counts), n_frames, flat.shape[1]))
-    for index, count in enumerate(counts):
-        used = level_of < count
-        stack[index] = coefficients_centred - score_all[:, used] @ coefficients_vectors[used]
-    derotated = rotator.apply_coefficients(stack)  # (levels, frames, region pixels)
+    output = np.flatnonzero(region)
+    derotated = residual_stack(cube, sequence.angles, center, regions, [counts] * len(regions), output,
+                               engine=engine)  # (levels, frames, region pixels)
     flat_finals = np.full((len(counts), shape[0] * shape[1]), np.nan)
-    flat_finals[:, rotator.pixels] = collapse(derotated, axis=1)
+    flat_finals[:, output] = collapse(derotated, axis=1)
     finals = flat_finals.reshape(len(counts), *shape)
     if not return_residuals:
         return finals[0] if single else finals
     flat_residuals = np.full((len(counts), n_frames, shape[0] * shape[1]), np.nan)
-    flat_residuals[:, :, rotator.pixels] = derotated
+    flat_residuals[:, :, output] = derotated
     residuals = flat_residuals.reshape(len(counts), n_frames, *shape)
     return (finals[0], residuals[0]) if single else (finals, residuals)
 

@@ -26,7 +26,7 @@ torch.Size([8])
 >>> models.create("nope")
 Traceback (most recent call last):
 ...
-ValueError: unknown model 'nope'; available models: astronet, hadryss, hadryss_passages, resnet1d, transformer
+ValueError: unknown model 'nope'; available models: astronet, hadryss, hadryss_passages, resnet1d, transformer; for imaging: mlar_conv3d, mlar_convlstm
 """
 
 from __future__ import annotations

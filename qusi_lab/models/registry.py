@@ -22,6 +22,7 @@ __all__ = ["register_model", "available", "create", "from_config", "model_for_ta
 
 _MODELS: dict[str, type[nn.Module]] = {}
 _NAMES: dict[str, str] = {}  # key -> the name it was registered under, as users should type it
+_KINDS: dict[str, str] = {}  # key -> what the model reads: "light_curve" or "mlar" (image patches)
 ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
 
 
@@ -30,8 +31,11 @@ def _key(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "").replace(" ", "")
 
 
-def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
+def register_model(name: str, *, kind: str = "light_curve") -> Callable[[ModelClass], ModelClass]:
     """Class decorator adding a model to the registry under ``name`` (and its class name).
+
+    ``kind`` says what it reads: ``"light_curve"`` (``(batch, length)``) or ``"mlar"`` (imaging patches
+    ``(batch, levels, size, size)``); :func:`available` lists one kind.
 
     The class must accept its recorded ``config`` as keyword arguments.
 
@@ -48,7 +52,7 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
     ...         return self.layer(x.reshape(len(x), -1))
     >>> create("tiny", input_length=10)(torch.zeros(2, 10)).shape
     torch.Size([2, 1])
-    >>> _ = _MODELS.pop("tiny"), _NAMES.pop("tiny")
+    >>> _ = _MODELS.pop("tiny"), _NAMES.pop("tiny"), _KINDS.pop("tiny")
     """
 
     def decorate(cls: ModelClass) -> ModelClass:
@@ -58,6 +62,7 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
             raise ValueError(f"a model named {name!r} is already registered ({existing.__qualname__})")
         _MODELS[key] = cls
         _NAMES[key] = name
+        _KINDS[key] = kind
         return cls
 
     return decorate
@@ -65,13 +70,17 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
 
 def _load_builtin_models() -> None:
     # Importing the modules runs their @register_model decorators.
-    from qusi_lab.models import astronet, hadryss, passages, resnet, transformer  # noqa: F401
+    from qusi_lab.models import astronet, hadryss, mlar, passages, resnet, transformer  # noqa: F401
 
 
-def available() -> list[str]:
-    """Registered model names, sorted (names are case-insensitive in :func:`create`)."""
+def available(kind: str | None = "light_curve") -> list[str]:
+    """Registered model names of one ``kind`` (None: all), sorted (names are case-insensitive in :func:`create`).
+
+    >>> available("mlar")
+    ['mlar_conv3d', 'mlar_convlstm']
+    """
     _load_builtin_models()
-    return sorted(_NAMES.get(key, key) for key in _MODELS)
+    return sorted(_NAMES.get(key, key) for key in _MODELS if kind is None or _KINDS.get(key, "light_curve") == kind)
 
 
 def model_class(name: str) -> type[nn.Module]:
@@ -82,7 +91,8 @@ def model_class(name: str) -> type[nn.Module]:
         aliases = {_key(cls.__name__): cls for cls in _MODELS.values()}
         if key in aliases:
             return aliases[key]
-        raise ValueError(f"unknown model {name!r}; available models: {', '.join(available())}")
+        raise ValueError(f"unknown model {name!r}; available models: {', '.join(available())}; "
+                         f"for imaging: {', '.join(available('mlar'))}")
     return _MODELS[key]
 
 

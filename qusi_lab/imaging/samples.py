@@ -1,0 +1,328 @@
+"""Multi-level low-rank residual (MLAR) samples: what the imaging networks see.
+
+SODINN (Gomez Gonzalez, Absil & Van Droogenbroeck 2018, A&A 613, A71, sect. 3) describes a point of the
+field by the stack of its PCA-ADI residual patches at many numbers of principal components: a companion
+persists across the levels while speckle residuals change shape from one level to the next. Here:
+
+- per annulus **one** SVD (:func:`~qusi_lab.imaging.baselines.residual_stack`), the numbers of components
+  chosen by cumulative explained variance up to ``max_variance`` (0.99) in ``n_levels`` (20) steps;
+- the residuals derotated and collapsed with **one** collapse (the median, in training and prediction:
+  SODINN used a mean in one and a median in the other);
+- each level divided by the robust standard deviation of its annulus, so a patch reads in units of the
+  local noise (a sample does not depend on the star's brightness or the separation's speckle level);
+- odd patches of about 2 FWHM.
+
+Negatives come from the cube derotated with the opposite angles, where a real companion smears out
+(SODINN sect. 3.2): the sky does not align, the quasi-static pupil-fixed speckles are treated alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qusi_lab.core.jsonable import to_jsonable
+from qusi_lab.errors import ImagingError
+from qusi_lab.imaging.baselines import collapse, residual_stack
+from qusi_lab.imaging.sequence import AdiSequence
+
+__all__ = ["MlarAnnulus", "MlarSamples", "default_separations", "make_samples", "mlar_annulus", "mlar_levels",
+           "patch_size_for"]
+
+DEFAULT_LEVELS = 20
+DEFAULT_MAX_VARIANCE = 0.99
+
+
+def patch_size_for(fwhm: float) -> int:
+    """The odd patch side of about 2 FWHM (SODINN), at least 5 pixels.
+
+    >>> patch_size_for(4.0), patch_size_for(3.3)
+    (9, 7)
+    """
+    size = int(round(2.0 * fwhm))
+    return max(5, size + 1 - size % 2)
+
+
+def _center(sequence: AdiSequence) -> tuple[float, float]:
+    ny, nx = sequence.shape
+    return sequence.center if sequence.center is not None else ((ny - 1) / 2.0, (nx - 1) / 2.0)
+
+
+def mlar_levels(block: np.ndarray, *, n_levels: int = DEFAULT_LEVELS,
+                max_variance: float = DEFAULT_MAX_VARIANCE) -> list[int]:
+    """Numbers of components for ``n_levels`` steps of cumulative explained variance up to ``max_variance``.
+
+    ``block`` is ``(frames, pixels)``. The steps are spread evenly in explained variance between that of
+    one component and ``max_variance`` (SODINN's ``cevr`` ladder); a count may repeat when the spectrum is
+    steep, so every annulus gives the same number of levels (the network's input depth).
+
+    >>> rng = np.random.default_rng(0)
+    >>> block = rng.normal(size=(30, 1)) * rng.normal(size=(1, 200)) * 10 + rng.normal(size=(30, 200))
+    >>> levels = mlar_levels(block, n_levels=5)
+    >>> levels[0], len(levels), levels == sorted(levels)
+    (1, 5, True)
+    """
+    if not 0.0 < max_variance < 1.0:
+        raise ValueError(f"max_variance must lie in (0, 1), got {max_variance}")
+    if n_levels < 1:
+        raise ValueError(f"n_levels must be at least 1, got {n_levels}")
+    centred = block - block.mean(axis=0)
+    singular = np.sqrt(np.clip(np.linalg.eigvalsh(centred @ centred.T)[::-1], 0.0, None))
+    variance = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-300)
+    limit = min(block.shape[0] - 1, block.shape[1])
+    targets = np.linspace(variance[0], max_variance, n_levels)
+    counts = np.searchsorted(variance, targets - 1e-12) + 1
+    return [int(c) for c in np.clip(counts, 1, limit)]
+
+
+@dataclass
+class MlarAnnulus:
+    """The MLAR stack of one annulus: ``(levels, ny, nx)`` final frames, NaN outside the annulus.
+
+    Attributes
+    ----------
+    stack:
+        Per-level final frames in units of the annulus' robust noise.
+    counts:
+        Numbers of principal components of the levels.
+    separation:
+        Centre of the annulus in pixels; ``inner``/``outer`` its edges (where patches are complete).
+    noise:
+        The robust standard deviation of each level before normalisation.
+    """
+
+    stack: np.ndarray
+    counts: list[int]
+    separation: float
+    inner: float
+    outer: float
+    center: tuple[float, float]
+    noise: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def patch(self, y: float, x: float, size: int) -> np.ndarray:
+        """The ``(levels, size, size)`` patch centred on the pixel nearest ``(y, x)``."""
+        iy, ix, half = int(round(y)), int(round(x)), size // 2
+        out = self.stack[:, iy - half:iy + half + 1, ix - half:ix + half + 1]
+        if out.shape[1:] != (size, size) or iy < half or ix < half:
+            raise ImagingError(f"a {size}-pixel patch at ({y:.1f}, {x:.1f}) leaves the frame")
+        return out
+
+    def positions(self, step: float = 1.0) -> np.ndarray:
+        """Integer ``(y, x)`` pixels whose distance to the centre lies within ``separation +- step / 2``."""
+        ny, nx = self.stack.shape[1:]
+        yy, xx = np.indices((ny, nx))
+        radius = np.hypot(yy - self.center[0], xx - self.center[1])
+        chosen = np.abs(radius - self.separation) <= step / 2.0
+        return np.argwhere(chosen)
+
+
+def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | None = None,
+                 width: float | None = None, n_levels: int = DEFAULT_LEVELS,
+                 max_variance: float = DEFAULT_MAX_VARIANCE, counts: list[int] | None = None,
+                 opposite: bool = False, engine: str = "numpy") -> MlarAnnulus:
+    """The MLAR stack of the annulus at ``separation`` pixels.
+
+    The SVD region is the ring of width ``width`` (default: one FWHM) around ``separation``, widened by
+    half a patch on each side so that every patch centred in the ring is whole and computed from one
+    SVD. ``opposite=True`` derotates with ``-angles`` (the negatives' cube: a real companion smears).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> sequence = AdiSequence(rng.normal(size=(20, 41, 41)), np.linspace(0, 60, 20), np.ones((5, 5)),
+    ...                        0.0272, 4.0)
+    >>> annulus = mlar_annulus(sequence, 10.0, n_levels=4)
+    >>> annulus.stack.shape, annulus.patch(20, 30, 9).shape
+    ((4, 41, 41), (4, 9, 9))
+    """
+    size = patch_size_for(sequence.fwhm) if patch_size is None else int(patch_size)
+    if size % 2 == 0 or size < 3:
+        raise ValueError(f"patch_size must be odd and at least 3, got {size}")
+    ring = float(sequence.fwhm if width is None else width)
+    center = _center(sequence)
+    ny, nx = sequence.shape
+    reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
+    half = size // 2
+    inner, outer = separation - ring / 2.0 - half - 1.0, separation + ring / 2.0 + half + 1.0
+    if inner < 0 or outer > reach or separation <= 0:
+        raise ImagingError(f"an annulus at {separation:.1f} px (patches reach {max(inner, 0):.1f}-{outer:.1f} px)"
+                           f" does not fit in the frame (inscribed radius {reach:.1f} px)", path=sequence.path)
+    yy, xx = np.indices((ny, nx))
+    radius = np.hypot(yy - center[0], xx - center[1]).ravel()
+    region = np.flatnonzero((radius >= inner) & (radius <= outer))
+    cube = sequence.cube
+    block = cube.reshape(sequence.n_frames, -1)[:, region]
+    levels = mlar_levels(block, n_levels=n_levels, max_variance=max_variance) if counts is None else counts
+    angles = -sequence.angles if opposite else sequence.angles
+    output = region[(radius[region] >= inner + 1.0) & (radius[region] <= outer - 1.0)]
+    derotated = residual_stack(cube, angles, center, [region], [levels], output,
+                               engine=engine)  # type: ignore[arg-type]
+    finals = collapse(derotated, axis=1)  # (levels, output)
+    # robust noise per level in the ring itself (MAD), so patches read as local S/N
+    ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half
+    median = np.median(finals[:, ring_pixels], axis=1, keepdims=True)
+    noise = 1.4826 * np.median(np.abs(finals[:, ring_pixels] - median), axis=1)
+    noise = np.where(noise > 0, noise, 1.0)
+    stack = np.full((len(levels), ny * nx), np.nan)
+    stack[:, output] = (finals - median) / noise[:, None]
+    return MlarAnnulus(stack.reshape(len(levels), ny, nx), list(levels), float(separation),
+                       float(inner + 1.0), float(outer - 1.0), center, noise,
+                       {"opposite": opposite, "patch_size": size, "width": ring})
+
+
+
+# ------------------------------------------------------------------------------------- labelled samples
+@dataclass
+class MlarSamples:
+    """Labelled MLAR patches: ``x`` ``(n, levels, size, size)`` float32, ``y`` 1 (companion) or 0.
+
+    ``separation``, ``position`` (``(y, x)`` pixel), ``flux`` (0 for negatives) per sample, and the
+    ``provenance`` (the cube, the component counts per annulus, the parameters, the package version).
+    Save with :meth:`save` (npz, written atomically) and read back with :meth:`load`.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    separation: np.ndarray
+    position: np.ndarray
+    flux: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(len(self.y))
+
+    @property
+    def n_levels(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.x.shape[2])
+
+    def save(self, path: str | Path) -> Path:
+        """Write an ``.npz`` (temporary file then rename: a killed write leaves no half file)."""
+        import io
+        import json
+
+        from qusi_lab.training.checkpoints import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, x=self.x, y=self.y, separation=self.separation, position=self.position,
+                            flux=self.flux, provenance=np.array(json.dumps(self.provenance)))
+        return atomic_write_bytes(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> MlarSamples:
+        """Read :meth:`save`'s file; a missing, truncated or foreign file raises :class:`ImagingError`."""
+        import json
+        import zipfile
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in ("x", "y", "separation", "position", "flux", "provenance")}
+        except FileNotFoundError:
+            raise ImagingError("no such MLAR sample file", path=path) from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ImagingError(f"not a readable MLAR sample file ({error})", path=path) from None
+        except KeyError as error:
+            raise ImagingError(f"not an MLAR sample file: no {error} array", path=path) from None
+        x = arrays["x"]
+        if x.ndim != 4 or len(x) != len(arrays["y"]):
+            raise ImagingError(f"x of shape {x.shape} does not match {len(arrays['y'])} labels", path=path)
+        return cls(x, arrays["y"], arrays["separation"], arrays["position"], arrays["flux"],
+                   json.loads(str(arrays["provenance"])))
+
+
+def default_separations(sequence: AdiSequence, patch_size: int | None = None) -> list[float]:
+    """Annulus centres every FWHM from 1 FWHM (plus half a patch) to where a patch still fits."""
+    size = patch_size_for(sequence.fwhm) if patch_size is None else patch_size
+    fwhm, center = float(sequence.fwhm), _center(sequence)
+    ny, nx = sequence.shape
+    reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
+    first = max(fwhm, size / 2.0 + fwhm / 2.0 + 1.5)
+    last = reach - fwhm / 2.0 - size // 2 - 1.0
+    return [float(r) for r in np.arange(first, last + 1e-9, fwhm)]
+
+
+def _sky_pixel(center: tuple[float, float], separation: float, position_angle: float) -> tuple[float, float]:
+    phi = np.deg2rad(position_angle)
+    return center[0] + separation * np.sin(phi), center[1] + separation * np.cos(phi)
+
+
+def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float] | None = None,
+                 n_per_annulus: int = 20, patch_size: int | None = None, n_levels: int = DEFAULT_LEVELS,
+                 max_variance: float = DEFAULT_MAX_VARIANCE, seed: int = 0) -> MlarSamples:
+    """Balanced MLAR samples from one cube: injected companions (positives) and the opposite-angle cube.
+
+    Parameters
+    ----------
+    fluxes:
+        How bright the injected companions are: a ``(low, high)`` pair (the same for every annulus) or a
+        function ``(separation, rng, n) -> fluxes`` (e.g. from
+        :func:`~qusi_lab.imaging.injection.calibrate_flux`, so that they span an ADI-PCA S/N of 1-3).
+    separations:
+        Annulus centres in pixels (default :func:`default_separations`).
+    n_per_annulus:
+        Positives per annulus, and as many negatives (balanced classes).
+
+    Each positive costs one injection and one annulus SVD; the component counts of an annulus are
+    chosen once, on the cube without injections, so positives and negatives share the same levels.
+    """
+    from qusi_lab._version import __version__
+    from qusi_lab.imaging.injection import inject_companions
+
+    rng = np.random.default_rng(seed)
+    size = patch_size_for(sequence.fwhm) if patch_size is None else int(patch_size)
+    radii = default_separations(sequence, size) if separations is None else [float(r) for r in separations]
+    if not radii:
+        raise ImagingError("no annulus fits in the frame for samples", path=sequence.path)
+    if callable(fluxes):
+        draw = fluxes
+    else:
+        low, high = (float(f) for f in fluxes)
+        if not 0 < low <= high:
+            raise ValueError(f"fluxes must be a (low, high) pair with 0 < low <= high, got {fluxes}")
+
+        def draw(separation: float, generator: np.random.Generator, n: int) -> np.ndarray:
+            return np.exp(generator.uniform(np.log(low), np.log(high), n))  # log-uniform
+
+    center = _center(sequence)
+    xs, ys, seps, positions, amounts, counts_of = [], [], [], [], [], {}
+    for radius in radii:
+        base = mlar_annulus(sequence, radius, patch_size=size, n_levels=n_levels, max_variance=max_variance)
+        counts_of[f"{radius:.3f}"] = base.counts
+        negatives = mlar_annulus(sequence, radius, patch_size=size, counts=base.counts, opposite=True)
+        ring = negatives.positions(step=float(sequence.fwhm))
+        for index in rng.choice(len(ring), size=n_per_annulus, replace=len(ring) < n_per_annulus):
+            py, px = ring[index]
+            xs.append(negatives.patch(py, px, size))
+            ys.append(0)
+            seps.append(radius)
+            positions.append((py, px))
+            amounts.append(0.0)
+        for flux in np.asarray(draw(radius, rng, n_per_annulus), dtype=np.float64):
+            angle = float(rng.uniform(0.0, 360.0))
+            injected = inject_companions(sequence, radius, angle, float(flux))
+            annulus = mlar_annulus(injected, radius, patch_size=size, counts=base.counts)
+            py, px = _sky_pixel(center, radius, angle)
+            xs.append(annulus.patch(py, px, size))
+            ys.append(1)
+            seps.append(radius)
+            positions.append((int(round(py)), int(round(px))))
+            amounts.append(float(flux))
+    provenance = {
+        "cube": sequence.path, "seed": seed, "n_per_annulus": n_per_annulus, "patch_size": size,
+        "n_levels": n_levels, "max_variance": max_variance, "counts": counts_of, "fwhm": float(sequence.fwhm),
+        "n_frames": sequence.n_frames, "shape": list(sequence.shape), "collapse": "median",
+        "normalisation": "per level: (value - ring median) / ring MAD * 1.4826",
+        "negatives": "opposite parallactic angles", "qusi_lab_version": __version__,
+        "truth": sequence.meta.get("truth"),
+    }
+    return MlarSamples(np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.int64),
+                       np.asarray(seps, dtype=np.float64), np.asarray(positions, dtype=np.int64),
+                       np.asarray(amounts, dtype=np.float64), to_jsonable(provenance))
+

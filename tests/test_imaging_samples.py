@@ -1,0 +1,91 @@
+"""MLAR samples: one SVD per annulus, explained-variance levels, one collapse, opposite-angle negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qusi_lab.errors import ImagingError
+from qusi_lab.imaging.baselines import pca_adi
+from qusi_lab.imaging.samples import MlarSamples, mlar_annulus, mlar_levels, patch_size_for
+from tests.test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
+
+
+def test_levels_follow_the_cumulative_explained_variance():
+    rng = np.random.default_rng(0)
+    modes = rng.normal(size=(6, 300)) * np.array([30, 20, 10, 5, 2, 1])[:, None]
+    block = rng.normal(size=(40, 6)) @ modes + rng.normal(size=(40, 300)) * 0.5
+    levels = mlar_levels(block, n_levels=10, max_variance=0.99)
+    assert len(levels) == 10 and levels == sorted(levels) and levels[0] == 1
+    centred = block - block.mean(axis=0)
+    spectrum = np.linalg.svd(centred, compute_uv=False) ** 2
+    explained = np.cumsum(spectrum) / spectrum.sum()
+    assert explained[levels[-1] - 1] >= 0.99 > explained[levels[-1] - 2]  # the last level reaches 0.99
+    with pytest.raises(ValueError, match="max_variance"):
+        mlar_levels(block, max_variance=1.0)
+
+
+def test_the_last_level_puts_the_companion_where_pca_adi_does():
+    sequence = make_sequence(companion=20.0, frames=30)
+    annulus = mlar_annulus(sequence, 10.0, n_levels=5)
+    assert annulus.stack.shape == (5, 41, 41)
+    # one SVD over the annulus' band, as an annular PCA over everything outside its inner edge
+    count = annulus.counts[-1]
+    reference = pca_adi(sequence, count, mode="annular", annulus_width=100.0, mask_center=annulus.inner - 1.0)
+    ring = np.isfinite(annulus.stack[-1])
+    assert ring.sum() > 100
+    # not identical (a different SVD region), but the companion is where both put it
+    y, x = (int(round(v)) for v in sky_position(10.0, 30.0))
+    assert np.nanargmax(annulus.stack[-1]) == np.ravel_multi_index((y, x), (41, 41))
+    assert np.nanargmax(np.where(ring, reference, -np.inf)) == np.ravel_multi_index((y, x), (41, 41))
+
+
+def test_a_companion_persists_across_levels_and_smears_with_opposite_angles():
+    sequence = make_sequence(companion=25.0, frames=40)
+    y, x = sky_position(10.0, 30.0)
+    size = patch_size_for(FWHM)
+    straight = mlar_annulus(sequence, 10.0, n_levels=8).patch(y, x, size)
+    flipped = mlar_annulus(sequence, 10.0, n_levels=8, opposite=True).patch(y, x, size)
+    assert straight.shape == (8, size, size)
+    assert (straight[:, size // 2, size // 2] > 5).all()  # > 5 robust sigma at every level
+    assert np.abs(flipped[:, size // 2, size // 2]).max() < 0.5 * straight[:, size // 2, size // 2].min()
+
+
+def test_each_level_reads_in_units_of_its_annulus_noise():
+    annulus = mlar_annulus(make_sequence(frames=30), 12.0, n_levels=6)
+    ring = np.abs(np.hypot(*(np.indices((41, 41)) - CENTER[0])) - 12.0) <= FWHM / 2
+    values = annulus.stack[:, ring]
+    mad = 1.4826 * np.median(np.abs(values - np.median(values, axis=1, keepdims=True)), axis=1)
+    np.testing.assert_allclose(mad, 1.0, rtol=0.35)
+    assert (annulus.noise > 0).all()
+
+
+def test_an_annulus_that_does_not_fit_names_the_cube():
+    sequence = make_sequence(frames=10)
+    sequence.path = "cube.fits"
+    with pytest.raises(ImagingError, match="cube.fits: an annulus at 19.0 px"):
+        mlar_annulus(sequence, 19.0)
+    with pytest.raises(ImagingError, match="leaves the frame"):
+        mlar_annulus(sequence, 10.0).patch(20, 0, 7)
+
+
+def test_samples_round_trip_through_npz_and_bad_files_are_named(tmp_path):
+    rng = np.random.default_rng(1)
+    samples = MlarSamples(rng.normal(size=(6, 4, 7, 7)).astype(np.float32), np.array([0, 1] * 3),
+                          np.full(6, 10.0), np.zeros((6, 2), dtype=np.int64), np.array([0, 3.0] * 3),
+                          {"seed": 1, "counts": {"10.000": [1, 2, 3, 4]}})
+    path = samples.save(tmp_path / "samples.npz")
+    back = MlarSamples.load(path)
+    np.testing.assert_array_equal(back.x, samples.x)
+    np.testing.assert_array_equal(back.y, samples.y)
+    assert back.provenance == samples.provenance and back.n_levels == 4 and back.patch_size == 7
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ImagingError, match="truncated.npz: not a readable MLAR sample file"):
+        MlarSamples.load(truncated)
+    with pytest.raises(ImagingError, match="missing.npz: no such MLAR sample file"):
+        MlarSamples.load(tmp_path / "missing.npz")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ImagingError, match="other.npz: not an MLAR sample file"):
+        MlarSamples.load(tmp_path / "other.npz")
+
