@@ -147,8 +147,9 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     ny, nx = sequence.shape
     reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
     half = size // 2
-    inner, outer = separation - ring / 2.0 - half - 1.0, separation + ring / 2.0 + half + 1.0
-    if inner < 0 or outer > reach or separation <= 0:
+    # near the star the band reaches the centre (1 lambda/D patches hold the core's residuals, as SODINN's)
+    inner, outer = max(0.0, separation - ring / 2.0 - half - 1.0), separation + ring / 2.0 + half + 1.0
+    if outer > reach or separation <= 0:
         raise ImagingError(f"an annulus at {separation:.1f} px (patches reach {max(inner, 0):.1f}-{outer:.1f} px)"
                            f" does not fit in the frame (inscribed radius {reach:.1f} px)", path=sequence.path)
     yy, xx = np.indices((ny, nx))
@@ -158,7 +159,7 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     block = cube.reshape(sequence.n_frames, -1)[:, region]
     levels = mlar_levels(block, n_levels=n_levels, max_variance=max_variance) if counts is None else counts
     angles = -sequence.angles if opposite else sequence.angles
-    output = region[(radius[region] >= inner + 1.0) & (radius[region] <= outer - 1.0)]
+    output = region[(radius[region] >= (inner + 1.0 if inner > 0 else 0.0)) & (radius[region] <= outer - 1.0)]
     derotated = residual_stack(cube, angles, center, [region], [levels], output,
                                engine=engine)  # type: ignore[arg-type]
     finals = collapse(derotated, axis=1)  # (levels, output)
@@ -170,7 +171,7 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     stack = np.full((len(levels), ny * nx), np.nan)
     stack[:, output] = (finals - median) / noise[:, None]
     return MlarAnnulus(stack.reshape(len(levels), ny, nx), list(levels), float(separation),
-                       float(inner + 1.0), float(outer - 1.0), center, noise,
+                       float(inner + 1.0 if inner > 0 else 0.0), float(outer - 1.0), center, noise,
                        {"opposite": opposite, "patch_size": size, "width": ring})
 
 
@@ -238,12 +239,12 @@ class MlarSamples:
 
 
 def default_separations(sequence: AdiSequence, patch_size: int | None = None) -> list[float]:
-    """Annulus centres every FWHM from 1 FWHM (plus half a patch) to where a patch still fits."""
+    """Annulus centres every FWHM from 1 FWHM (about lambda/D) to where a patch still fits."""
     size = patch_size_for(sequence.fwhm) if patch_size is None else patch_size
     fwhm, center = float(sequence.fwhm), _center(sequence)
     ny, nx = sequence.shape
     reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
-    first = max(fwhm, size / 2.0 + fwhm / 2.0 + 1.5)
+    first = fwhm  # 1 lambda/D: SODINN's gain over PCA is largest close in
     last = reach - fwhm / 2.0 - size // 2 - 1.0
     return [float(r) for r in np.arange(first, last + 1e-9, fwhm)]
 

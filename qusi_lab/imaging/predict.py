@@ -1,0 +1,176 @@
+"""The predictor: a probability map over the field, annulus by annulus, and the candidates in it.
+
+For each annulus (every FWHM, see :func:`~qusi_lab.imaging.samples.default_separations`) the cube's MLAR
+stack is computed once (one SVD, the component counts chosen on this cube as in training), every pixel
+whose distance to the star is nearest that annulus' centre is described by its patch, and the network
+scores all of them in batches (SODINN, Gomez Gonzalez et al. 2018, sect. 3.4). Detection: the map above a
+threshold is segmented with photutils (``detect_sources``); each segment is reported at its most probable
+pixel, and a segment whose peak lies within 2 FWHM of a more probable one is the same source (the
+2-FWHM overlap rule of SODINN's evaluation).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from qusi_lab.errors import ImagingError
+from qusi_lab.imaging.samples import default_separations, mlar_annulus
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
+
+    from qusi_lab.imaging.sequence import AdiSequence
+
+__all__ = ["ProbabilityMap", "probability_map"]
+
+CANDIDATE_COLUMNS = ["x", "y", "separation_px", "separation_fwhm", "separation_arcsec", "angle",
+                     "position_angle", "probability", "n_pixels"]
+
+
+def _network(model: Any) -> nn.Module:
+    network = getattr(model, "network", model)  # a trained ql.Model or a bare nn.Module
+    config = getattr(network, "config", {}) or {}
+    if "levels" not in config or "patch_size" not in config:
+        raise ImagingError(f"{type(network).__name__} is not an MLAR network (no levels/patch_size in its "
+                           f"config); train one of qusi_lab.models.available('mlar')")
+    return network
+
+
+@dataclass
+class ProbabilityMap:
+    """The network's probability of a companion at each pixel (NaN where no patch fits).
+
+    Attributes
+    ----------
+    probability:
+        ``(ny, nx)`` in [0, 1].
+    separations:
+        The annulus centres (pixels) that were scored.
+    counts:
+        The MLAR component counts of each annulus, as computed on this cube.
+    """
+
+    probability: np.ndarray
+    center: tuple[float, float]
+    fwhm: float
+    pixel_scale: float
+    separations: list[float]
+    counts: dict[float, list[int]] = field(default_factory=dict)
+    path: str | None = None
+
+    def candidates(self, threshold: float = 0.9, *, min_pixels: int = 1,
+                   overlap_fwhm: float = 2.0) -> pd.DataFrame:
+        """The sources above ``threshold``: one row each, most probable first.
+
+        Columns: ``x``, ``y`` (the most probable pixel), ``separation_px``/``_fwhm``/``_arcsec``,
+        ``angle`` (degrees counter-clockwise from +x, VIP's ``theta``), ``position_angle`` (degrees east of
+        north for a derotated, north-up east-left frame: ``angle - 90``), ``probability``, ``n_pixels``
+        (of the segment above the threshold).
+        """
+        import pandas as pd
+        from photutils.segmentation import detect_sources
+
+        if not 0.0 <= threshold < 1.0:
+            raise ValueError(f"threshold must lie in [0, 1), got {threshold}")
+        finite = np.isfinite(self.probability)
+        data = np.where(finite, self.probability, 0.0)
+        rows: list[dict[str, float]] = []
+        if (data > threshold).any():
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # NoDetectionsWarning: an empty table says it
+                segments = detect_sources(data, threshold, n_pixels=int(min_pixels), mask=~finite)
+            if segments is not None:
+                labels = segments.data
+                for label in segments.labels:
+                    pixels = np.flatnonzero(labels.ravel() == label)
+                    best = pixels[np.argmax(data.ravel()[pixels])]
+                    y, x = divmod(int(best), data.shape[1])
+                    rows.append(self._row(y, x, float(data[y, x]), len(pixels)))
+        rows.sort(key=lambda row: -row["probability"])
+        kept: list[dict[str, float]] = []
+        for row in rows:  # the 2-FWHM overlap rule: the stronger peak stands for both
+            if all(math.hypot(row["x"] - k["x"], row["y"] - k["y"]) > overlap_fwhm * self.fwhm for k in kept):
+                kept.append(row)
+        return pd.DataFrame(kept, columns=CANDIDATE_COLUMNS)
+
+    def _row(self, y: int, x: int, probability: float, n_pixels: int) -> dict[str, float]:
+        dy, dx = y - self.center[0], x - self.center[1]
+        separation = math.hypot(dy, dx)
+        angle = math.degrees(math.atan2(dy, dx)) % 360.0
+        return {"x": x, "y": y, "separation_px": separation, "separation_fwhm": separation / self.fwhm,
+                "separation_arcsec": separation * self.pixel_scale, "angle": angle,
+                "position_angle": (angle - 90.0) % 360.0, "probability": probability, "n_pixels": n_pixels}
+
+    def plot(self, ax: Any = None, *, threshold: float | None = None) -> Any:
+        """Show the map (and circles of 1 FWHM on the candidates above ``threshold``); returns the axes."""
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            ax = Figure(figsize=(5, 4.5)).add_subplot()
+        image = ax.imshow(self.probability, origin="lower", vmin=0.0, vmax=1.0, cmap="viridis")
+        ax.figure.colorbar(image, ax=ax, label="probability")
+        ax.plot(self.center[1], self.center[0], "+", color="white")
+        if threshold is not None:
+            from matplotlib.patches import Circle
+
+            for row in self.candidates(threshold).itertuples():
+                ax.add_patch(Circle((row.x, row.y), self.fwhm, fill=False, color="red"))
+        ax.set_xlabel("x (pixels)")
+        ax.set_ylabel("y (pixels)")
+        return ax
+
+
+def probability_map(model: Any, sequence: AdiSequence, *, separations: list[float] | None = None,
+                    batch_size: int = 1024, device: str | torch.device = "cpu") -> ProbabilityMap:
+    """Score every pixel of the field with an MLAR network (a trained :class:`ql.Model` or its network).
+
+    Examples
+    --------
+    >>> from qusi_lab.imaging import AdiSequence
+    >>> from qusi_lab.models.mlar import MlarConv3D
+    >>> rng = np.random.default_rng(0)
+    >>> sequence = AdiSequence(rng.normal(size=(20, 41, 41)), np.linspace(0, 60, 20), np.ones((5, 5)),
+    ...                        0.0272, 4.0)
+    >>> result = probability_map(MlarConv3D(levels=4, patch_size=9, filters=(4, 8), dense_units=8), sequence)
+    >>> result.probability.shape, bool(np.nanmax(result.probability) <= 1)
+    ((41, 41), True)
+    """
+    network = _network(model)
+    config: dict[str, Any] = dict(network.config)  # type: ignore[arg-type]
+    levels, size = int(config["levels"]), int(config["patch_size"])
+    radii = default_separations(sequence, size) if separations is None else [float(r) for r in separations]
+    if not radii:
+        raise ImagingError("no annulus fits in the frame", path=sequence.path)
+    fwhm = float(sequence.fwhm)
+    center = sequence.center if sequence.center is not None else ((sequence.shape[0] - 1) / 2.0,
+                                                                   (sequence.shape[1] - 1) / 2.0)
+    yy, xx = np.indices(sequence.shape)
+    radius = np.hypot(yy - center[0], xx - center[1])
+    nearest = np.abs(radius[None] - np.asarray(radii)[:, None, None]).argmin(axis=0)
+    out = np.full(sequence.shape, np.nan)
+    counts: dict[float, list[int]] = {}
+    network = network.to(device).eval()
+    half = size // 2
+    for index, separation in enumerate(radii):
+        annulus = mlar_annulus(sequence, separation, patch_size=size, n_levels=levels, width=fwhm)
+        counts[separation] = annulus.counts
+        chosen = (nearest == index) & (np.abs(radius - separation) <= fwhm / 2.0 + 1e-9)
+        pixels = np.argwhere(chosen)
+        # all patches of the annulus at once: a strided view, then the chosen centres
+        padded = np.pad(np.nan_to_num(annulus.stack, nan=0.0), ((0, 0), (half, half), (half, half)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
+        for start in range(0, len(pixels), batch_size):
+            block = pixels[start:start + batch_size]
+            patches = windows[:, block[:, 0], block[:, 1]].transpose(1, 0, 2, 3)  # (n, levels, size, size)
+            with torch.inference_mode():
+                logits = network(torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32)).to(device))
+            out[block[:, 0], block[:, 1]] = torch.sigmoid(logits[:, 0]).double().cpu().numpy()
+    return ProbabilityMap(out, center, fwhm, float(sequence.pixel_scale), radii, counts, sequence.path)

@@ -1,0 +1,94 @@
+"""The predictor: every pixel's patch scored, the map segmented into candidates with the 2-FWHM rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from qusi_lab.errors import ImagingError
+from qusi_lab.imaging.predict import CANDIDATE_COLUMNS, ProbabilityMap, probability_map
+from qusi_lab.models.mlar import MlarConv3D
+from tests.test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
+
+
+class CentreReader(nn.Module):
+    """An 'oracle' network: the logit is the mean over levels of the centre pixel (a local S/N) minus 5,
+    scaled so the sigmoid does not saturate and the peak stays a peak."""
+
+    def __init__(self, levels: int = 6, patch_size: int = 7) -> None:
+        super().__init__()
+        self.config = {"levels": levels, "patch_size": patch_size}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        half = x.shape[-1] // 2
+        return ((x[:, :, half, half].mean(dim=1) - 5.0) / 10.0).unsqueeze(1)
+
+
+def blob_map(peaks: list[tuple[int, int, float]], size: int = 41) -> ProbabilityMap:
+    yy, xx = np.indices((size, size))
+    probability = np.zeros((size, size))
+    for y, x, height in peaks:
+        probability = np.maximum(probability, height * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 4.0))
+    probability[:3] = np.nan  # a region nobody scored
+    return ProbabilityMap(probability, CENTER, FWHM, 0.0125, [10.0])
+
+
+def test_candidates_are_one_row_per_source_at_the_peak_with_sky_coordinates():
+    table = blob_map([(20, 32, 0.99), (30, 20, 0.95)]).candidates(0.5)
+    assert list(table.columns) == CANDIDATE_COLUMNS and len(table) == 2
+    first, second = table.iloc[0], table.iloc[1]
+    assert (first.x, first.y, first.probability) == (32, 20, pytest.approx(0.99))
+    assert first.separation_px == pytest.approx(12.0) and first.separation_arcsec == pytest.approx(0.15)
+    assert first.angle == pytest.approx(0.0) and first.position_angle == pytest.approx(270.0)
+    assert second.angle == pytest.approx(90.0) and second.position_angle == pytest.approx(0.0)  # +y: north
+
+
+def test_two_peaks_within_two_fwhm_are_one_source_and_an_empty_map_an_empty_table():
+    merged = blob_map([(20, 32, 0.99), (20, 27, 0.97)])  # 5 px apart < 2 FWHM (6 px); two segments
+    assert len(merged.candidates(0.9)) == 1
+    assert len(merged.candidates(0.9, overlap_fwhm=1.0)) == 2
+    empty = blob_map([(20, 32, 0.3)]).candidates(0.5)
+    assert isinstance(empty, pd.DataFrame) and empty.empty and list(empty.columns) == CANDIDATE_COLUMNS
+    with pytest.raises(ValueError, match="threshold"):
+        merged.candidates(1.0)
+
+
+def test_the_map_peaks_on_an_injected_companion_and_stays_low_without_one():
+    network = CentreReader()
+    with_planet = probability_map(network, make_sequence(companion=40.0, frames=30))
+    without = probability_map(network, make_sequence(frames=30))
+    y, x = sky_position(10.0, 30.0)
+    peak_y, peak_x = np.unravel_index(np.nanargmax(with_planet.probability), (41, 41))
+    assert np.hypot(peak_y - y, peak_x - x) < 1.0
+    table = with_planet.candidates(0.5)
+    assert len(table) == 1 and np.hypot(table.y[0] - y, table.x[0] - x) < 1.0
+    assert without.candidates(0.5).empty
+    scored = np.isfinite(with_planet.probability)
+    radius = np.hypot(*(np.indices((41, 41)) - CENTER[0]))
+    assert scored[(radius >= 3) & (radius <= 13)].all()  # 1 FWHM out to where a patch fits
+
+
+def test_a_light_curve_network_is_refused():
+    from qusi_lab.models.hadryss import Hadryss
+
+    with pytest.raises(ImagingError, match="not an MLAR network"):
+        probability_map(Hadryss(input_length=100), make_sequence(frames=10))
+
+
+def test_map_plot_draws_circles_on_candidates():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = blob_map([(20, 32, 0.99)]).plot(threshold=0.5)
+    assert len(ax.patches) == 1 and ax.images
+
+
+def test_a_conv3d_network_scores_in_zero_one():
+    model = MlarConv3D(levels=4, patch_size=7, filters=(4, 4), dense_units=8)
+    result = probability_map(model, make_sequence(frames=12))
+    values = result.probability[np.isfinite(result.probability)]
+    assert values.size > 500 and ((values > 0) & (values < 1)).all()
+    assert set(result.counts) == set(result.separations)
