@@ -27,10 +27,52 @@ if TYPE_CHECKING:
 
     from qusi_lab.imaging.sequence import AdiSequence
 
-__all__ = ["ProbabilityMap", "probability_map"]
+__all__ = ["ProbabilityMap", "find_sources", "probability_map"]
 
 CANDIDATE_COLUMNS = ["x", "y", "separation_px", "separation_fwhm", "separation_arcsec", "angle",
                      "position_angle", "probability", "n_pixels"]
+
+
+def find_sources(image: np.ndarray, threshold: float, fwhm: float, *, min_pixels: int = 1,
+                 overlap_fwhm: float = 2.0) -> list[tuple[int, int, float, int]]:
+    """Sources in a map (probabilities or S/N): ``(y, x, peak value, pixels)``, strongest first.
+
+    The map above ``threshold`` is segmented (photutils ``detect_sources``, 8-connected, NaN masked);
+    each segment is reported at its highest pixel, and a peak within ``overlap_fwhm`` FWHM of a stronger
+    one is dropped (the same source).
+
+    >>> image = np.zeros((21, 21)); image[5, 5] = image[15, 12] = 3.0; image[5, 7] = 2.0
+    >>> find_sources(image, 1.0, 2.0)
+    [(5, 5, 3.0, 1), (15, 12, 3.0, 1)]
+    """
+    import warnings
+
+    from photutils.segmentation import detect_sources
+
+    finite = np.isfinite(image)
+    floor = float(np.nanmin(image)) if finite.any() else 0.0
+    data = np.where(finite, image, min(floor, threshold) - 1.0)
+    peaks: list[tuple[int, int, float, int]] = []
+    if finite.any() and (data > threshold).any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NoDetectionsWarning: an empty list says it
+            segments = detect_sources(data, threshold, n_pixels=int(min_pixels), mask=~finite)
+        if segments is not None:
+            flat_labels, flat = segments.data.ravel(), data.ravel()
+            order = np.argsort(flat_labels, kind="stable")
+            starts = np.searchsorted(flat_labels[order], segments.labels)
+            ends = np.searchsorted(flat_labels[order], segments.labels, side="right")
+            for start, end in zip(starts, ends, strict=True):
+                pixels = order[start:end]
+                best = int(pixels[np.argmax(flat[pixels])])
+                y, x = divmod(best, data.shape[1])
+                peaks.append((y, x, float(flat[best]), int(end - start)))
+    peaks.sort(key=lambda peak: (-peak[2], peak[0], peak[1]))
+    kept: list[tuple[int, int, float, int]] = []
+    for peak in peaks:  # the 2-FWHM overlap rule: the stronger peak stands for both
+        if all(math.hypot(peak[0] - k[0], peak[1] - k[1]) > overlap_fwhm * fwhm for k in kept):
+            kept.append(peak)
+    return kept
 
 
 def _network(model: Any) -> nn.Module:
@@ -74,31 +116,12 @@ class ProbabilityMap:
         (of the segment above the threshold).
         """
         import pandas as pd
-        from photutils.segmentation import detect_sources
 
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f"threshold must lie in [0, 1), got {threshold}")
-        finite = np.isfinite(self.probability)
-        data = np.where(finite, self.probability, 0.0)
-        rows: list[dict[str, float]] = []
-        if (data > threshold).any():
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # NoDetectionsWarning: an empty table says it
-                segments = detect_sources(data, threshold, n_pixels=int(min_pixels), mask=~finite)
-            if segments is not None:
-                labels = segments.data
-                for label in segments.labels:
-                    pixels = np.flatnonzero(labels.ravel() == label)
-                    best = pixels[np.argmax(data.ravel()[pixels])]
-                    y, x = divmod(int(best), data.shape[1])
-                    rows.append(self._row(y, x, float(data[y, x]), len(pixels)))
-        rows.sort(key=lambda row: -row["probability"])
-        kept: list[dict[str, float]] = []
-        for row in rows:  # the 2-FWHM overlap rule: the stronger peak stands for both
-            if all(math.hypot(row["x"] - k["x"], row["y"] - k["y"]) > overlap_fwhm * self.fwhm for k in kept):
-                kept.append(row)
+        peaks = find_sources(self.probability, threshold, self.fwhm, min_pixels=min_pixels,
+                             overlap_fwhm=overlap_fwhm)
+        kept = [self._row(y, x, value, n) for y, x, value, n in peaks]
         return pd.DataFrame(kept, columns=CANDIDATE_COLUMNS)
 
     def _row(self, y: int, x: int, probability: float, n_pixels: int) -> dict[str, float]:
