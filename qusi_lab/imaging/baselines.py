@@ -63,15 +63,16 @@ class _Derotator:
         iy, wy = self._weights(np.clip(source_y, 0, ny - 1), ny)
         ix, wx = self._weights(np.clip(source_x, 0, nx - 1), nx)
         taps = (order + 1) ** 2
-        columns = (iy[..., :, None] * nx + ix[..., None, :]).reshape(self.n_frames, len(self.pixels), taps)
-        columns = columns + (np.arange(self.n_frames) * ny * nx)[:, None, None]
-        values = (wy[..., :, None] * wx[..., None, :]).reshape(columns.shape)
+        source_pixel = (iy[..., :, None] * nx + ix[..., None, :]).reshape(self.n_frames, len(self.pixels), taps)
+        values = (wy[..., :, None] * wx[..., None, :]).reshape(source_pixel.shape)
         rows = self.n_frames * len(self.pixels)
         # Only the source pixels some output reads are kept as columns (a patch reads an arc, not a frame):
         # callers pass coefficients of ``self.source`` pixels.
-        source_pixel = columns % (ny * nx)
-        self.source, compact = np.unique(source_pixel, return_inverse=True)
-        columns = (columns // (ny * nx)) * len(self.source) + compact.reshape(columns.shape)
+        present = np.zeros(ny * nx, dtype=bool)
+        present[source_pixel.ravel()] = True
+        self.source = np.flatnonzero(present)
+        compact = (np.cumsum(present) - 1).astype(np.int32)  # pixel -> its source column (O(n), no sort)
+        columns = compact[source_pixel] + (np.arange(self.n_frames, dtype=np.int32) * len(self.source))[:, None, None]
         # CSR built directly (duplicate mirrored columns are summed by the product)
         self.matrix = sparse.csr_matrix(
             (values.ravel(), columns.ravel(), np.arange(0, rows * taps + 1, taps)),
@@ -81,10 +82,10 @@ class _Derotator:
         floor = np.floor(s)
         t = s - floor
         if self.order == 1:
-            index = floor[..., None].astype(np.int64) + np.arange(2)
+            index = floor[..., None].astype(np.int32) + np.arange(2, dtype=np.int32)
             weights = np.stack([1 - t, t], axis=-1)
         else:  # cubic B-spline basis
-            index = floor[..., None].astype(np.int64) + np.arange(-1, 3)
+            index = floor[..., None].astype(np.int32) + np.arange(-1, 3, dtype=np.int32)
             weights = np.stack([(1 - t) ** 3 / 6, (3 * t**3 - 6 * t**2 + 4) / 6,
                                 (-3 * t**3 + 3 * t**2 + 3 * t + 1) / 6, t**3 / 6], axis=-1)
         index = np.abs(index)  # mirror about 0 and n - 1
