@@ -209,8 +209,9 @@ class AdiSequence:
         light = image - background
         for _ in range(50):
             radius = np.hypot(yy - cy, xx - cx)
-            ring = (radius >= inner) & (radius <= outer)
-            if light[ring].sum() < 5.0 * noise * math.sqrt(ring.sum()):
+            # soft edges (1 px ramps): a hard edge lets pixels jump in and out, biasing the centroid
+            ring = np.clip(outer + 0.5 - radius, 0.0, 1.0) * np.clip(radius - inner + 0.5, 0.0, 1.0)
+            if (light * ring).sum() < 5.0 * noise * math.sqrt((ring > 0).sum()):
                 return None  # nothing significant: noise-only cube or the star already subtracted
             weight = np.clip(light, 0.0, None) * ring
             new = (float((weight * yy).sum() / weight.sum()), float((weight * xx).sum() / weight.sum()))
@@ -234,7 +235,7 @@ class AdiSequence:
         >>> AdiSequence(np.stack([halo, halo]), [0.0, 30.0], psf, 0.01, 4.0).check_centering()
         Traceback (most recent call last):
         ...
-        qusi_lab.errors.ImagingError: the star is at (y, x) = (22.97, 20.00), 2.97 px from center (20, 20) ...
+        qusi_lab.errors.ImagingError: the star is at (y, x) = (23.00, 20.00), 3.00 px from center (20, 20) ...
         """
         measured = self.measure_center()
         if measured is None:
@@ -296,15 +297,19 @@ def _read_hdus(path: Path) -> list[_Hdu]:
         raise ImagingError("no such file", path=path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        failure: Exception | None = None
         try:
             with fits.open(path, memmap=False) as hdus:
                 out = [(str(h.name).upper(), None if h.data is None else np.array(h.data), h.header.copy())
                        for h in hdus]
         except Exception as error:  # astropy raises OSError, ValueError, TypeError... on broken files
-            raise ImagingError(f"cannot read it as FITS ({error})", path=path) from error
-    for warning in caught:  # astropy only warns about a truncated file and then returns short data
-        if re.search(r"truncat|corrupt", str(warning.message), re.IGNORECASE):
-            raise ImagingError(f"the file is truncated or corrupt ({warning.message})", path=path)
+            failure = error
+    # astropy warns about a truncated file, then fails reshaping its short data (or returns it)
+    truncated = [w.message for w in caught if re.search(r"truncat|corrupt", str(w.message), re.IGNORECASE)]
+    if truncated:
+        raise ImagingError(f"the file is truncated or corrupt ({truncated[0]})", path=path) from failure
+    if failure is not None:
+        raise ImagingError(f"cannot read it as FITS ({failure})", path=path) from failure
     if not any(data is not None for _, data, _ in out):
         raise ImagingError("no image data in any HDU (empty file?)", path=path)
     return out
@@ -461,17 +466,19 @@ def estimate_fwhm(psf: np.ndarray, path: str | None = None) -> float:
     def gaussian(_: Any, amplitude: float, y0: float, x0: float, sigma: float, offset: float) -> np.ndarray:
         return (amplitude * np.exp(-((yy - y0) ** 2 + (xx - x0) ** 2) / (2 * sigma**2)) + offset).ravel()
 
+    if not peak > 0:
+        raise ImagingError("cannot estimate the FWHM from the PSF (no positive peak); pass fwhm=", path=path)
     start = (peak, (psf.shape[0] - 1) / 2, (psf.shape[1] - 1) / 2, 1.5, 0.0)
     try:
-        parameters, _ = curve_fit(gaussian, None, psf.ravel(), p0=start, maxfev=2000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # OptimizeWarning on a perfect fit: no covariance needed here
+            parameters, _ = curve_fit(gaussian, None, psf.ravel(), p0=start, maxfev=2000)
         fwhm = 2.0 * math.sqrt(2.0 * math.log(2.0)) * abs(float(parameters[3]))
         if math.isfinite(fwhm) and 0.5 <= fwhm <= max(psf.shape):
             return fwhm
     except (RuntimeError, ValueError):
         pass
     area = int((psf >= peak / 2.0).sum())  # fallback: the half-maximum area as a disk
-    if peak <= 0 or area == 0:
-        raise ImagingError("cannot estimate the FWHM from the PSF (no positive peak); pass fwhm=", path=path)
     return 2.0 * math.sqrt(area / math.pi)
 
 
