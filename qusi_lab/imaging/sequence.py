@@ -138,8 +138,7 @@ class AdiSequence:
                                + ("" if self.angles.ndim == 1 else f" (shape {self.angles.shape})"), path=path)
         if self.cube.shape[0] < 2:
             raise ImagingError(f"{self.cube.shape[0]} frame(s): ADI needs at least 2", path=path)
-        for name in ("pixel_scale", "fwhm"):
-            value = getattr(self, name)
+        for name, value in (("pixel_scale", self.pixel_scale), ("fwhm", self.fwhm)):
             if not (isinstance(value, int | float | np.number) and math.isfinite(value) and value > 0):
                 raise ImagingError(f"{name} must be a positive number, got {value!r}", path=path)
         if self.center is None:
@@ -186,10 +185,6 @@ class AdiSequence:
         meta = {**self.meta, "dropped_frames": [*self.meta.get("dropped_frames", []), *drop]}
         return replace(self, cube=self.cube[keep], angles=self.angles[keep], meta=meta)
 
-    def median_frame(self) -> np.ndarray:
-        """The median over frames: the static star halo; a companion moving with the sky is damped."""
-        return np.median(self.cube, axis=0)
-
     def measure_center(self) -> tuple[float, float] | None:
         """Where the star is in the median frame, ``(y, x)``; ``None`` if no halo stands out of the noise.
 
@@ -197,7 +192,7 @@ class AdiSequence:
         estimate, re-centred until it settles (a window centred on a symmetric halo is its own centroid).
         The annulus skips the core: coronagraphs leave it dark, or saturated, or with an off-centre leak.
         """
-        image, (ny, nx) = self.median_frame(), self.shape
+        image, (ny, nx) = np.median(self.cube, axis=0), self.shape  # companions move, the halo stays
         yy, xx = np.indices((ny, nx), dtype=np.float64)
         cy, cx = self.center if self.center is not None else ((ny - 1) / 2.0, (nx - 1) / 2.0)
         inner = float(self.fwhm)
@@ -264,7 +259,7 @@ class AdiSequence:
         from matplotlib.patches import Circle
 
         if frame == "median":
-            image, title = self.median_frame(), f"median of {self.n_frames} frames"
+            image, title = np.median(self.cube, axis=0), f"median of {self.n_frames} frames"
         elif isinstance(frame, int | np.integer) and -self.n_frames <= frame < self.n_frames:
             image, title = self.cube[frame], f"frame {int(frame)} (angle {self.angles[frame]:.1f} deg)"
         else:
@@ -280,17 +275,14 @@ class AdiSequence:
         ax.add_patch(Circle((self.center[1], self.center[0]), self.fwhm / 2.0, fill=False, color="cyan",
                             label=f"FWHM {self.fwhm:.2f} px"))
         ax.figure.colorbar(mapped, ax=ax, fraction=0.046)
-        ax.set_title(title if self.path is None else f"{Path(self.path).name}: {title}")
-        ax.set_xlabel("x [px]")
-        ax.set_ylabel("y [px]")
+        ax.set(title=title if self.path is None else f"{Path(self.path).name}: {title}", xlabel="x [px]",
+               ylabel="y [px]")
         return ax
 
 
 # ------------------------------------------------------------------------------------------------ FITS
-_Hdu = tuple[str, np.ndarray | None, Any]  # (EXTNAME, data, header)
-
-
-def _read_hdus(path: Path) -> list[_Hdu]:
+def _read_hdus(path: Path) -> list[tuple[str, np.ndarray | None, Any]]:
+    """``(EXTNAME, data, header)`` of every HDU, read fully (no memmap: the file may go away)."""
     from astropy.io import fits
 
     if not path.is_file():
@@ -322,13 +314,10 @@ def _first_data(path: Path) -> tuple[np.ndarray, Any]:
 
 def _sibling(cube_path: Path, *words: str) -> Path | None:
     """EIDC/VIP neighbours: ``sphere_cube_1.fits`` -> ``sphere_pa_1.fits``, ``sphere_psf_1.fits`` ..."""
-    stem = cube_path.name
-    if "cube" not in stem:
-        return None
-    for word in words:
-        candidate = cube_path.with_name(word.join(stem.rsplit("cube", 1)))
-        if candidate.is_file():
-            return candidate
+    if "cube" in cube_path.name:
+        for word in words:
+            if (candidate := cube_path.with_name(word.join(cube_path.name.rsplit("cube", 1)))).is_file():
+                return candidate
     return None
 
 
@@ -366,8 +355,8 @@ def read_fits(cube_path: str | os.PathLike[str], angles_path: str | os.PathLike[
     it has one channel). Angles (degrees) and PSF come from ``angles_path`` / ``psf_path``, else from the
     cube file's ``ANGLES`` / ``PSF`` extensions, else from the neighbours named like the cube with ``cube``
     replaced by ``pa`` / ``angles`` / ``psf``. ``pixel_scale`` (arcsec/px) is a number or a one-value
-    FITS file (EIDC's ``pxscale``); by default the header's ``PIXSCAL`` / ``PIXSCALE`` (values > 1 are
-    taken as mas/px) or the ``pxscale`` neighbour. ``fwhm`` defaults to the header's ``FWHM``, else a
+    FITS file (EIDC's ``pxscale``); by default the ``pxscale`` neighbour, else the header's ``PIXSCAL`` /
+    ``PIXSCALE`` (values > 1 are taken as mas/px). ``fwhm`` defaults to the header's ``FWHM``, else a
     2-D Gaussian fit to the PSF (``meta["fwhm_source"]`` says which). ``center`` defaults to the header's
     ``CENTY`` / ``CENTX`` (0-based), else the frame centre. ``check_center`` runs
     :meth:`AdiSequence.check_centering`; ``drop_bad_frames`` drops frames with NaN/inf pixels.
@@ -418,14 +407,14 @@ def read_fits(cube_path: str | os.PathLike[str], angles_path: str | os.PathLike[
     psf = _pick_channel(psf, channel if psf.ndim == 3 and psf.shape[0] > 1 else None, 2, "PSF", psf_source)
     meta["psf_file"] = psf_source
 
-    if isinstance(pixel_scale, str | os.PathLike):
+    if isinstance(pixel_scale, str | os.PathLike):  # EIDC's pxscale file: one value
         pixel_scale = float(np.ravel(_first_data(Path(pixel_scale))[0])[0])
+    if pixel_scale is None and (neighbour := _sibling(path, "pxscale", "pixscale")) is not None:
+        pixel_scale = float(np.ravel(_first_data(neighbour)[0])[0])
     if pixel_scale is None:
         pixel_scale = _header_value([header, psf_header], "PIXSCAL", "PIXSCALE")
         if pixel_scale is not None and pixel_scale > 1.0:  # no high-contrast imager has >= 1"/px: mas
             pixel_scale, meta["pixel_scale_converted_from"] = pixel_scale / 1000.0, "mas"
-    if pixel_scale is None and (neighbour := _sibling(path, "pxscale", "pixscale")) is not None:
-        pixel_scale = float(np.ravel(_first_data(neighbour)[0])[0])
     if pixel_scale is None:
         raise ImagingError("no pixel scale: pass pixel_scale= (arcsec/px) or add PIXSCAL to the header",
                            path=path)
@@ -438,13 +427,13 @@ def read_fits(cube_path: str | os.PathLike[str], angles_path: str | os.PathLike[
     if center is None and "CENTY" in header and "CENTX" in header:
         center = (float(header["CENTY"]), float(header["CENTX"]))
     _check_psf(psf, float(fwhm), (cube.shape[1], cube.shape[2]), psf_source)
-    if drop_bad_frames:
-        bad = np.flatnonzero(~np.isfinite(cube).all(axis=(1, 2)))
-        if bad.size and bad.size < cube.shape[0]:
-            keep = np.setdiff1d(np.arange(cube.shape[0]), bad)
-            cube, angles, meta["dropped_frames"] = cube[keep], angles[keep], bad.tolist()
     sequence = AdiSequence(cube, angles, psf, float(pixel_scale), float(fwhm), center=center, path=str(path),
-                           meta=meta)
+                           meta=meta, validate=False)
+    bad = np.flatnonzero(~np.isfinite(cube).all(axis=(1, 2)))
+    if drop_bad_frames and 0 < bad.size < len(cube):
+        sequence = sequence.drop_frames(bad)  # validates what is left
+    else:
+        sequence = replace(sequence)  # validates
     if check_center:
         sequence.check_centering()
     return sequence
@@ -472,14 +461,12 @@ def estimate_fwhm(psf: np.ndarray, path: str | None = None) -> float:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # OptimizeWarning on a perfect fit: no covariance needed here
-            parameters, _ = curve_fit(gaussian, None, psf.ravel(), p0=start, maxfev=2000)
-        fwhm = 2.0 * math.sqrt(2.0 * math.log(2.0)) * abs(float(parameters[3]))
-        if math.isfinite(fwhm) and 0.5 <= fwhm <= max(psf.shape):
-            return fwhm
-    except (RuntimeError, ValueError):
-        pass
-    area = int((psf >= peak / 2.0).sum())  # fallback: the half-maximum area as a disk
-    return 2.0 * math.sqrt(area / math.pi)
+            fwhm = 2.3548200450309493 * abs(float(curve_fit(gaussian, None, psf.ravel(), p0=start)[0][3]))
+    except (RuntimeError, ValueError):  # no convergence
+        fwhm = math.nan
+    if math.isfinite(fwhm) and 0.5 <= fwhm <= max(psf.shape):
+        return fwhm
+    return 2.0 * math.sqrt(float((psf >= peak / 2.0).sum()) / math.pi)  # fallback: half-max area as a disk
 
 
 def _atomic_write_hdus(path: Path, hdus: Any) -> None:
@@ -512,21 +499,16 @@ def write_fits(sequence: AdiSequence, folder_or_prefix: str | os.PathLike[str], 
         paths = {word: target / f"{word}.fits" for word in ("pa", "psf", "cube")}
     else:
         paths = {word: target.with_name(f"{target.name}_{word}.fits") for word in ("pa", "psf", "cube")}
-    target_folder = paths["cube"].parent
-    if not target_folder.is_dir():
-        raise ImagingError("no such folder", path=target_folder)
-    existing = [p for p in paths.values() if p.exists()]
-    if existing and not overwrite:
-        raise ImagingError(f"already exists (and {len(existing) - 1} more); pass overwrite=True to replace",
-                           path=existing[0])
-    assert sequence.center is not None
-    header = fits.Header()
-    header["PIXSCAL"] = (float(sequence.pixel_scale), "pixel scale [arcsec/px]")
-    header["FWHM"] = (float(sequence.fwhm), "PSF FWHM [px]")
-    header["CENTY"] = (float(sequence.center[0]), "star row, 0-based [px]")
-    header["CENTX"] = (float(sequence.center[1]), "star column, 0-based [px]")
-    angles_header = fits.Header()
-    angles_header["BUNIT"] = ("deg", "parallactic angles")
+    if not paths["cube"].parent.is_dir():
+        raise ImagingError("no such folder", path=paths["cube"].parent)
+    if (existing := [p for p in paths.values() if p.exists()]) and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ImagingError(f"already exists{more}; pass overwrite=True to replace", path=existing[0])
+    cy, cx = sequence.center if sequence.center is not None else (np.asarray(sequence.shape) - 1) / 2.0
+    header = fits.Header([("PIXSCAL", float(sequence.pixel_scale), "pixel scale [arcsec/px]"),
+                          ("FWHM", float(sequence.fwhm), "PSF FWHM [px]"),
+                          ("CENTY", float(cy), "star row, 0-based [px]"), ("CENTX", float(cx), "star column")])
+    angles_header = fits.Header([("BUNIT", "deg", "parallactic angles")])
     # the cube last: it is the entry point, so it never points at angles/PSF from an older write
     for word, hdu in (("pa", fits.PrimaryHDU(sequence.angles, angles_header)),
                       ("psf", fits.PrimaryHDU(sequence.psf)), ("cube", fits.PrimaryHDU(sequence.cube, header))):
