@@ -37,8 +37,6 @@ def _indices(indices: Iterable[int], first: int = 5) -> str:
 
 
 def _check_angles(angles: np.ndarray, meta: dict[str, Any], path: str | None) -> None:
-    if angles.ndim != 1:
-        raise ImagingError(f"parallactic angles must be 1-D, got shape {angles.shape}", path=path)
     bad = np.flatnonzero(~np.isfinite(angles))
     if bad.size:
         raise ImagingError(f"non-finite parallactic angles at frames {_indices(bad)}", path=path)
