@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from qusi_lab.imaging.baselines import collapse, contrast_curve, derotate, median_adi, pca_adi, snr, snr_map
-from qusi_lab.imaging.sequence import AdiSequence
+from qusi_lab.imaging.sequence import AdiSequence, estimate_fwhm, read_fits, write_fits
 
-__all__ = ["AdiSequence"]
+__all__ = ["AdiSequence", "estimate_fwhm", "read_fits", "write_fits"]
 __all__ += ["collapse", "contrast_curve", "derotate", "median_adi", "pca_adi", "snr", "snr_map"]

@@ -553,7 +553,8 @@ def contrast_curve(sequence: AdiSequence, *, n_components: int, separations: Seq
         for r, angle, level in zip(radii, angles, noise, strict=True):
             cube = _inject(cube, sequence.angles, sequence.psf, center, r, angle, injection_snr * level)
         injected = type(sequence)(cube, sequence.angles, sequence.psf, sequence.pixel_scale, fwhm,
-                                  center=center)
+                                  center=center, path=sequence.path, meta=dict(sequence.meta),
+                                  validate=False)  # the same checked sequence, plus companions
         difference = _aperture_mean_map(final(injected) - base, fwhm)
         theta = np.deg2rad(angles)
         ys, xs = center[0] + radii * np.sin(theta), center[1] + radii * np.cos(theta)
