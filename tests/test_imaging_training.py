@@ -157,3 +157,18 @@ def test_light_curve_model_on_mlar_patches_names_the_shapes():
                                     np.full(4, 9.0), np.zeros((4, 2), np.int64), np.zeros(4)))
     with pytest.raises(ValueError, match=r"validation inputs \(6, 9, 9\)"):
         train(small_network(), dataset, other, max_steps=1, progress=False)
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    train_set = MlarDataset(toy_samples(40), path=tmp_path / "samples.npz")  # names as a file would give
+    validation = MlarDataset(toy_samples(20, seed=1), augment=False)
+    # A constant rate: with the cosine, a run of 5 steps decays otherwise than the first 5 of 10.
+    settings = {"batch_size": 8, "validation_every": 5, "progress": False, "seed": 2, "scheduler": "constant",
+                "warmup_steps": 0}
+    train(small_network(), train_set, validation, max_steps=5, checkpoint_dir=tmp_path / "run", **settings)
+    resumed = train(small_network(), train_set, validation, max_steps=10, checkpoint_dir=tmp_path / "run",
+                    **settings)
+    straight = train(small_network(), train_set, validation, max_steps=10, **settings)
+    assert resumed.resumed_from == 5
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
