@@ -81,7 +81,7 @@ class Model:
     Attributes
     ----------
     network:
-        The ``torch.nn.Module`` (returns logits for float32 inputs of shape ``(batch, input_length)``);
+        The ``torch.nn.Module`` (returns logits for float32 inputs of shape ``(batch, *input_shape)``);
         None for a description read without its weights (:func:`load_bundle_info`).
     task:
         ``"binary"``, ``"multiclass"`` or ``"regression"``.
@@ -191,7 +191,7 @@ class Model:
         return self.network
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The network's logits for a batch ``(batch, input_length)``."""
+        """The network's logits for a batch ``(batch, *input_shape)``."""
         return self._network()(inputs)
 
     def __getattr__(self, name: str) -> Any:
