@@ -74,6 +74,7 @@ class MlarConv3D(LightCurveModel):
                          kernel_size=kernel_size, dense_units=dense_units, dropout=dropout)
         self.levels, self.patch_size, self.n_outputs = int(levels), int(patch_size), int(n_outputs)
         self.input_length = self.levels * self.patch_size**2  # what the training loop reports as length
+        self.input_shape = (self.levels, self.patch_size, self.patch_size)  # checked against the dataset's
         layers: list[nn.Module] = []
         shape: tuple[int, ...] = (self.levels, self.patch_size, self.patch_size)
         channels = 1
@@ -121,6 +122,7 @@ class MlarConvLstm(LightCurveModel):
                          kernel_size=kernel_size, hidden=hidden, dense_units=dense_units, dropout=dropout)
         self.levels, self.patch_size, self.n_outputs = int(levels), int(patch_size), int(n_outputs)
         self.input_length = self.levels * self.patch_size**2
+        self.input_shape = (self.levels, self.patch_size, self.patch_size)
         layers: list[nn.Module] = []
         side, channels = self.patch_size, 1
         for count in filters:

@@ -41,13 +41,37 @@ from qusi_lab.data.labels import positive_class_of
 from qusi_lab.defaults import DEFAULT_THRESHOLD
 from qusi_lab.models.scoring import InferenceError
 
-__all__ = ["TASKS", "Model", "as_model", "bundle_of", "check_compatible", "description_of", "scores_from_outputs"]
+__all__ = ["TASKS", "Model", "as_model", "bundle_of", "check_compatible", "description_of", "input_shape_of",
+           "scores_from_outputs"]
 
 #: The tasks a model can be for.
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
 #: Version of the bundle folder layout (bundle.json's ``format_version``).
 BUNDLE_FORMAT_VERSION = 1
+
+
+def input_shape_of(thing: Any) -> tuple[int, ...] | None:
+    """The shape of one network input that a network, dataset or :class:`Model` takes or makes.
+
+    Its ``input_shape`` when it has one (MLAR patches: ``(levels, size, size)``), else
+    ``(input_length,)`` (a light curve), else None.
+
+    Example
+    -------
+    >>> from qusi_lab.models import Hadryss
+    >>> input_shape_of(Hadryss(input_length=256)), input_shape_of(object())
+    ((256,), None)
+    """
+    shape = getattr(thing, "input_shape", None)
+    if shape is not None:
+        return tuple(int(n) for n in shape)
+    length = getattr(thing, "input_length", None)
+    return None if length is None else (int(length),)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return f"length {shape[0]}" if len(shape) == 1 else f"shape {shape}"
 
 
 @dataclass(eq=False)
@@ -57,7 +81,7 @@ class Model:
     Attributes
     ----------
     network:
-        The ``torch.nn.Module`` (returns logits for float32 inputs of shape ``(batch, input_length)``);
+        The ``torch.nn.Module`` (returns logits for float32 inputs of shape ``(batch, *input_shape)``);
         None for a description read without its weights (:func:`load_bundle_info`).
     task:
         ``"binary"``, ``"multiclass"`` or ``"regression"``.
@@ -67,7 +91,10 @@ class Model:
         Binary tasks: the class whose probability the single logit gives (decided by
         :func:`qusi_lab.data.labels.positive_class_of` when not given).
     input_length:
-        Length of the network input.
+        Length of the network input (the number of values of a multi-dimensional one).
+    input_shape:
+        Shape of one network input: ``(input_length,)`` for light curves, ``(levels, size, size)`` for
+        MLAR patches (:mod:`qusi_lab.imaging`); taken from the network's ``input_shape`` when it has one.
     preprocessing:
         The :class:`~qusi_lab.transforms.Pipeline` that turns a light curve into the input (or None).
     architecture, model_config:
@@ -108,6 +135,7 @@ class Model:
     label_names: tuple[str, ...] = ()
     positive_class: str | None = None
     input_length: int | None = None
+    input_shape: tuple[int, ...] | None = None
     preprocessing: Any = None
     architecture: str | None = None
     model_config: dict[str, Any] = field(default_factory=dict)
@@ -133,9 +161,25 @@ class Model:
             if self.input_length is None:
                 length = getattr(network, "input_length", None)
                 self.input_length = None if length is None else int(length)
+            if self.input_shape is None:
+                self.input_shape = getattr(network, "input_shape", None)
         if self.input_length is None and self.preprocessing is not None:
             length = getattr(self.preprocessing, "input_length", None)
             self.input_length = None if length is None else int(length)
+        # One description of the input: a shape of several axes implies the length; a 1-D shape is only
+        # the length again (so it follows input_length when a copy changes that).
+        shape = None if self.input_shape is None else tuple(int(n) for n in self.input_shape)
+        if shape is not None and len(shape) > 1:
+            self.input_shape = shape
+            if self.input_length is None:
+                self.input_length = math.prod(shape)
+            elif int(self.input_length) != math.prod(shape):
+                raise ValueError(f"input_shape {shape} does not hold input_length {self.input_length} values")
+        elif self.input_length is not None:
+            self.input_shape = (int(self.input_length),)
+        else:
+            self.input_shape = shape
+            self.input_length = None if shape is None else shape[0]
         if self.path is not None:
             self.path = Path(self.path)
 
@@ -147,7 +191,7 @@ class Model:
         return self.network
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The network's logits for a batch ``(batch, input_length)``."""
+        """The network's logits for a batch ``(batch, *input_shape)``."""
         return self._network()(inputs)
 
     def __getattr__(self, name: str) -> Any:
@@ -195,6 +239,7 @@ class Model:
                 "label_names": list(self.label_names),
                 "positive_class": self.positive_class,
                 "input_length": self.input_length,
+                "input_shape": None if self.input_shape is None else list(self.input_shape),
                 "preprocessing": preprocessing,
                 "target_scaler": self.target_scaler,
                 "training": self.training_config,
@@ -214,6 +259,7 @@ class Model:
             label_names=tuple(str(name) for name in data.get("label_names") or ()),
             positive_class=data.get("positive_class"),
             input_length=None if data.get("input_length") is None else int(data["input_length"]),
+            input_shape=None if data.get("input_shape") is None else tuple(int(n) for n in data["input_shape"]),
             preprocessing=None if preprocessing is None else Pipeline.from_dict(preprocessing),
             architecture=data.get("architecture"),
             model_config=dict(data.get("model_config") or {}),
@@ -240,7 +286,10 @@ class Model:
             parts.append(f"classes {self.label_names!r}")
         if self.positive_class is not None and self.task == "binary":
             parts.append(f"positive {self.positive_class!r}")
-        parts.append(f"input_length {self.input_length}")
+        if self.input_shape is not None and len(self.input_shape) > 1:
+            parts.append(f"input_shape {self.input_shape}")
+        else:
+            parts.append(f"input_length {self.input_length}")
         if self.target_scaler:
             parts.append(f"target_scaler {self.target_scaler}")
         shown = [name for name in ("auc_roc", "auc_pr", "accuracy", "r2") if name in self.metrics]
@@ -299,7 +348,8 @@ class Model:
 
         ``data``: a folder, a file, a LightCurve, a list of paths and/or light curves, or a
         :class:`~qusi_lab.data.LightCurveDataset` (made into inputs with the model's own
-        preprocessing). A curve that cannot be read or preprocessed scores NaN (and warns); to rank
+        preprocessing); or an array (or tensor) of ready inputs ``(n, *model.input_shape)``, scored as
+        they are (how models of images, e.g. MLAR patches, score: ``model.score(samples.x)``). A curve that cannot be read or preprocessed scores NaN (and warns); to rank
         a sector with its problems listed, use :func:`qusi_lab.inference.infer`.
 
         Example
@@ -312,6 +362,8 @@ class Model:
         from qusi_lab.models.scoring import inference_dataset, score_curves, worker_count
 
         network = self._network()
+        if isinstance(data, (np.ndarray, torch.Tensor)):
+            return self._score_inputs(data, batch_size)
         preprocessing = self.input_pipeline()
         dataset = inference_dataset(data, preprocessing)
         scored = score_curves(network, dataset, preprocessing, int(self.input_length or 0),
@@ -324,6 +376,22 @@ class Model:
         for path, error, _ in scored.problems:
             warnings.warn(f"{path}: not scored ({error})", UserWarning, stacklevel=2)
         return result if self.task == "multiclass" else result[:, 0]
+
+    def _score_inputs(self, data: np.ndarray | torch.Tensor, batch_size: int) -> np.ndarray:
+        """Scores of ready network inputs ``(n, *input_shape)`` (no preprocessing: they are its output)."""
+        from qusi_lab.models.scoring import forward_stream
+
+        inputs = torch.as_tensor(data, dtype=torch.float32)
+        if self.input_shape is not None and tuple(inputs.shape[1:]) != self.input_shape:
+            raise InferenceError(
+                f"input shape mismatch: the model takes inputs of shape (n, {', '.join(map(str, self.input_shape))})"
+                f", got an array of shape {tuple(inputs.shape)}")
+        batches = [(inputs[start:start + batch_size],) for start in range(0, len(inputs), max(1, int(batch_size)))]
+        outputs = [logits for _, logits in forward_stream(self._network(), batches) if logits is not None]
+        width = len(self.label_names) if self.task == "multiclass" else 1
+        stacked = torch.cat(outputs) if outputs else torch.zeros(0, width)
+        scores = self.scores_from_outputs(stacked).numpy().astype(np.float64).reshape(len(inputs), width)
+        return scores if self.task == "multiclass" else scores[:, 0]
 
     def predict(self, data: Any, *, threshold: float = DEFAULT_THRESHOLD, batch_size: int = 256, num_workers: int | None = None,
                 progress: bool = False) -> np.ndarray:
@@ -359,6 +427,10 @@ class Model:
         from qusi_lab.transforms import default_preprocessing
 
         pipeline = self.preprocessing
+        if pipeline is None and self.input_shape is not None and len(self.input_shape) > 1:
+            raise InferenceError(
+                f"this model takes inputs of shape {self.input_shape}, not light curves: score an array of "
+                f"inputs of shape (n, {', '.join(map(str, self.input_shape))}) (e.g. MLAR samples' x)")
         if pipeline is None:
             if self.input_length is None:
                 raise InferenceError(
@@ -515,13 +587,20 @@ def check_compatible(network: nn.Module | None, dataset: Any, *, description: Mo
                 f"the model has {n_outputs} outputs but a {task} task with classes {list(dataset.label_names)} "
                 f"needs {expected}; build it with qusi_lab.models.model_for_task(name, input_length, {task!r}"
                 + (f", n_classes={expected})" if task == "multiclass" else ")"))
-    length = getattr(network, "input_length", None) if network is not None else None
-    if length is None and description is not None:
-        length = description.input_length
-    if length is not None and int(length) != int(dataset.input_length):
+    expected_shape = input_shape_of(network) if network is not None else None
+    if expected_shape is None and description is not None:
+        expected_shape = description.input_shape
+    made = input_shape_of(dataset)
+    if expected_shape is not None and made is not None and expected_shape != made:
+        if len(expected_shape) == 1 and len(made) == 1:  # two light-curve lengths
+            raise ValueError(
+                f"the model takes inputs of length {expected_shape[0]} but the {role} makes {made[0]}; "
+                f"build the {role} with the model's preprocessing (model.preprocessing)")
+        # Light curves against images (or images of another size): the length alone could even agree.
         raise ValueError(
-            f"the model takes inputs of length {length} but the {role} makes {dataset.input_length}; "
-            f"build the {role} with the model's preprocessing (model.preprocessing)")
+            f"input shape mismatch: the model takes inputs of {_shape_text(expected_shape)} but the {role} "
+            f"makes {_shape_text(made)}; a model is trained for one kind of input (light curves or MLAR patches "
+            "of a given size)")
     if description is not None and description.preprocessing is not None and \
             dataset.preprocessing != description.preprocessing:
         warnings.warn(

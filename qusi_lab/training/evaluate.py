@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from qusi_lab.defaults import DEFAULT_THRESHOLD, DEFAULT_TOP_FRACTION
 from qusi_lab.errors import QusiLabError
 from qusi_lab.models.scoring import forward_stream
-from qusi_lab.models.trained import Model, as_model, check_compatible, description_of
+from qusi_lab.models.trained import Model, as_model, check_compatible, description_of, input_shape_of
 from qusi_lab.progress import ProgressBar
 from qusi_lab.training.metrics import (
     CEILING_SUFFIX,
@@ -309,7 +309,7 @@ def _described(model: Any, dataset: Any) -> Model:
     # A bare network: nothing says how it was trained, so the dataset's description is assumed.
     check_compatible(model, dataset, role="dataset")
     return Model(model, task=str(dataset.task), label_names=tuple(dataset.label_names),
-                 input_length=int(dataset.input_length))
+                 input_length=int(dataset.input_length), input_shape=input_shape_of(dataset))
 
 
 class NonFiniteScoreError(QusiLabError, ValueError):

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from qusi_lab.models.trained import Model
+from qusi_lab.models.trained import Model, input_shape_of
 from qusi_lab.training.resume import LoopState
 
 __all__ = ["TrainingResult", "problems_table", "trained_model"]
@@ -175,6 +175,7 @@ def trained_model(
         label_names=tuple(train_set.label_names),
         positive_class=train_set.positive_class,
         input_length=int(train_set.input_length),
+        input_shape=input_shape_of(train_set),
         preprocessing=preprocessing.copy() if hasattr(preprocessing, "copy") else preprocessing,
         architecture=architecture,
         model_config=config["model_config"],

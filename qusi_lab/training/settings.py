@@ -122,10 +122,12 @@ def initialize_weights(model: nn.Module, seed: int, *, stacklevel: int = 3) -> N
 
 
 def use_cache(cache: bool | None, train_set: Any) -> bool:
-    if cache is not None:
-        return bool(cache)
+    # The cache holds preprocessed light curves: a dataset whose inputs are already arrays in memory
+    # (MLAR patches) has nothing to cache, whatever ``cache`` asks.
     if not hasattr(train_set, "preprocessing") or not hasattr(train_set, "light_curve"):
         return False
+    if cache is not None:
+        return bool(cache)
     return estimated_cache_bytes(train_set) <= DEFAULT_CACHE_BYTES
 
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from qusi_lab.models.trained import check_compatible, scores_from_outputs
+from qusi_lab.models.trained import check_compatible, input_shape_of, scores_from_outputs
 from qusi_lab.training.checkpoints import BEST_CHECKPOINT, CHECKPOINT_FORMAT_VERSION, atomic_torch_save
 from qusi_lab.training.evaluate import predict_outputs
 from qusi_lab.training.interrupts import ignore_interrupts, stop_workers
@@ -54,10 +54,13 @@ def check_inputs(model: nn.Module, train_set: Any, validation: Any, task: str) -
             f"training classes {list(train_set.label_names)} and validation classes "
             f"{list(validation.label_names)} differ (names or order); build both with the same label_names="
         )
-    if int(validation.input_length) != int(train_set.input_length):
-        raise ValueError(
-            f"training inputs have length {train_set.input_length} but validation inputs {validation.input_length}"
-        )
+    trained_on, validated_on = input_shape_of(train_set), input_shape_of(validation)
+    if trained_on != validated_on:
+        if trained_on is not None and validated_on is not None and len(trained_on) == len(validated_on) == 1:
+            raise ValueError(
+                f"training inputs have length {trained_on[0]} but validation inputs {validated_on[0]}"
+            )
+        raise ValueError(f"training inputs have shape {trained_on} but validation inputs {validated_on}")
 
 
 def monitor_name(monitor: str | None, task: str, validation: Any, *, stacklevel: int = 3) -> str:
