@@ -1,12 +1,47 @@
 """Time-series image inputs: supervised detection of exoplanets in direct-imaging (ADI) sequences.
 
-``import qusi_lab as ql; ql.imaging.AdiSequence`` ... (the package grows slice by slice; see issue 16).
+The SODINN method (Gomez Gonzalez, Absil & Van Droogenbroeck 2018, A&A 613, A71), reimplemented in
+PyTorch on the package's training loop and model description. The flow, one module per step:
+
+- :mod:`~qusi_lab.imaging.sequence`: :class:`AdiSequence` (frames, parallactic angles, PSF, optics),
+  :func:`read_fits` / :func:`write_fits` (VIP and Exoplanet Imaging Data Challenge layouts);
+- :mod:`~qusi_lab.imaging.synthetic`: a seeded synthetic AO sequence; :mod:`~qusi_lab.imaging.injection`:
+  fake companions and the per-annulus flux calibration;
+- :mod:`~qusi_lab.imaging.baselines`: median-ADI, full and annular PCA-ADI, Mawet S/N maps, contrast curves;
+- :mod:`~qusi_lab.imaging.samples`: MLAR patches (positives injected, negatives from opposite angles);
+  :mod:`~qusi_lab.imaging.dataset`: :class:`MlarDataset`, trained by ``ql.train`` with the networks
+  ``qusi_lab.models.available("mlar")``;
+- :mod:`~qusi_lab.imaging.predict`: the probability map and its candidate table;
+  :mod:`~qusi_lab.imaging.evaluate`: TPR against false positives per frame, and the challenge metrics.
+
+Example
+-------
+>>> import qusi_lab as ql
+>>> ql.imaging.patch_size_for(4.0)
+9
 """
 
 from __future__ import annotations
 
 from qusi_lab.imaging.baselines import collapse, contrast_curve, derotate, median_adi, pca_adi, snr, snr_map
+from qusi_lab.imaging.dataset import MLAR_LABEL_NAMES, MlarAugmentation, MlarDataset
+from qusi_lab.imaging.evaluate import challenge_metrics, detection_curve, plot_detection_curves, tpr_at
+from qusi_lab.imaging.predict import ProbabilityMap, find_sources, probability_map
+from qusi_lab.imaging.samples import (
+    MlarAnnulus,
+    MlarSamples,
+    default_separations,
+    make_samples,
+    mlar_annulus,
+    mlar_levels,
+    patch_size_for,
+)
 from qusi_lab.imaging.sequence import AdiSequence, estimate_fwhm, read_fits, write_fits
 
-__all__ = ["AdiSequence", "estimate_fwhm", "read_fits", "write_fits"]
-__all__ += ["collapse", "contrast_curve", "derotate", "median_adi", "pca_adi", "snr", "snr_map"]
+__all__ = [
+    "MLAR_LABEL_NAMES", "AdiSequence", "MlarAnnulus", "MlarAugmentation", "MlarDataset", "MlarSamples",
+    "ProbabilityMap", "challenge_metrics", "collapse", "contrast_curve", "default_separations", "derotate",
+    "detection_curve", "estimate_fwhm", "find_sources", "make_samples", "median_adi", "mlar_annulus",
+    "mlar_levels", "patch_size_for", "pca_adi", "plot_detection_curves", "probability_map", "read_fits",
+    "snr", "snr_map", "tpr_at", "write_fits",
+]
