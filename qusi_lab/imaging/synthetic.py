@@ -120,7 +120,7 @@ def airy_psf(lod_px: float, obstruction: float = 0.14, size: int | None = None) 
     --------
     >>> psf, fwhm = airy_psf(3.51)
     >>> psf.shape, round(fwhm, 2)
-    ((19, 19), 3.55)
+    ((19, 19), 3.57)
     """
     half_width = optimize.brentq(lambda r: _airy(np.array([r]), obstruction)[0] - 0.5, 0.1, 0.7)
     fwhm = 2 * half_width * lod_px
