@@ -7,7 +7,7 @@ import pytest
 
 from qusi_lab.errors import ImagingError
 from qusi_lab.imaging.baselines import pca_adi
-from qusi_lab.imaging.samples import MlarSamples, mlar_annulus, mlar_levels, patch_size_for
+from qusi_lab.imaging.samples import MlarSamples, default_separations, mlar_annulus, mlar_levels, patch_size_for
 from tests.test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
 
 
@@ -89,3 +89,22 @@ def test_samples_round_trip_through_npz_and_bad_files_are_named(tmp_path):
     with pytest.raises(ImagingError, match="other.npz: not an MLAR sample file"):
         MlarSamples.load(tmp_path / "other.npz")
 
+
+
+@pytest.mark.parametrize("separation", [3.0, 4.5, 7.0, 10.0])
+def test_every_patch_of_an_annulus_is_whole_corners_included(separation):
+    sequence = make_sequence(frames=12)
+    annulus = mlar_annulus(sequence, separation, n_levels=3)
+    size = patch_size_for(FWHM)
+    positions = annulus.positions(step=FWHM)
+    assert len(positions) > 10
+    for y, x in positions:
+        assert np.isfinite(annulus.patch(y, x, size)).all(), (y, x)
+
+
+def test_default_separations_all_fit():
+    sequence = make_sequence(frames=8)
+    radii = default_separations(sequence)
+    assert radii[0] == FWHM and len(radii) >= 3
+    for radius in radii:
+        mlar_annulus(sequence, radius, n_levels=2)

@@ -148,7 +148,8 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
     half = size // 2
     # near the star the band reaches the centre (1 lambda/D patches hold the core's residuals, as SODINN's)
-    inner, outer = max(0.0, separation - ring / 2.0 - half - 1.0), separation + ring / 2.0 + half + 1.0
+    corner = half * np.sqrt(2.0)  # a square patch reaches this far from its centre
+    inner, outer = max(0.0, separation - ring / 2.0 - corner - 1.0), separation + ring / 2.0 + corner + 1.0
     if outer > reach or separation <= 0:
         raise ImagingError(f"an annulus at {separation:.1f} px (patches reach {max(inner, 0):.1f}-{outer:.1f} px)"
                            f" does not fit in the frame (inscribed radius {reach:.1f} px)", path=sequence.path)
@@ -164,7 +165,7 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
                                engine=engine)  # type: ignore[arg-type]
     finals = collapse(derotated, axis=1)  # (levels, output)
     # robust noise per level in the ring itself (MAD), so patches read as local S/N
-    ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half
+    ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half  # the patches' radial reach
     median = np.median(finals[:, ring_pixels], axis=1, keepdims=True)
     noise = 1.4826 * np.median(np.abs(finals[:, ring_pixels] - median), axis=1)
     noise = np.where(noise > 0, noise, 1.0)
@@ -245,7 +246,7 @@ def default_separations(sequence: AdiSequence, patch_size: int | None = None) ->
     ny, nx = sequence.shape
     reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
     first = fwhm  # 1 lambda/D: SODINN's gain over PCA is largest close in
-    last = reach - fwhm / 2.0 - size // 2 - 1.0
+    last = reach - fwhm / 2.0 - (size // 2) * np.sqrt(2.0) - 1.0
     return [float(r) for r in np.arange(first, last + 1e-9, fwhm)]
 
 
