@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["calibrate_flux", "inject_companions", "sample_fluxes"]
 
+Values = float | SequenceType[float] | np.ndarray  # one value per companion (or one for all)
 _PAD = 3  # zero border around the PSF stamp: room for the sub-pixel shift, so no flux wraps around
 
 
-def _as_list(value: float | SequenceType[float], name: str) -> list[float]:
+def _as_list(value: Values, name: str) -> list[float]:
     values = [float(v) for v in np.atleast_1d(np.asarray(value, dtype=np.float64))]
     if not values:
         raise ImagingError(f"{name}: empty companion list")
@@ -57,8 +58,7 @@ def _shifted_stamps(psf: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarr
     return np.fft.ifft2(np.fft.fft2(padded)[None] * ramp).real
 
 
-def inject_companions(sequence: AdiSequence, separation: float | SequenceType[float],
-                      position_angle: float | SequenceType[float], flux: float | SequenceType[float], *,
+def inject_companions(sequence: AdiSequence, separation: Values, position_angle: Values, flux: Values, *,
                       psf: np.ndarray | None = None) -> AdiSequence:
     """A new sequence with ``flux * psf`` companions added (``sequence`` is left untouched).
 

@@ -196,8 +196,9 @@ def make_adi_sequence(*, n_frames: int = 61, size: int = 101, band: str = "L", r
     Returns
     -------
     AdiSequence
-        With ``meta["star_flux"]``, ``meta["band"]``, ``meta["truth"]`` (companions, hour angles,
-        every parameter and the seed).
+        With ``meta["star_flux"]``, ``meta["band"]``, ``meta["truth"]`` (companions with contrast and
+        flux, hour angles, altitudes, every parameter and the seed) and, when there are companions,
+        ``meta["injections"]`` (as :func:`inject_companions` records them).
 
     Examples
     --------
@@ -223,7 +224,6 @@ def make_adi_sequence(*, n_frames: int = 61, size: int = 101, band: str = "L", r
     if altitude.min() < 20.0:
         raise ImagingError(f"the track reaches altitude {altitude.min():.0f} deg (< 20: airmass > 2.9)")
     angles = parallactic_angle(hours, declination, latitude)
-    angles = angles - angles[0] if abs(angles[0]) > 180 else angles
 
     lod_px = preset.wavelength_um * 1e-6 / preset.diameter_m * 206264.806 / preset.pixel_scale
     psf, fwhm = airy_psf(lod_px, preset.obstruction)
@@ -295,5 +295,4 @@ def make_adi_sequence(*, n_frames: int = 61, size: int = 101, band: str = "L", r
         "lambda_over_d_px": lod_px, "preset": asdict(preset)}
     sequence.meta["truth"] = {"seed": seed, "companions": truth_companions, "rotation_deg": rotation,
                               "hour_angles_h": hours, "altitude_deg": altitude, "parameters": parameters}
-    sequence.meta.pop("injections", None)  # the truth holds them (contrast and flux)
     return sequence
