@@ -35,6 +35,9 @@ def test_rotation_range_and_monotonic_angles(frames):
         assert (np.diff(seq.angles) > 0).all()
     seq = make_adi_sequence(n_frames=40, size=31, rotation=85.0, photon_noise=False)
     assert seq.angles[-1] - seq.angles[0] == pytest.approx(85.0, abs=1e-6)
+    north = make_adi_sequence(n_frames=40, size=31, rotation=50.0, declination=0.0, photon_noise=False)
+    assert (np.diff(north.angles) < 0).all() and abs(abs(north.angles).mean() - 180) < 30  # around 180
+    assert north.angles[0] - north.angles[-1] == pytest.approx(50.0, abs=1e-6)
 
 
 def test_parallactic_angle_formula():

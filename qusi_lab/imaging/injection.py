@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["calibrate_flux", "inject_companions", "sample_fluxes"]
 
+Values = float | SequenceType[float] | np.ndarray  # one value per companion (or one for all)
 _PAD = 3  # zero border around the PSF stamp: room for the sub-pixel shift, so no flux wraps around
 
 
-def _as_list(value: float | SequenceType[float], name: str) -> list[float]:
+def _as_list(value: Values, name: str) -> list[float]:
     values = [float(v) for v in np.atleast_1d(np.asarray(value, dtype=np.float64))]
     if not values:
         raise ImagingError(f"{name}: empty companion list")
@@ -57,8 +58,7 @@ def _shifted_stamps(psf: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarr
     return np.fft.ifft2(np.fft.fft2(padded)[None] * ramp).real
 
 
-def inject_companions(sequence: AdiSequence, separation: float | SequenceType[float],
-                      position_angle: float | SequenceType[float], flux: float | SequenceType[float], *,
+def inject_companions(sequence: AdiSequence, separation: Values, position_angle: Values, flux: Values, *,
                       psf: np.ndarray | None = None) -> AdiSequence:
     """A new sequence with ``flux * psf`` companions added (``sequence`` is left untouched).
 
@@ -138,17 +138,20 @@ def calibrate_flux(sequence: AdiSequence, separations: SequenceType[float],
     """Per separation, the flux range whose PCA-ADI S/N falls in ``snr_range`` (SODINN's calibration).
 
     For each of ``n_branches`` position angles (spread evenly, separations placed 137.5 deg apart on a
-    spiral so that test companions do not touch) companions are injected at two flux levels; the Mawet
+    spiral so that test companions do not touch) companions are injected at a first flux level set from
+    the final frame's noise, then at two levels rescaled to bracket ``snr_range``; the Mawet
     S/N (:func:`baselines.snr`, at the injected position, in the PCA-ADI final frame) is fitted per
-    separation by least squares ``snr = intercept + slope * flux`` (S/N is close to linear in flux:
-    SODINN, sect. 3.1) and inverted at the ends of ``snr_range``. The first flux level is set from the
-    final frame's noise (the standard deviation of FWHM-aperture sums on the annulus).
+    separation by least squares ``snr = slope * flux`` (S/N is close to linear in flux: SODINN,
+    sect. 3.1; through the origin, as the background S/N averages to zero over position angles) and
+    inverted at the ends of ``snr_range``. Noise: the pixel standard deviation
+    on the annulus times the square root of the FWHM-aperture area. Cost: ``1 + 3 * n_branches`` PCA-ADI runs.
 
     Returns
     -------
     pandas.DataFrame
-        ``separation``, ``flux_low``, ``flux_high`` (clipped at 0), ``slope``, ``intercept``,
-        ``noise`` (aperture noise of the final frame without injection).
+        ``separation``, ``flux_low``, ``flux_high`` (0 when ``snr_range[0] <= 0``), ``slope`` (S/N per
+        unit flux), ``scatter`` (rms S/N about the fit: position-to-position spread), ``noise``
+        (aperture noise of the final frame without injection).
 
     Examples
     --------
@@ -177,36 +180,47 @@ def calibrate_flux(sequence: AdiSequence, separations: SequenceType[float],
 
     base = final(sequence)
     yy, xx = np.indices(base.shape)
-    kernel = np.hypot(yy - center[0], xx - center[1])
+    radius = np.hypot(yy - center[0], xx - center[1])
     noise = np.empty(radii.size)
     for i, r in enumerate(radii):  # noise per annulus: pixel std times sqrt(aperture pixels)
-        ring = base[np.abs(kernel - r) <= fwhm / 2]
+        ring = base[np.abs(radius - r) <= fwhm / 2]
         noise[i] = np.nanstd(ring) * math.sqrt(math.pi * fwhm**2 / 4)
     mid = 0.5 * (low + high)
-    levels = (mid * noise / 0.5, 2.0 * mid * noise / 0.5)  # /0.5: a typical PCA throughput
-    records: list[list[tuple[float, float]]] = [[] for _ in radii]
-    for branch in range(n_branches):
-        pas = 360.0 * branch / n_branches + 137.5 * np.arange(radii.size)
-        for level in levels:
-            injected = inject_companions(sequence, radii, pas, level)
-            out = final(injected)
+
+    def measure(level: np.ndarray) -> list[list[tuple[float, float]]]:
+        found: list[list[tuple[float, float]]] = [[] for _ in radii]
+        for branch in range(n_branches):
+            pas = 360.0 * branch / n_branches + 137.5 * np.arange(radii.size)
+            out = final(inject_companions(sequence, radii, pas, level))
             for i, (r, pa) in enumerate(zip(radii, pas, strict=True)):
                 phi = math.radians(pa)
                 value = snr(out, (center[0] + r * math.sin(phi), center[1] + r * math.cos(phi)), fwhm,
                             center=center)
                 if math.isfinite(value):
-                    records[i].append((float(level[i]), value))
+                    found[i].append((float(level[i]), value))
+        return found
+
+    # S/N bends over at high flux (the companion leaks into the principal components): a first pass
+    # (throughput guessed 0.5) rescales the flux through the origin; the fit then uses two levels
+    # bracketing snr_range, where the linear approximation holds.
+    first = mid * noise / 0.5
+    seen = measure(first)
+    guess = np.array([np.mean([v for _, v in found]) if found else mid for found in seen])
+    scale = first / np.clip(guess, 0.25 * mid, None) * mid
+    records = [a + b for a, b in zip(measure(scale * low / mid), measure(scale * high / mid), strict=True)]
     rows = []
     for i, r in enumerate(radii):
         if len({f for f, _ in records[i]}) < 2:
             raise ImagingError(f"no finite S/N at separation {r:.1f} px", path=sequence.path)
         f, s = np.array(records[i]).T
-        slope, intercept = np.polyfit(f, s, 1)
+        # through the origin: the background S/N averages to 0 over position angles, while a free
+        # intercept fitted on a few branches learns those branches' local noise
+        slope = float((f * s).sum() / (f * f).sum())
         if slope <= 0:
             raise ImagingError(f"S/N does not grow with flux at separation {r:.1f} px", path=sequence.path)
-        rows.append({"separation": float(r), "flux_low": max((low - intercept) / slope, 0.0),
-                     "flux_high": max((high - intercept) / slope, 0.0), "slope": float(slope),
-                     "intercept": float(intercept), "noise": float(noise[i])})
+        rows.append({"separation": float(r), "flux_low": low / slope if low > 0 else 0.0,
+                     "flux_high": high / slope, "slope": slope,
+                     "scatter": float(np.std(s - slope * f, ddof=1)), "noise": float(noise[i])})
     return pd.DataFrame(rows)
 
 

@@ -29,8 +29,10 @@ Model of frame ``k`` (detector = pupil frame; the sky turns by the parallactic a
 
 Band presets: ``"L"`` NACO-like (L' 3.8 um, 0.02719"/px, Strehl 0.7, typical NACO L' values in its user
 manual; Lenzen et al. 2003, SPIE 4841, 944), ``"H"`` SPHERE-IRDIS-like (1.6 um, 0.01225"/px, Strehl 0.85;
-Beuzit et al. 2019, A&A 631, A155). Defaults give a 5-sigma PCA-ADI contrast of roughly ``1e-4``-``1e-3`` at
-2-4 lambda/D, the range of NACO L' ADI surveys (Rameau et al. 2013, A&A 553, A60). Fluxes are in
+Beuzit et al. 2019, A&A 631, A155). With the defaults (61 frames, L') a companion of contrast 2e-3 at
+~4 lambda/D comes out at annular PCA-ADI S/N ~ 8, i.e. a 5-sigma contrast ~1e-3 there, the shallow end
+of NACO L' ADI surveys (Rameau et al. 2013, A&A 553, A60); raise ``star_flux`` or lower ``sky`` for
+deeper data. Images are point-sampled (no pixel integration: ~3% on the FWHM). Fluxes are in
 the PSF's units (unit flux in a FWHM-diameter aperture): a companion of contrast ``c`` has flux
 ``c * meta["star_flux"]``.
 """
@@ -196,8 +198,9 @@ def make_adi_sequence(*, n_frames: int = 61, size: int = 101, band: str = "L", r
     Returns
     -------
     AdiSequence
-        With ``meta["star_flux"]``, ``meta["band"]``, ``meta["truth"]`` (companions, hour angles,
-        every parameter and the seed).
+        With ``meta["star_flux"]``, ``meta["band"]``, ``meta["truth"]`` (companions with contrast and
+        flux, hour angles, altitudes, every parameter and the seed) and, when there are companions,
+        ``meta["injections"]`` (as :func:`inject_companions` records them).
 
     Examples
     --------
@@ -223,7 +226,6 @@ def make_adi_sequence(*, n_frames: int = 61, size: int = 101, band: str = "L", r
     if altitude.min() < 20.0:
         raise ImagingError(f"the track reaches altitude {altitude.min():.0f} deg (< 20: airmass > 2.9)")
     angles = parallactic_angle(hours, declination, latitude)
-    angles = angles - angles[0] if abs(angles[0]) > 180 else angles
 
     lod_px = preset.wavelength_um * 1e-6 / preset.diameter_m * 206264.806 / preset.pixel_scale
     psf, fwhm = airy_psf(lod_px, preset.obstruction)
@@ -295,5 +297,4 @@ def make_adi_sequence(*, n_frames: int = 61, size: int = 101, band: str = "L", r
         "lambda_over_d_px": lod_px, "preset": asdict(preset)}
     sequence.meta["truth"] = {"seed": seed, "companions": truth_companions, "rotation_deg": rotation,
                               "hour_angles_h": hours, "altitude_deg": altitude, "parameters": parameters}
-    sequence.meta.pop("injections", None)  # the truth holds them (contrast and flux)
     return sequence
