@@ -7,7 +7,13 @@ import pytest
 
 from qusi_lab.errors import ImagingError
 from qusi_lab.imaging.baselines import pca_adi
-from qusi_lab.imaging.samples import MlarSamples, default_separations, mlar_annulus, mlar_levels, patch_size_for
+from qusi_lab.imaging.samples import (
+    MlarSamples,
+    default_separations,
+    mlar_annulus,
+    mlar_levels,
+    patch_size_for,
+)
 from tests.test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
 
 

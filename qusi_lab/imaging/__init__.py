@@ -26,6 +26,7 @@ from __future__ import annotations
 from qusi_lab.imaging.baselines import collapse, contrast_curve, derotate, median_adi, pca_adi, snr, snr_map
 from qusi_lab.imaging.dataset import MLAR_LABEL_NAMES, MlarAugmentation, MlarDataset
 from qusi_lab.imaging.evaluate import challenge_metrics, detection_curve, plot_detection_curves, tpr_at
+from qusi_lab.imaging.injection import calibrate_flux, inject_companions, sample_fluxes
 from qusi_lab.imaging.predict import ProbabilityMap, find_sources, probability_map
 from qusi_lab.imaging.samples import (
     MlarAnnulus,
@@ -37,6 +38,7 @@ from qusi_lab.imaging.samples import (
     patch_size_for,
 )
 from qusi_lab.imaging.sequence import AdiSequence, estimate_fwhm, read_fits, write_fits
+from qusi_lab.imaging.synthetic import BANDS, SITES, Band, airy_psf, make_adi_sequence, parallactic_angle
 
 __all__ = [
     "MLAR_LABEL_NAMES", "AdiSequence", "MlarAnnulus", "MlarAugmentation", "MlarDataset", "MlarSamples",
@@ -44,4 +46,6 @@ __all__ = [
     "detection_curve", "estimate_fwhm", "find_sources", "make_samples", "median_adi", "mlar_annulus",
     "mlar_levels", "patch_size_for", "pca_adi", "plot_detection_curves", "probability_map", "read_fits",
     "snr", "snr_map", "tpr_at", "write_fits",
+    "BANDS", "SITES", "Band", "airy_psf", "make_adi_sequence", "parallactic_angle",
+    "calibrate_flux", "inject_companions", "sample_fluxes",
 ]
