@@ -70,7 +70,7 @@ def creation_date() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         try:
-            return datetime.datetime.fromtimestamp(int(epoch), tz=datetime.timezone.utc).date().isoformat()
+            return datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC).date().isoformat()
         except (ValueError, OverflowError, OSError):
             raise ValueError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch!r}") from None
     return datetime.date.today().isoformat()
