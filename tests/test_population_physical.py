@@ -79,7 +79,9 @@ def curve_digest(kind: str, population: str) -> str:
     return digest.hexdigest()
 
 
-def test_stress_population_writes_the_files_of_qusi_lab_0_1_byte_for_byte(tmp_path: Path) -> None:
+def test_stress_population_writes_the_files_of_qusi_lab_0_1_byte_for_byte(tmp_path: Path, monkeypatch) -> None:
+    # The files carry their creation date (DATE); the digests were recorded on 2026-12-05 (UTC).
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1796428800")
     make_sector(tmp_path / "one", n_stars=10, seed=11, mix=STRESS_MIX, num_workers=1, population="stress")
     assert file_digests(tmp_path / "one") == STRESS_SECTOR_1
     make_sector(

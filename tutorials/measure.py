@@ -313,12 +313,16 @@ def run(mode: str, numbers: list[str], workdir: Path, timeout: int) -> dict[str,
         raise SystemExit(f"no tutorial numbered {', '.join(sorted(missing))} in {TUTORIALS}")
     workdir.mkdir(parents=True, exist_ok=True)
     entry = dict(figures["runs"].get(mode, {}))
-    entry.update({"date": dt.date.today().isoformat(), "machine": machine(), "load": _load(),
-                  "data": "synthetic (QUSI_LAB_OFFLINE=1)", "source": "tutorials/measure.py"})
+    entry.update({"machine": machine(), "data": "synthetic (QUSI_LAB_OFFLINE=1)", "source": "tutorials/measure.py"})
+    if not numbers or "load" not in entry:  # a run of some notebooks keeps the load of the run of all
+        entry["load"] = _load()
     for path in paths:
         print(f"{mode}: {path.name} ...", flush=True)
         measured = measure_notebook(path, mode, workdir, timeout)
         entry.setdefault("notebooks", {})[path.name[:2]] = measured
+        # The run's date covers every notebook's own: "2026-12-05 to 2026-12-06" after a partial re-run.
+        dates = sorted({notebook["date"] for notebook in entry["notebooks"].values() if "date" in notebook})
+        entry["date"] = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
         print(f"  {format_seconds(measured['seconds'])}, data {format_bytes(measured['disk'])}, "
               f"executed notebook {format_bytes(measured['ipynb_bytes'])}", flush=True)
         # Written after each notebook (a long run that stops keeps what it measured), into the file as it is

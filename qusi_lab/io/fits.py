@@ -56,6 +56,25 @@ from qusi_lab.io.quality import (
 )
 from qusi_lab.lightcurve import LightCurve
 
+
+def creation_date() -> str:
+    """The DATE keyword of written files: today, or ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) when set.
+
+    ``SOURCE_DATE_EPOCH`` is the reproducible-builds convention (https://reproducible-builds.org/specs/
+    source-date-epoch/): with it a seeded synthetic sector is the same bytes on any day.
+
+    >>> import os; os.environ["SOURCE_DATE_EPOCH"] = "0"; creation_date()
+    '1970-01-01'
+    >>> del os.environ["SOURCE_DATE_EPOCH"]
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC).date().isoformat()
+        except (ValueError, OverflowError, OSError):
+            raise ValueError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch!r}") from None
+    return datetime.date.today().isoformat()
+
 __all__ = ["read_fits_light_curve", "write_spoc_fits"]
 
 # Tried in order when the default flux column is absent (QLP sectors 1-55, QLP 56+, generic tables).
@@ -584,7 +603,7 @@ def _write_spoc_arrays(
         ("EXTVER", 1, "extension version number (not format version)"),
         ("SIMDATA", True, "file is based on simulated data"),
         ("ORIGIN", "NASA/Ames", "institution responsible for creating this file"),
-        ("DATE", datetime.date.today().isoformat(), "file creation date."),
+        ("DATE", creation_date(), "file creation date."),
         ("CREATOR", "qusi_lab LightCurveExporterPipelineModule", "pipeline job and program used"),
         ("PROCVER", "qusi_lab", "SW version"),
         ("FILEVER", "1.0", "file format version"),
@@ -711,7 +730,7 @@ def _write_kepler_fits(
         ("EXTNAME", "PRIMARY", "name of extension"),
         ("EXTVER", 1, "extension version number (not format version)"),
         ("ORIGIN", "NASA/Ames", "institution responsible for creating this file"),
-        ("DATE", datetime.date.today().isoformat(), "file creation date."),
+        ("DATE", creation_date(), "file creation date."),
         ("CREATOR", "qusi_lab FluxExporter2PipelineModule", "pipeline job and program used"),
         ("PROCVER", "qusi_lab", "SW version"),
         ("FILEVER", "6.1", "file format version"),
@@ -804,7 +823,7 @@ def _write_qlp_fits(
     primary_cards: list[Card] = [
         ("EXTNAME", "PRIMARY", "name of extension"),
         ("ORIGIN", "MIT/QLP", "institution responsible for creating this file"),
-        ("DATE", datetime.date.today().isoformat(), "file creation date."),
+        ("DATE", creation_date(), "file creation date."),
         *target_cards,
         ("SECTOR", int(sector), "Observing sector"),
         ("CAMERA", 2, "Camera number"),
