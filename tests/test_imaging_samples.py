@@ -114,3 +114,24 @@ def test_default_separations_all_fit():
     assert radii[0] == FWHM and len(radii) >= 3
     for radius in radii:
         mlar_annulus(sequence, radius, n_levels=2)
+
+
+def test_make_samples_is_balanced_seeded_and_positives_stand_out(tmp_path):
+    from qusi_lab.imaging.samples import make_samples
+
+    sequence = make_sequence(frames=20)
+    sequence.path = "cube.fits"
+    samples = make_samples(sequence, (20.0, 40.0), separations=[7.0, 10.0], n_per_annulus=6, n_levels=4, seed=3)
+    assert len(samples) == 24 and int(samples.y.sum()) == 12 and samples.x.shape == (24, 4, 7, 7)
+    assert np.isfinite(samples.x).all()
+    positives, negatives = samples.x[samples.y == 1], samples.x[samples.y == 0]
+    assert positives[:, :, 3, 3].mean() > 3 * max(negatives[:, :, 3, 3].std(), 0.5)
+    assert ((samples.flux[samples.y == 1] >= 20) & (samples.flux[samples.y == 1] <= 40)).all()
+    assert (samples.flux[samples.y == 0] == 0).all()
+    assert samples.provenance["cube"] == "cube.fits" and set(samples.provenance["counts"]) == {"7.000", "10.000"}
+    again = make_samples(sequence, (20.0, 40.0), separations=[7.0, 10.0], n_per_annulus=6, n_levels=4, seed=3)
+    np.testing.assert_array_equal(again.x, samples.x)
+    back = MlarSamples.load(samples.save(tmp_path / "s.npz"))
+    np.testing.assert_array_equal(back.flux, samples.flux)
+    with pytest.raises(ValueError, match="fluxes"):
+        make_samples(sequence, (40.0, 20.0), separations=[7.0])
