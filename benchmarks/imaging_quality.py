@@ -152,7 +152,8 @@ def main() -> None:
                        for r, t in zip(radii, theta, strict=True)])
     map_seconds = (time.perf_counter() - clock) / arguments.sets
     fwhm = float(held_out.fwhm)
-    network_curve = detection_curve(network_maps, truths, list(np.linspace(0.05, 0.995, 60)), fwhm,
+    thresholds = np.concatenate([np.linspace(0.05, 0.95, 46), 1.0 - np.logspace(-1.4, -6.0, 24)])
+    network_curve = detection_curve(network_maps, truths, list(thresholds), fwhm,
                                     method="network (mlar_conv3d)")
     pca_curve = detection_curve(pca_maps, truths, list(np.linspace(0.0, 8.0, 81)), fwhm,
                                 method=f"annular ADI-PCA ({PCA_COMPONENTS} PCs), S/N")
