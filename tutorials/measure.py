@@ -2,7 +2,7 @@
 
 Commands (from the repository root)::
 
-    .venv/bin/python tutorials/measure.py run --mode quick              # all seven, QUSI_LAB_QUICK=1
+    .venv/bin/python tutorials/measure.py run --mode quick              # all of them, QUSI_LAB_QUICK=1
     .venv/bin/python tutorials/measure.py run --mode full 01 04 07      # full size, these three
     .venv/bin/python tutorials/measure.py render                        # figures.json -> notebooks, README
     .venv/bin/python tutorials/measure.py check                         # what `make lint` checks
@@ -51,6 +51,11 @@ VALUES: dict[str, dict[str, str]] = {
     "01": {
         "validation_auc": "float(result.best_metrics['auc_roc'])",
         "test_auc": "float(evaluation.metrics['auc_roc'])",
+    },
+    "08": {
+        "network_tpr": "float(network_tpr)",
+        "pca_tpr": "float(pca_tpr)",
+        "validation_auc": "float(result.best_metrics['auc_roc'])",
     },
 }
 
