@@ -34,6 +34,7 @@ EXPECTED_NOTEBOOKS = (
     "05_tuning_augmentations.ipynb",
     "06_multiclass_and_regression.ipynb",
     "07_vetting_at_scale.ipynb",
+    "08_direct_imaging.ipynb",
 )
 
 
@@ -105,7 +106,7 @@ def notebook(request: pytest.FixtureRequest) -> tuple[str, nbformat.NotebookNode
 # ------------------------------------------------------------------ the set of notebooks
 
 
-def test_the_numbered_notebooks_01_to_07_are_all_there() -> None:
+def test_the_numbered_notebooks_01_to_08_are_all_there() -> None:
     names = [path.name for path in notebook_paths()]
     assert names == list(EXPECTED_NOTEBOOKS)
 

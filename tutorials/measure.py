@@ -2,7 +2,7 @@
 
 Commands (from the repository root)::
 
-    .venv/bin/python tutorials/measure.py run --mode quick              # all seven, QUSI_LAB_QUICK=1
+    .venv/bin/python tutorials/measure.py run --mode quick              # all of them, QUSI_LAB_QUICK=1
     .venv/bin/python tutorials/measure.py run --mode full 01 04 07      # full size, these three
     .venv/bin/python tutorials/measure.py render                        # figures.json -> notebooks, README
     .venv/bin/python tutorials/measure.py check                         # what `make lint` checks
@@ -19,7 +19,8 @@ with the date, machine, CPU count and load, then runs ``render``.
     <!-- fig:01.full.seconds -->4.5 min<!-- /fig -->
 
 Keys are ``<notebook>.<mode>.<field>`` (``01.quick.disk``), ``all.<mode>.seconds`` (the seven together)
-and ``<mode>.<date|machine|load>``. ``check`` (run by ``tests/check_notebooks.py``) reports every span whose
+and ``<mode>.<date|machine|load>`` (the run of all; a notebook measured on its own later has its own
+``<notebook>.<mode>.<date|machine|load>``). ``check`` (run by ``tests/check_notebooks.py``) reports every span whose
 text is not what ``render`` would write, and every span naming a figure that figures.json does not have.
 """
 
@@ -51,6 +52,11 @@ VALUES: dict[str, dict[str, str]] = {
     "01": {
         "validation_auc": "float(result.best_metrics['auc_roc'])",
         "test_auc": "float(evaluation.metrics['auc_roc'])",
+    },
+    "08": {
+        "network_tpr": "float(network_tpr)",
+        "pca_tpr": "float(pca_tpr)",
+        "validation_auc": "float(result.best_metrics['auc_roc'])",
     },
 }
 
@@ -313,12 +319,15 @@ def run(mode: str, numbers: list[str], workdir: Path, timeout: int) -> dict[str,
         raise SystemExit(f"no tutorial numbered {', '.join(sorted(missing))} in {TUTORIALS}")
     workdir.mkdir(parents=True, exist_ok=True)
     entry = dict(figures["runs"].get(mode, {}))
-    entry.update({"machine": machine(), "data": "synthetic (QUSI_LAB_OFFLINE=1)", "source": "tutorials/measure.py"})
+    here = machine()
+    entry.update({"data": "synthetic (QUSI_LAB_OFFLINE=1)", "source": "tutorials/measure.py"})
     if not numbers or "load" not in entry:  # a run of some notebooks keeps the load of the run of all
         entry["load"] = _load()
+    if not numbers or "machine" not in entry:  # ... and its machine: each notebook records its own too
+        entry["machine"] = here
     for path in paths:
         print(f"{mode}: {path.name} ...", flush=True)
-        measured = measure_notebook(path, mode, workdir, timeout)
+        measured = {**measure_notebook(path, mode, workdir, timeout), "machine": here}
         entry.setdefault("notebooks", {})[path.name[:2]] = measured
         # The run's date covers every notebook's own: "2026-12-05 to 2026-12-06" after a partial re-run.
         dates = sorted({notebook["date"] for notebook in entry["notebooks"].values() if "date" in notebook})
