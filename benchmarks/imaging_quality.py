@@ -78,12 +78,6 @@ def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int) -> 
     return make_samples(sequence, fluxes, separations=radii, n_per_annulus=per_annulus, seed=seed)
 
 
-def joined(parts: list[MlarSamples]) -> MlarSamples:
-    return MlarSamples(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                         ("x", "y", "separation", "position", "flux")),
-                       {"parts": [p.provenance for p in parts]})
-
-
 def region_mask(sequence: ql.imaging.AdiSequence) -> np.ndarray:
     center = sequence.center
     radius = np.hypot(*(np.indices(sequence.shape) - np.asarray(center)[:, None, None]))
@@ -95,7 +89,8 @@ def maps_for(model: ql.Model, sequence: ql.imaging.AdiSequence, mask: np.ndarray
     """The network's probability map and annular ADI-PCA's S/N map, NaN outside the evaluated region."""
     probability = probability_map(model, sequence, separations=separations_of(sequence)).probability
     final = pca_adi(sequence, PCA_COMPONENTS, mode="annular")
-    snr = snr_map(final, float(sequence.fwhm), center=sequence.center)
+    snr = snr_map(final, float(sequence.fwhm), center=sequence.center,
+                  mask_center=0.5 * float(sequence.fwhm))  # the evaluated region's inner edge, for both
     return np.where(mask, probability, np.nan), np.where(mask, snr, np.nan)
 
 
@@ -117,7 +112,7 @@ def main() -> None:
     started = time.perf_counter()
 
     clock = time.perf_counter()
-    train_set = joined([samples_from(1000 + k, arguments, arguments.per_annulus)
+    train_set = MlarSamples.concatenate([samples_from(1000 + k, arguments, arguments.per_annulus)
                         for k in range(arguments.train_cubes)])
     validation = samples_from(2000, arguments, max(10, arguments.per_annulus // 3))
     sample_seconds = time.perf_counter() - clock

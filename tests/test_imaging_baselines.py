@@ -180,3 +180,11 @@ def test_contrast_curve_throughput_and_falling_contrast_in_a_halo():
     assert ((curve.throughput > 0) & (curve.throughput <= 1)).all()
     np.testing.assert_allclose(curve.separation_arcsec, curve.separation_px * 0.0125)
     assert (np.diff(curve.contrast) < 0).all()
+
+
+def test_snr_map_masks_the_core_by_default():
+    frame = np.random.default_rng(2).normal(size=(41, 41))
+    radius = np.hypot(*(np.indices((41, 41)) - CENTER[0]))
+    default, open_core = snr_map(frame, FWHM), snr_map(frame, FWHM, mask_center=0)
+    assert np.isnan(default[radius < FWHM]).all() and np.isfinite(open_core[(radius >= FWHM / 2) & (radius < FWHM)]).all()
+    np.testing.assert_array_equal(default[radius >= FWHM], open_core[radius >= FWHM])

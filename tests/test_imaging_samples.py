@@ -135,3 +135,12 @@ def test_make_samples_is_balanced_seeded_and_positives_stand_out(tmp_path):
     np.testing.assert_array_equal(back.flux, samples.flux)
     with pytest.raises(ValueError, match="fluxes"):
         make_samples(sequence, (40.0, 20.0), separations=[7.0])
+
+
+def test_concatenate_refuses_samples_of_different_shapes():
+    def samples(levels: int) -> MlarSamples:
+        return MlarSamples(np.zeros((2, levels, 5, 5), np.float32), np.array([0, 1]), np.ones(2),
+                           np.zeros((2, 2), np.int64), np.zeros(2), {})
+    assert len(MlarSamples.concatenate([samples(3), samples(3)])) == 4
+    with pytest.raises(ImagingError, match="different shapes"):
+        MlarSamples.concatenate([samples(3), samples(4)])

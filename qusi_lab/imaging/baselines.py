@@ -480,8 +480,11 @@ def snr(frame: np.ndarray, position: tuple[float, float], fwhm: float, *,
 
 
 def snr_map(frame: np.ndarray, fwhm: float, *, center: tuple[float, float] | None = None,
-            correction: bool = True) -> np.ndarray:
+            correction: bool = True, mask_center: float | None = None) -> np.ndarray:
     """:func:`snr` at every pixel (vectorised over the pixels sharing an aperture count ``n``).
+
+    ``mask_center``: NaN within this many pixels of the star (default one FWHM: the core's residuals give
+    meaningless values of hundreds there); 0 keeps every pixel.
 
     Examples
     --------
@@ -502,6 +505,8 @@ def snr_map(frame: np.ndarray, fwhm: float, *, center: tuple[float, float] | Non
         chosen = np.flatnonzero(counts == n)
         ys, xs = _ring_positions(center, radius[chosen], angle[chosen], int(n))
         out[chosen] = _student_snr(_aperture_fluxes(mean_map, ys, xs, fwhm), correction)
+    inner = float(fwhm if mask_center is None else mask_center)
+    out[radius < inner] = np.nan
     return out.reshape(frame.shape)
 
 

@@ -115,15 +115,16 @@ def challenge_metrics(maps: Sequence[np.ndarray], truths: Sequence[Sequence[Posi
 
 def plot_detection_curves(curves: Sequence[pd.DataFrame], ax: Any = None, *, max_fps: float = 1.0) -> Any:
     """TPR against mean false positives per frame, one line per curve (its ``method``); returns the axes."""
-    if ax is None:
-        from matplotlib.figure import Figure
+    if ax is None:  # pyplot, so that a notebook shows it
+        import matplotlib.pyplot as plt
 
-        ax = Figure(figsize=(5, 4)).add_subplot()
+        _, ax = plt.subplots(figsize=(5, 4))
     for curve in curves:
         ordered = curve.sort_values("mean_fps")
         ax.plot(ordered["mean_fps"], ordered["tpr"], marker="o", label=str(ordered["method"].iloc[0]))
     ax.axvline(max_fps, color="grey", linestyle=":")
     ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xlim(left=0.0)  # counts are never negative
     ax.set_xlabel("mean false positives per frame")
     ax.set_ylabel("true-positive rate")
     ax.set_ylim(-0.02, 1.02)

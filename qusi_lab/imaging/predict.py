@@ -134,10 +134,10 @@ class ProbabilityMap:
 
     def plot(self, ax: Any = None, *, threshold: float | None = None) -> Any:
         """Show the map (and circles of 1 FWHM on the candidates above ``threshold``); returns the axes."""
-        if ax is None:
-            from matplotlib.figure import Figure
+        if ax is None:  # pyplot, so that a notebook shows it (as AdiSequence.plot)
+            import matplotlib.pyplot as plt
 
-            ax = Figure(figsize=(5, 4.5)).add_subplot()
+            _, ax = plt.subplots(figsize=(5, 4.5))
         image = ax.imshow(self.probability, origin="lower", vmin=0.0, vmax=1.0, cmap="viridis")
         ax.figure.colorbar(image, ax=ax, label="probability")
         ax.plot(self.center[1], self.center[0], "+", color="white")

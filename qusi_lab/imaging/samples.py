@@ -205,6 +205,25 @@ class MlarSamples:
     def patch_size(self) -> int:
         return int(self.x.shape[2])
 
+    @classmethod
+    def concatenate(cls, parts: list[MlarSamples]) -> MlarSamples:
+        """Samples of several cubes in one set (their provenances kept in order under ``"parts"``).
+
+        >>> one = MlarSamples(np.zeros((2, 3, 5, 5), np.float32), np.array([0, 1]), np.ones(2),
+        ...                   np.zeros((2, 2), np.int64), np.zeros(2), {"cube": "a.fits"})
+        >>> both = MlarSamples.concatenate([one, one])
+        >>> len(both), both.provenance["parts"][1]["cube"]
+        (4, 'a.fits')
+        """
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        shapes = {p.x.shape[1:] for p in parts}
+        if len(shapes) != 1:
+            raise ImagingError(f"samples of different shapes (levels, size, size) cannot be joined: {sorted(shapes)}")
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
+                     ("x", "y", "separation", "position", "flux")),
+                   {"parts": [p.provenance for p in parts]})
+
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (temporary file then rename: a killed write leaves no half file)."""
         import io
