@@ -220,9 +220,9 @@ class MlarSamples:
         shapes = {p.x.shape[1:] for p in parts}
         if len(shapes) != 1:
             raise ImagingError(f"samples of different shapes (levels, size, size) cannot be joined: {sorted(shapes)}")
-        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                     ("x", "y", "separation", "position", "flux")),
-                   {"parts": [p.provenance for p in parts]})
+        x, y, separation, position, flux = (np.concatenate([getattr(p, name) for p in parts]) for name in
+                                            ("x", "y", "separation", "position", "flux"))
+        return cls(x, y, separation, position, flux, {"parts": [p.provenance for p in parts]})
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (temporary file then rename: a killed write leaves no half file)."""
