@@ -15,7 +15,8 @@ operations. Opt-in, as they download or drive more than the package:
   installs PyPI ``qusi`` into its own virtual environment (~20 minutes);
 * ``--browser`` (``make benchmark-browser``): ``bench_vetting_browser.py``, Voila and JupyterLab in headless Chromium.
 
-``quality.py`` (what the defaults find; ~13 minutes of training) runs on its own: ``make benchmark-quality``.
+``quality.py`` (what the defaults find; ~13 minutes of training) runs on its own: ``make benchmark-quality``;
+so does ``imaging_quality.py`` (the imaging network against ADI-PCA; ~4-10 minutes).
 Each script prints a markdown table whose speeds are set against a baseline measured in the same run;
 the collected file is ``benchmarks/results/RESULTS-<date and time>.md``. Nothing tracked is written.
 """
@@ -43,6 +44,7 @@ OFFLINE: dict[str, tuple[str, list[str], list[str]]] = {
     "models": ("bench_models.py", [], ["--quick", "--seconds", "2"]),
     "vetting": ("bench_vetting.py", [], ["--candidates", "2000", "--files", "4", "--steps", "3", "--think", "0.5"]),
     "interactive": ("bench_interactive.py", [], ["--repeats", "3"]),
+    "imaging": ("bench_imaging.py", [], ["--repeats", "1"]),
 }
 OPT_IN: dict[str, tuple[str, list[str], list[str]]] = {
     "qusi": ("bench_vs_qusi.py", [], ["--quick"]),
