@@ -92,3 +92,23 @@ def test_a_conv3d_network_scores_in_zero_one():
     values = result.probability[np.isfinite(result.probability)]
     assert values.size > 500 and ((values > 0) & (values < 1)).all()
     assert set(result.counts) == set(result.separations)
+
+
+def test_candidates_carry_a_flux_estimate_near_the_injected_flux():
+    result = probability_map(CentreReader(), make_sequence(companion=40.0, frames=30))
+    table = result.candidates(0.5)
+    assert len(table) == 1 and 0.75 * 40 < table.flux[0] < 1.25 * 40
+    assert np.isnan(table.contrast[0])  # no star_flux in this sequence's meta
+    assert np.isnan(result.candidates(0.5, flux=False).flux[0])
+
+
+def test_estimate_flux_on_a_synthetic_sky():
+    from qusi_lab.imaging import inject_companions, make_adi_sequence
+    from qusi_lab.imaging.predict import estimate_flux
+
+    sky = make_adi_sequence(seed=4, n_frames=40, size=81)
+    star = sky.meta["star_flux"]
+    injected = inject_companions(sky, 14.0, 60.0, 4e-3 * star)
+    y = sky.center[0] + 14.0 * np.sin(np.deg2rad(60.0))
+    x = sky.center[1] + 14.0 * np.cos(np.deg2rad(60.0))
+    assert 0.6 < estimate_flux(injected, y, x) / (4e-3 * star) < 1.4

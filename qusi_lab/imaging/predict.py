@@ -27,10 +27,47 @@ if TYPE_CHECKING:
 
     from qusi_lab.imaging.sequence import AdiSequence
 
-__all__ = ["ProbabilityMap", "find_sources", "probability_map"]
+__all__ = ["ProbabilityMap", "estimate_flux", "find_sources", "probability_map"]
 
 CANDIDATE_COLUMNS = ["x", "y", "separation_px", "separation_fwhm", "separation_arcsec", "angle",
-                     "position_angle", "probability", "n_pixels"]
+                     "position_angle", "probability", "n_pixels", "flux", "contrast"]
+#: Components of the annular ADI-PCA behind the flux estimate.
+FLUX_COMPONENTS = 5
+
+
+def estimate_flux(sequence: AdiSequence, y: float, x: float, *, n_components: int = FLUX_COMPONENTS) -> float:
+    """A companion's flux at ``(y, x)`` in the PSF template's units (its FWHM-aperture flux).
+
+    The FWHM-aperture flux of the annular ADI-PCA final frame there, divided by the throughput that a fake
+    companion at the same separation, 180 degrees away, measures in the same reduction (VIP's
+    ``contrast_curve`` throughput; PCA removes part of every companion).
+    """
+    from qusi_lab.imaging.baselines import _aperture_fluxes, _aperture_mean_map, pca_adi
+    from qusi_lab.imaging.injection import inject_companions
+
+    fwhm = float(sequence.fwhm)
+    center = sequence.center if sequence.center is not None else ((sequence.shape[0] - 1) / 2.0,
+                                                                   (sequence.shape[1] - 1) / 2.0)
+    separation = math.hypot(y - center[0], x - center[1])
+    angle = math.degrees(math.atan2(y - center[0], x - center[1]))
+    fake_angle = math.radians(angle + 180.0)
+    fake = (center[0] + separation * math.sin(fake_angle), center[1] + separation * math.cos(fake_angle))
+
+    def aperture(frame: np.ndarray, where: tuple[float, float]) -> float:
+        return float(_aperture_fluxes(_aperture_mean_map(frame, fwhm), np.array([where[0]]), np.array([where[1]]),
+                                      fwhm)[0])
+
+    base = pca_adi(sequence, n_components, mode="annular")
+    raw = aperture(base, (y, x))
+    # the fake as bright as the candidate (PCA's self-subtraction depends on brightness), at least clearly
+    # above the ring's noise
+    ring = np.abs(np.hypot(*(np.indices(sequence.shape) - np.asarray(center)[:, None, None])) - separation) < fwhm
+    noise = float(np.nanstd(base[ring])) * math.pi * fwhm**2 / 4.0
+    injected_flux = max(abs(raw), 5.0 * noise, 1e-12)
+    with_fake = pca_adi(inject_companions(sequence, separation, angle + 180.0, injected_flux), n_components,
+                        mode="annular")
+    throughput = (aperture(with_fake, fake) - aperture(base, fake)) / injected_flux
+    return raw / throughput if throughput > 0.05 else float("nan")  # under 5 %: no estimate
 
 
 def find_sources(image: np.ndarray, threshold: float, fwhm: float, *, min_pixels: int = 1,
@@ -105,15 +142,18 @@ class ProbabilityMap:
     separations: list[float]
     counts: dict[float, list[int]] = field(default_factory=dict)
     path: str | None = None
+    sequence: AdiSequence | None = field(default=None, repr=False)
 
-    def candidates(self, threshold: float = 0.9, *, min_pixels: int = 1,
-                   overlap_fwhm: float = 2.0) -> pd.DataFrame:
+    def candidates(self, threshold: float = 0.9, *, min_pixels: int = 1, overlap_fwhm: float = 2.0,
+                   flux: bool = True) -> pd.DataFrame:
         """The sources above ``threshold``: one row each, most probable first.
 
         Columns: ``x``, ``y`` (the most probable pixel), ``separation_px``/``_fwhm``/``_arcsec``,
         ``angle`` (degrees counter-clockwise from +x, VIP's ``theta``), ``position_angle`` (degrees east of
         north for a derotated, north-up east-left frame: ``angle - 90``), ``probability``, ``n_pixels``
-        (of the segment above the threshold).
+        (of the segment above the threshold), ``flux`` (:func:`estimate_flux`, in the PSF template's
+        units; NaN without the map's sequence or with ``flux=False``) and ``contrast`` (``flux`` over
+        ``sequence.meta["star_flux"]`` when known).
         """
         import pandas as pd
 
@@ -122,6 +162,12 @@ class ProbabilityMap:
         peaks = find_sources(self.probability, threshold, self.fwhm, min_pixels=min_pixels,
                              overlap_fwhm=overlap_fwhm)
         kept = [self._row(y, x, value, n) for y, x, value, n in peaks]
+        star = None if self.sequence is None else self.sequence.meta.get("star_flux")
+        for row in kept:
+            estimate = (estimate_flux(self.sequence, row["y"], row["x"]) if flux and self.sequence is not None
+                        else float("nan"))
+            row["flux"] = estimate
+            row["contrast"] = estimate / float(star) if star else float("nan")
         return pd.DataFrame(kept, columns=CANDIDATE_COLUMNS)
 
     def _row(self, y: int, x: int, probability: float, n_pixels: int) -> dict[str, float]:
@@ -196,4 +242,4 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
             with torch.inference_mode():
                 logits = network(torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32)).to(device))
             out[block[:, 0], block[:, 1]] = torch.sigmoid(logits[:, 0]).double().cpu().numpy()
-    return ProbabilityMap(out, center, fwhm, float(sequence.pixel_scale), radii, counts, sequence.path)
+    return ProbabilityMap(out, center, fwhm, float(sequence.pixel_scale), radii, counts, sequence.path, sequence)
