@@ -217,16 +217,12 @@ def median_adi(sequence: AdiSequence) -> np.ndarray:
     Returns the final frame, NaN outside the disk inscribed in the frame.
     """
     cube = sequence.cube
-    center = _center(sequence)
+    center = sequence.star_position
     residuals = cube - collapse(cube)
     final = collapse(derotate(residuals, sequence.angles, center=center))
     final[_radius_map(sequence.shape, center) > _inscribed_radius(sequence.shape, center)] = np.nan
     return final
 
-
-def _center(sequence: AdiSequence) -> tuple[float, float]:
-    ny, nx = sequence.shape
-    return sequence.center if sequence.center is not None else ((ny - 1) / 2.0, (nx - 1) / 2.0)
 
 
 def _components(matrix: np.ndarray, count: int, engine: Engine) -> np.ndarray:
@@ -374,7 +370,7 @@ def pca_adi(sequence: AdiSequence, n_components: int | SequenceType[int], *,
         counts = [int(n_components)]
     else:
         counts = [int(c) for c in n_components]
-    cube, shape, center = sequence.cube, sequence.shape, _center(sequence)
+    cube, shape, center = sequence.cube, sequence.shape, sequence.star_position
     n_frames = sequence.n_frames
     radius = _radius_map(shape, center).ravel()
     inner = 0.0 if mask_center is None else float(mask_center)
@@ -555,7 +551,7 @@ def contrast_curve(sequence: AdiSequence, *, n_components: int, separations: Seq
     """
     import pandas as pd
 
-    fwhm, center = float(sequence.fwhm), _center(sequence)
+    fwhm, center = float(sequence.fwhm), sequence.star_position
     star = float(sequence.meta.get("star_flux", 1.0) if star_flux is None else star_flux)
     outer = _inscribed_radius(sequence.shape, center) - fwhm
     if separations is None:

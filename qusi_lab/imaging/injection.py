@@ -41,10 +41,6 @@ def _as_list(value: Values, name: str) -> list[float]:
     return values
 
 
-def _center(sequence: AdiSequence) -> tuple[float, float]:
-    ny, nx = sequence.shape
-    return sequence.center if sequence.center is not None else ((ny - 1) / 2.0, (nx - 1) / 2.0)
-
 
 def _shifted_stamps(psf: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
     """``psf`` shifted by sub-pixel ``(dy[k], dx[k])``: a Fourier phase ramp on a zero-padded stamp.
@@ -102,7 +98,7 @@ def inject_companions(sequence: AdiSequence, separation: Values, position_angle:
                                                 _as_list(flux, "flux"))
     except ValueError as error:
         raise ImagingError(f"separation, position_angle and flux lengths do not match: {error}") from error
-    center = _center(sequence)
+    center = sequence.star_position
     ny, nx = sequence.shape
     limit = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
     if (seps < 0).any() or (seps > limit).any():
@@ -169,7 +165,7 @@ def calibrate_flux(sequence: AdiSequence, separations: SequenceType[float],
         raise ImagingError(f"snr_range must be (low, high) with low < high, got {snr_range}")
     if n_branches < 1:
         raise ImagingError(f"n_branches must be >= 1, got {n_branches}")
-    fwhm, center = float(sequence.fwhm), _center(sequence)
+    fwhm, center = float(sequence.fwhm), sequence.star_position
     limit = min(sequence.shape) / 2.0 - fwhm
     if radii.min() < fwhm or radii.max() > limit:
         raise ImagingError(f"separations must lie in [{fwhm:.1f}, {limit:.1f}] px (one FWHM from the centre "

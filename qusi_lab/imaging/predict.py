@@ -46,8 +46,7 @@ def estimate_flux(sequence: AdiSequence, y: float, x: float, *, n_components: in
     from qusi_lab.imaging.injection import inject_companions
 
     fwhm = float(sequence.fwhm)
-    center = sequence.center if sequence.center is not None else ((sequence.shape[0] - 1) / 2.0,
-                                                                   (sequence.shape[1] - 1) / 2.0)
+    center = sequence.star_position
     separation = math.hypot(y - center[0], x - center[1])
     angle = math.degrees(math.atan2(y - center[0], x - center[1]))
     fake_angle = math.radians(angle + 180.0)
@@ -219,8 +218,7 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     if not radii:
         raise ImagingError("no annulus fits in the frame", path=sequence.path)
     fwhm = float(sequence.fwhm)
-    center = sequence.center if sequence.center is not None else ((sequence.shape[0] - 1) / 2.0,
-                                                                   (sequence.shape[1] - 1) / 2.0)
+    center = sequence.star_position
     yy, xx = np.indices(sequence.shape)
     radius = np.hypot(yy - center[0], xx - center[1])
     nearest = np.abs(radius[None] - np.asarray(radii)[:, None, None]).argmin(axis=0)

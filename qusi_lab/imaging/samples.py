@@ -46,10 +46,6 @@ def patch_size_for(fwhm: float) -> int:
     return max(5, size + 1 - size % 2)
 
 
-def _center(sequence: AdiSequence) -> tuple[float, float]:
-    ny, nx = sequence.shape
-    return sequence.center if sequence.center is not None else ((ny - 1) / 2.0, (nx - 1) / 2.0)
-
 
 def mlar_levels(block: np.ndarray, *, n_levels: int = DEFAULT_LEVELS,
                 max_variance: float = DEFAULT_MAX_VARIANCE) -> list[int]:
@@ -143,7 +139,7 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     if size % 2 == 0 or size < 3:
         raise ValueError(f"patch_size must be odd and at least 3, got {size}")
     ring = float(sequence.fwhm if width is None else width)
-    center = _center(sequence)
+    center = sequence.star_position
     ny, nx = sequence.shape
     reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
     half = size // 2
@@ -261,7 +257,7 @@ class MlarSamples:
 def default_separations(sequence: AdiSequence, patch_size: int | None = None) -> list[float]:
     """Annulus centres every FWHM from 1 FWHM (about lambda/D) to where a patch still fits."""
     size = patch_size_for(sequence.fwhm) if patch_size is None else patch_size
-    fwhm, center = float(sequence.fwhm), _center(sequence)
+    fwhm, center = float(sequence.fwhm), sequence.star_position
     ny, nx = sequence.shape
     reach = min(center[0], center[1], ny - 1 - center[0], nx - 1 - center[1])
     first = fwhm  # 1 lambda/D: SODINN's gain over PCA is largest close in
@@ -311,7 +307,7 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
         def draw(separation: float, generator: np.random.Generator, n: int) -> np.ndarray:
             return np.exp(generator.uniform(np.log(low), np.log(high), n))  # log-uniform
 
-    center = _center(sequence)
+    center = sequence.star_position
     xs, ys, seps, positions, amounts, counts_of = [], [], [], [], [], {}
     for radius in radii:
         base = mlar_annulus(sequence, radius, patch_size=size, n_levels=n_levels, max_variance=max_variance)

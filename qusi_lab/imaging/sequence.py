@@ -162,6 +162,13 @@ class AdiSequence:
         _check_psf(self.psf, float(self.fwhm), self.shape, path)
 
     @property
+    def star_position(self) -> tuple[float, float]:
+        """``(y, x)`` of the star: :attr:`center`, which construction always sets (the frame centre by default)."""
+        if self.center is None:  # only if someone set it to None afterwards
+            return ((self.shape[0] - 1) / 2.0, (self.shape[1] - 1) / 2.0)
+        return (float(self.center[0]), float(self.center[1]))
+
+    @property
     def n_frames(self) -> int:
         return int(self.cube.shape[0])
 
@@ -192,7 +199,7 @@ class AdiSequence:
         """
         image, (ny, nx) = np.median(self.cube, axis=0), self.shape  # companions move, the halo stays
         yy, xx = np.indices((ny, nx), dtype=np.float64)
-        cy, cx = self.center if self.center is not None else ((ny - 1) / 2.0, (nx - 1) / 2.0)
+        cy, cx = self.star_position
         inner = float(self.fwhm)
         outer = max(min(4.0 * inner, cy, cx, ny - 1 - cy, nx - 1 - cx), inner + 2.0)
         far = np.hypot(yy - cy, xx - cx) > outer
@@ -235,12 +242,12 @@ class AdiSequence:
             warnings.warn(f"{self.path or 'sequence'}: no stellar halo stands out near the centre; "
                           "centring not checked", stacklevel=2)
             return None
-        assert self.center is not None
-        off = math.hypot(measured[0] - self.center[0], measured[1] - self.center[1])
+        cy, cx = self.star_position
+        off = math.hypot(measured[0] - cy, measured[1] - cx)
         if off > tolerance:
             raise ImagingError(
                 f"the star is at (y, x) = ({measured[0]:.2f}, {measured[1]:.2f}), {off:.2f} px from center "
-                f"({self.center[0]:g}, {self.center[1]:g}) (tolerance {tolerance:g} px); pass center="
+                f"({cy:g}, {cx:g}) (tolerance {tolerance:g} px); pass center="
                 "the measured position, recentre the cube, or skip the check (check_center=False)",
                 path=self.path)
         return measured
@@ -268,9 +275,9 @@ class AdiSequence:
         noise = float(np.median(np.abs(image - np.median(image)))) * 1.4826
         scale = max(noise, 1e-3 * float(np.abs(image).max()), 1e-12)
         mapped = ax.imshow(image, origin="lower", cmap="inferno", norm=SymLogNorm(linthresh=scale))
-        assert self.center is not None
-        ax.plot(self.center[1], self.center[0], marker="+", color="cyan", markersize=10)
-        ax.add_patch(Circle((self.center[1], self.center[0]), self.fwhm / 2.0, fill=False, color="cyan",
+        cy, cx = self.star_position
+        ax.plot(cx, cy, marker="+", color="cyan", markersize=10)
+        ax.add_patch(Circle((cx, cy), self.fwhm / 2.0, fill=False, color="cyan",
                             label=f"FWHM {self.fwhm:.2f} px"))
         ax.figure.colorbar(mapped, ax=ax, fraction=0.046)
         ax.set(title=title if self.path is None else f"{Path(self.path).name}: {title}", xlabel="x [px]",
@@ -502,7 +509,7 @@ def write_fits(sequence: AdiSequence, folder_or_prefix: str | os.PathLike[str], 
     if (existing := [p for p in paths.values() if p.exists()]) and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise ImagingError(f"already exists{more}; pass overwrite=True to replace", path=existing[0])
-    cy, cx = sequence.center if sequence.center is not None else (np.asarray(sequence.shape) - 1) / 2.0
+    cy, cx = sequence.star_position
     header = fits.Header([("PIXSCAL", float(sequence.pixel_scale), "pixel scale [arcsec/px]"),
                           ("FWHM", float(sequence.fwhm), "PSF FWHM [px]"),
                           ("CENTY", float(cy), "star row, 0-based [px]"), ("CENTX", float(cx), "star column")])
