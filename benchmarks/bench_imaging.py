@@ -1,4 +1,4 @@
-"""Benchmark: the imaging path's speed (ADI-PCA stacks, MLAR stacks, a probability map) on one cube.
+"""Benchmark: the imaging path's speed (a synthetic cube, ADI-PCA stacks, MLAR stacks, a probability map).
 
 Command (from the repository root)::
 
@@ -27,6 +27,7 @@ from qusi_lab.imaging import AdiSequence
 from qusi_lab.imaging import baselines as adi
 from qusi_lab.imaging.predict import probability_map
 from qusi_lab.imaging.samples import default_separations, mlar_annulus
+from qusi_lab.imaging.synthetic import make_adi_sequence
 from qusi_lab.models.mlar import MlarConv3D
 
 
@@ -76,6 +77,8 @@ def main() -> None:
     model = MlarConv3D(levels=arguments.levels, patch_size=9).eval()
     rows = [
         (f"textbook full-frame PCA-ADI, {arguments.levels} counts (baseline)", baseline),
+        (f"make_adi_sequence ({arguments.frames} frames of {arguments.size} x {arguments.size})", seconds(
+            lambda: make_adi_sequence(n_frames=arguments.frames, size=arguments.size), repeats)),
         (f"pca_adi full-frame, {arguments.levels} counts, cold", seconds(
             lambda: adi.pca_adi(sequence, counts), repeats, cold=True)),
         (f"pca_adi full-frame, {arguments.levels} counts, warm", seconds(lambda: adi.pca_adi(sequence, counts), repeats)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -123,13 +122,6 @@ def test_coronagraph_attenuates_centre():
     plain = make_adi_sequence(n_frames=5, size=41, photon_noise=False)
     corono = make_adi_sequence(n_frames=5, size=41, photon_noise=False, coronagraph=True)
     assert corono.cube[0, 20, 20] < 0.01 * plain.cube[0, 20, 20]
-
-
-def test_speed():
-    make_adi_sequence(n_frames=5, size=21)
-    start = time.perf_counter()
-    make_adi_sequence()
-    assert time.perf_counter() - start < 2.0
 
 
 def test_bad_input():
