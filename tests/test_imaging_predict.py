@@ -112,3 +112,24 @@ def test_estimate_flux_on_a_synthetic_sky():
     y = sky.center[0] + 14.0 * np.sin(np.deg2rad(60.0))
     x = sky.center[1] + 14.0 * np.cos(np.deg2rad(60.0))
     assert 0.6 < estimate_flux(injected, y, x) / (4e-3 * star) < 1.4
+
+
+def test_a_trained_model_maps_only_the_separations_it_learnt():
+    from qusi_lab.models import Model
+
+    sequence = make_sequence(companion=40.0, frames=20)
+    model = Model(CentreReader(), task="binary", label_names=("no_companion", "companion"),
+                  data_config={"kind": "mlar", "separations_fwhm": [2.0, 3.0]})
+    result = probability_map(model, sequence)
+    assert [round(r / FWHM, 6) for r in result.separations] == [2.0, 3.0]
+    radius = np.hypot(*(np.indices((41, 41)) - CENTER[0]))
+    scored = np.isfinite(result.probability)
+    assert scored[np.abs(radius - 2 * FWHM) < 1].all() and not scored[radius < 1.4 * FWHM].any()
+    everywhere = probability_map(model.network, sequence)  # a bare network: the whole field
+    assert len(everywhere.separations) > 2
+    with pytest.warns(UserWarning, match="outside the 2-3 FWHM the model was trained on"):
+        probability_map(model, sequence, separations=[FWHM])
+    far = Model(CentreReader(), task="binary", label_names=("no_companion", "companion"),
+                data_config={"kind": "mlar", "separations_fwhm": [30.0]})
+    with pytest.raises(ImagingError, match="trained on 30-30 FWHM"):
+        probability_map(far, sequence)

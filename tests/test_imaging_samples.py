@@ -144,3 +144,24 @@ def test_concatenate_refuses_samples_of_different_shapes():
     assert len(MlarSamples.concatenate([samples(3), samples(3)])) == 4
     with pytest.raises(ImagingError, match="different shapes"):
         MlarSamples.concatenate([samples(3), samples(4)])
+
+
+def test_each_sample_keeps_its_cube_and_fwhm_through_concatenation_and_subsets():
+    def samples(cube: str, fwhm: float, n: int) -> MlarSamples:
+        return MlarSamples(np.zeros((n, 3, 5, 5), np.float32), np.arange(n) % 2, np.full(n, 2.0 * fwhm),
+                           np.zeros((n, 2), np.int64), np.zeros(n), {"cube": cube, "fwhm": fwhm})
+    joined = MlarSamples.concatenate([samples("a.fits", 4.0, 2), samples("b.fits", 5.0, 3)])
+    assert joined.cubes == ["a.fits"] * 2 + ["b.fits"] * 3
+    assert joined.separation_fwhm.tolist() == [2.0] * 5
+    part = joined.subset([4, 0])
+    assert part.cubes == ["b.fits", "a.fits"] and part.per_sample("fwhm") == [5.0, 4.0]
+    again = MlarSamples.concatenate([part, samples("c.fits", 3.0, 1)])
+    assert again.cubes == ["b.fits", "a.fits", "c.fits"]
+    from qusi_lab.imaging import MlarDataset
+
+    dataset = MlarDataset(again.subset([2, 1]))
+    assert dataset.target_ids == ("c.fits", "a.fits")
+    assert dataset.subset([1]).target_ids == ("a.fits",)
+    legacy = MlarSamples(joined.x, joined.y, joined.separation, joined.position, joined.flux,
+                         {"parts": [{"cube": "a.fits"}, {"cube": "b.fits"}]})  # lengths not recorded
+    assert legacy.cubes == [""] * 5 and np.isnan(legacy.separation_fwhm).all()

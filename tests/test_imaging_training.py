@@ -30,7 +30,7 @@ def toy_samples(n: int = 200, *, seed: int = 0, amplitude: float = 3.0, shuffle_
         y = rng.permutation(y)
     separation = np.repeat([8.0, 12.0, 16.0, 20.0], -(-n // 4))[:n]
     return MlarSamples(x, y.astype(np.int64), separation, np.zeros((n, 2), dtype=np.int64),
-                       np.where(y == 1, 1e-3, 0.0), {"cube": "toy.fits"})
+                       np.where(y == 1, 1e-3, 0.0), {"cube": "toy.fits", "fwhm": 4.0, "max_variance": 0.95})
 
 
 def small_network() -> torch.nn.Module:
@@ -105,7 +105,7 @@ def test_stream_reproducible_and_balanced():
 
 def test_augmentation_keeps_shapes_and_level_sums():
     samples = toy_samples(12)
-    rotations = MlarDataset(samples, augment=MlarAugmentation(average_negatives=0.0))
+    rotations = MlarDataset(samples, augment=MlarAugmentation(shift=0.0, average_negatives=0.0))
     rng = np.random.default_rng(0)
     for index in range(12):
         x, _ = rotations.sample(index, rng=rng, augment=True)
@@ -115,11 +115,50 @@ def test_augmentation_keeps_shapes_and_level_sums():
     assert torch.equal(rotations[0][0], torch.from_numpy(samples.x[0]))  # no augmentation outside streams
 
 
+def test_subpixel_shift_moves_every_level_alike_within_the_bound():
+    yy, xx = np.indices((SIZE, SIZE)) - SIZE // 2
+    blob = np.exp(-(yy**2 + xx**2) / (2 * 1.3**2)).astype(np.float32)
+    samples = MlarSamples(np.repeat(np.tile(blob, (LEVELS, 1, 1))[None], 4, axis=0), np.array([0, 1, 0, 1]),
+                          np.full(4, 8.0), np.zeros((4, 2), np.int64), np.zeros(4))
+    dataset = MlarDataset(samples, augment=MlarAugmentation(rotate=False, flip=False, shift=0.5))
+    rng = np.random.default_rng(3)
+    offsets = []
+    for draw in range(40):
+        x = dataset.sample(draw % 4, rng=rng, augment=True)[0].numpy()
+        weights = x.sum(axis=(1, 2))
+        centroid = np.stack([(x * yy).sum(axis=(1, 2)) / weights, (x * xx).sum(axis=(1, 2)) / weights], axis=1)
+        np.testing.assert_allclose(centroid, centroid[:1].repeat(LEVELS, axis=0), atol=1e-5)  # levels together
+        offsets.append(centroid[0])
+    offsets = np.asarray(offsets)
+    assert np.abs(offsets).max() <= 0.55  # within half a pixel (+ the periodic edge's effect)
+    assert offsets.std(axis=0).min() > 0.15  # and spread over it, in both axes
+    noise = MlarSamples(np.random.default_rng(4).normal(size=(200, LEVELS, SIZE, SIZE)).astype(np.float32),
+                        np.arange(200) % 2, np.full(200, 8.0), np.zeros((200, 2), np.int64), np.zeros(200))
+    shifted = np.stack([MlarDataset(noise, augment=MlarAugmentation(rotate=False, flip=False, shift=0.5))
+                        .sample(i, rng=rng, augment=True)[0].numpy() for i in range(200)])
+    assert abs(shifted.std() / noise.x.std() - 1.0) < 1e-3  # the noise level the maps have, not smoothed
+    unshifted = MlarDataset(samples, augment=MlarAugmentation(rotate=False, flip=False, shift=0.0))
+    assert np.array_equal(unshifted.sample(1, rng=rng, augment=True)[0].numpy(), samples.x[1])
+    with pytest.raises(ValueError, match="shift"):
+        MlarAugmentation(shift=2.0)
+
+
+def test_the_model_records_the_separations_it_learnt(trained, tmp_path):
+    result, validation = trained
+    data = result.model.data_config
+    assert data["kind"] == "mlar" and data["separations_fwhm"] == [2.0, 3.0, 4.0, 5.0]
+    assert (data["n_levels"], data["patch_size"], data["max_variance"]) == (LEVELS, SIZE, 0.95)
+    loaded = ql.load(result.model.save(tmp_path / "recorded"))
+    assert loaded.data_config == data
+    assert ql.imaging.trained_separations(loaded) == (2.0, 5.0)
+
+
 def test_patch_averaging_keeps_unit_noise():
     rng = np.random.default_rng(1)
     samples = MlarSamples(rng.normal(size=(60, LEVELS, SIZE, SIZE)).astype(np.float32), np.zeros(60, np.int64),
                           np.full(60, 10.0), np.zeros((60, 2), np.int64), np.zeros(60))
-    dataset = MlarDataset(samples, augment=MlarAugmentation(rotate=False, flip=False, average_negatives=1.0))
+    dataset = MlarDataset(samples, augment=MlarAugmentation(rotate=False, flip=False, shift=0.0,
+                                                            average_negatives=1.0))
     averaged = np.stack([dataset.sample(i, rng=rng, augment=True)[0].numpy() for i in range(60)])
     assert not np.array_equal(averaged, samples.x)
     assert 0.9 < averaged.std() < 1.1

@@ -27,7 +27,7 @@ from qusi_lab.imaging.baselines import collapse, contrast_curve, derotate, media
 from qusi_lab.imaging.dataset import MLAR_LABEL_NAMES, MlarAugmentation, MlarDataset
 from qusi_lab.imaging.evaluate import challenge_metrics, detection_curve, plot_detection_curves, tpr_at
 from qusi_lab.imaging.injection import calibrate_flux, inject_companions, sample_fluxes
-from qusi_lab.imaging.predict import ProbabilityMap, find_sources, probability_map
+from qusi_lab.imaging.predict import ProbabilityMap, find_sources, probability_map, trained_separations
 from qusi_lab.imaging.samples import (
     MlarAnnulus,
     MlarSamples,
@@ -45,7 +45,7 @@ __all__ = [
     "ProbabilityMap", "challenge_metrics", "collapse", "contrast_curve", "default_separations", "derotate",
     "detection_curve", "estimate_fwhm", "find_sources", "make_samples", "median_adi", "mlar_annulus",
     "mlar_levels", "patch_size_for", "pca_adi", "plot_detection_curves", "probability_map", "read_fits",
-    "snr", "snr_map", "tpr_at", "write_fits",
+    "snr", "snr_map", "tpr_at", "trained_separations", "write_fits",
     "BANDS", "SITES", "Band", "airy_psf", "make_adi_sequence", "parallactic_angle",
     "calibrate_flux", "inject_companions", "sample_fluxes",
 ]

@@ -12,13 +12,17 @@ generator:
 
 - an exact rotation by a multiple of 90 degrees and an optional flip, of all levels together (the
   sky has no preferred orientation; exact, so no interpolation blurs the speckle statistics);
+- a sub-pixel shift, the same for all levels, up to ``shift`` pixels in each axis (a Fourier phase ramp,
+  which keeps the noise's variance where an interpolating spline would smooth it): at
+  prediction a companion lies anywhere within half a pixel of the patch centre, in training exactly
+  on it (injected at the patch's pixel) unless shifted;
 - for negatives, *patch averaging*: the sum of ``k`` (2 or 3) negatives of the same separation divided
   by ``sqrt(k)``, a new noise realisation that stays in units of the local noise.
 
 Example
 -------
 >>> import numpy as np
->>> from qusi_lab.imaging.samples import MlarSamples
+>>> from qusi_lab.imaging.samples import MlarSamples, _provenance_values
 >>> rng = np.random.default_rng(0)
 >>> samples = MlarSamples(rng.normal(size=(8, 4, 7, 7)).astype(np.float32), np.array([0, 1] * 4),
 ...                       np.full(8, 10.0), np.zeros((8, 2), dtype=np.int64), np.zeros(8))
@@ -65,6 +69,10 @@ class MlarAugmentation:
         Rotate every patch by a random multiple of 90 degrees (all levels together).
     flip:
         Mirror half of the patches (left-right, after the rotation: with it, the 8 symmetries of the square).
+    shift:
+        Largest sub-pixel shift (pixels, uniform in each axis) of a patch; 0 turns it off. Applied to both
+        classes alike (a one-class change marks the class, see ``average_negatives``) and unitary (the
+        noise level in training stays that of the maps).
     average_negatives:
         Probability that a negative is replaced by the average of itself and 1 or 2 other random negatives
         of the same separation, times ``sqrt(k)`` so the noise stays unit. SODINN's, but off by default:
@@ -74,14 +82,17 @@ class MlarAugmentation:
     Example
     -------
     >>> MlarAugmentation(average_negatives=0.5)
-    MlarAugmentation(rotate=True, flip=True, average_negatives=0.5)
+    MlarAugmentation(rotate=True, flip=True, shift=0.5, average_negatives=0.5)
     """
 
     rotate: bool = True
     flip: bool = True
+    shift: float = 0.5
     average_negatives: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= float(self.shift) <= 1.0:
+            raise ValueError(f"shift is a sub-pixel shift in pixels, in [0, 1], got {self.shift}")
         if not 0.0 <= float(self.average_negatives) <= 1.0:
             raise ValueError(f"average_negatives is a probability in [0, 1], got {self.average_negatives}")
 
@@ -177,9 +188,30 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     @property
     def target_ids(self) -> tuple[str, ...]:
-        """The cube each sample was cut from (``provenance["cube"]``; empty when unknown), as a star's id."""
-        cube = self.samples.provenance.get("cube") if isinstance(self.samples.provenance, dict) else None
-        return (str(cube or ""),) * len(self)
+        """The cube each sample was cut from (from the provenance, through concatenations and subsets;
+        empty when unknown), as a star's id."""
+        return tuple(self.samples.cubes)
+
+    @property
+    def data_config(self) -> dict[str, Any]:
+        """What the samples cover, recorded in a trained model (``Model.data_config``).
+
+        ``separations_fwhm``: the annuli (in FWHM, rounded to 0.01) the samples come from, which
+        :func:`~qusi_lab.imaging.probability_map` scores by default; the MLAR settings the maps must
+        reproduce (levels, patch size, ``max_variance``, collapse).
+        """
+        separations = self.samples.separation_fwhm
+        known = separations[np.isfinite(separations)]
+        variance, collapse = self.samples.per_sample("max_variance"), self.samples.per_sample("collapse")
+        return {
+            "kind": "mlar",
+            "separations_fwhm": sorted({round(float(r), 2) for r in known}),
+            "n_levels": self.input_shape[0],
+            "patch_size": self.input_shape[1],
+            # one value when every cube agrees (None: mixed or unknown)
+            "max_variance": variance[0] if len(set(map(str, variance))) == 1 else None,
+            "collapse": collapse[0] if len(set(map(str, collapse))) == 1 else None,
+        }
 
     @property
     def problem_log(self) -> ProblemLog:
@@ -248,6 +280,9 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 chosen = rng.choice(others, size=k - 1, replace=False)
                 # Independent unit-noise patches: their sum has standard deviation sqrt(k).
                 patch = (patch + self._x[chosen].sum(axis=0)) / np.float32(math.sqrt(k))
+        if augmentation.shift > 0:
+            dy, dx = rng.uniform(-augmentation.shift, augmentation.shift, 2)
+            patch = _fourier_shift(patch, float(dy), float(dx))
         if augmentation.rotate:
             patch = np.rot90(patch, int(rng.integers(4)), axes=(1, 2))
         if augmentation.flip and rng.random() < 0.5:
@@ -274,18 +309,24 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> MlarDataset:
         """The samples at ``indices`` (e.g. a train/validation split), with the same augmentation and file."""
-        chosen = np.asarray(indices, dtype=np.int64).reshape(-1)
-        samples = self.samples
-        part = MlarSamples(self._x[chosen], self._y[chosen], self._separation[chosen],
-                           np.asarray(samples.position)[chosen], np.asarray(samples.flux)[chosen],
-                           dict(samples.provenance))
-        return MlarDataset(part, augment=self._augmentation, path=self._path)
+        return MlarDataset(self.samples.subset(indices), augment=self._augmentation, path=self._path)
 
     def __repr__(self) -> str:
         counts = self.class_counts()
         where = f", from '{self._path}'" if self._path else ""
         return (f"MlarDataset({len(self)} patches of shape {self.input_shape}: {counts[1]} companion, "
                 f"{counts[0]} no_companion{where})")
+
+
+def _fourier_shift(patch: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    """``patch`` ``(levels, n, n)`` moved by ``(dy, dx)`` pixels with a Fourier phase ramp.
+
+    Unitary, so the noise keeps its variance (a spline shift smooths it, and the network would learn
+    smoother noise than the maps it scores); a band-limited PSF moves exactly. Odd sides: the result is real.
+    """
+    ny, nx = patch.shape[-2:]
+    ramp = np.exp(-2j * np.pi * (np.fft.fftfreq(ny)[:, None] * dy + np.fft.fftfreq(nx)[None, :] * dx))
+    return np.fft.ifft2(np.fft.fft2(patch, axes=(-2, -1)) * ramp, axes=(-2, -1)).real.astype(np.float32)
 
 
 def _checked_arrays(samples: MlarSamples, path: str | None) -> tuple[np.ndarray, np.ndarray]:

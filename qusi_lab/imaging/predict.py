@@ -12,6 +12,7 @@ pixel, and a segment whose peak lies within 2 FWHM of a more probable one is the
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from qusi_lab.imaging.sequence import AdiSequence
 
-__all__ = ["ProbabilityMap", "estimate_flux", "find_sources", "probability_map"]
+__all__ = ["ProbabilityMap", "estimate_flux", "find_sources", "probability_map", "trained_separations"]
 
 CANDIDATE_COLUMNS = ["x", "y", "separation_px", "separation_fwhm", "separation_arcsec", "angle",
                      "position_angle", "probability", "n_pixels", "flux", "contrast"]
@@ -81,7 +82,6 @@ def find_sources(image: np.ndarray, threshold: float, fwhm: float, *, min_pixels
     >>> find_sources(image, 1.0, 2.0)
     [(5, 5, 3.0, 1), (15, 12, 3.0, 1)]
     """
-    import warnings
 
     from photutils.segmentation import detect_sources
 
@@ -118,6 +118,32 @@ def _network(model: Any) -> nn.Module:
         raise ImagingError(f"{type(network).__name__} is not an MLAR network (no levels/patch_size in its "
                            f"config); train one of qusi_lab.models.available('mlar')")
     return network
+
+
+def trained_separations(model: Any) -> tuple[float, float] | None:
+    """The range of separations (in FWHM) a trained MLAR model learnt from (``Model.data_config``), or None.
+
+    >>> from qusi_lab.models import Model
+    >>> from qusi_lab.models.mlar import MlarConv3D
+    >>> model = Model(MlarConv3D(levels=4, patch_size=9), task="binary", label_names=("no", "yes"),
+    ...               data_config={"kind": "mlar", "separations_fwhm": [1.0, 2.0, 4.0]})
+    >>> trained_separations(model), trained_separations(model.network)
+    ((1.0, 4.0), None)
+    """
+    data = getattr(model, "data_config", None) if not isinstance(model, torch.nn.Module) else None
+    separations = (data or {}).get("separations_fwhm") if isinstance(data, dict) else None
+    if not separations:
+        return None
+    values = [float(r) for r in separations]
+    return min(values), max(values)
+
+
+def _trained_max_variance(model: Any) -> float:
+    from qusi_lab.imaging.samples import DEFAULT_MAX_VARIANCE
+
+    data = getattr(model, "data_config", None) if not isinstance(model, torch.nn.Module) else None
+    value = (data or {}).get("max_variance") if isinstance(data, dict) else None
+    return DEFAULT_MAX_VARIANCE if value is None else float(value)
 
 
 @dataclass
@@ -200,6 +226,11 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
                     batch_size: int = 1024, device: str | torch.device = "cpu") -> ProbabilityMap:
     """Score every pixel of the field with an MLAR network (a trained :class:`ql.Model` or its network).
 
+    By default the annuli are those of :func:`~qusi_lab.imaging.samples.default_separations` that lie within
+    the separations the model was trained on (``model.data_config["separations_fwhm"]``, in FWHM, +-0.5);
+    a bare network, or a model without that record, scores the whole field. ``separations=`` (pixels)
+    outside the trained range gives a warning: the probabilities there are extrapolations.
+
     Examples
     --------
     >>> from qusi_lab.imaging import AdiSequence
@@ -214,10 +245,27 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     network = _network(model)
     config: dict[str, Any] = dict(network.config)  # type: ignore[arg-type]
     levels, size = int(config["levels"]), int(config["patch_size"])
-    radii = default_separations(sequence, size) if separations is None else [float(r) for r in separations]
+    fwhm = float(sequence.fwhm)
+    trained = trained_separations(model)
+    max_variance = _trained_max_variance(model)
+    if separations is None:
+        radii = default_separations(sequence, size)
+        if trained is not None:  # score what the network learnt, not the whole field
+            low, high = trained
+            radii = [r for r in radii if low - 0.5 <= r / fwhm <= high + 0.5]
+            if not radii:
+                raise ImagingError(f"the model was trained on {low:g}-{high:g} FWHM, where no annulus of this "
+                                   f"cube fits; pass separations= to score others", path=sequence.path)
+    else:
+        radii = [float(r) for r in separations]
+        if trained is not None:
+            outside = [r for r in radii if not trained[0] - 0.5 <= r / fwhm <= trained[1] + 0.5]
+            if outside:
+                warnings.warn(f"{sequence.path or 'the cube'}: separations {[round(r, 1) for r in outside]} px "
+                              f"lie outside the {trained[0]:g}-{trained[1]:g} FWHM the model was trained on; "
+                              f"its probabilities there are extrapolations", UserWarning, stacklevel=2)
     if not radii:
         raise ImagingError("no annulus fits in the frame", path=sequence.path)
-    fwhm = float(sequence.fwhm)
     center = sequence.star_position
     yy, xx = np.indices(sequence.shape)
     radius = np.hypot(yy - center[0], xx - center[1])
@@ -227,7 +275,8 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     network = network.to(device).eval()
     half = size // 2
     for index, separation in enumerate(radii):
-        annulus = mlar_annulus(sequence, separation, patch_size=size, n_levels=levels, width=fwhm)
+        annulus = mlar_annulus(sequence, separation, patch_size=size, n_levels=levels, width=fwhm,
+                               max_variance=max_variance)
         counts[separation] = annulus.counts
         chosen = (nearest == index) & (np.abs(radius - separation) <= fwhm / 2.0 + 1e-9)
         pixels = np.argwhere(chosen)

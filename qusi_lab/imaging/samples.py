@@ -218,7 +218,55 @@ class MlarSamples:
             raise ImagingError(f"samples of different shapes (levels, size, size) cannot be joined: {sorted(shapes)}")
         x, y, separation, position, flux = (np.concatenate([getattr(p, name) for p in parts]) for name in
                                             ("x", "y", "separation", "position", "flux"))
-        return cls(x, y, separation, position, flux, {"parts": [p.provenance for p in parts]})
+        # each part's length kept with its provenance, so a sample's cube and FWHM stay known
+        return cls(x, y, separation, position, flux,
+                   {"parts": [{**p.provenance, "n_samples": len(p)} for p in parts]})
+
+    def subset(self, indices: Any) -> MlarSamples:
+        """The samples at ``indices``; the provenance is kept (under ``"subset_of"``, with the indices).
+
+        >>> one = MlarSamples(np.zeros((3, 2, 5, 5), np.float32), np.array([0, 1, 1]), np.ones(3),
+        ...                   np.zeros((3, 2), np.int64), np.zeros(3), {"cube": "a.fits"})
+        >>> part = one.subset([2, 0])
+        >>> len(part), part.cubes
+        (2, ['a.fits', 'a.fits'])
+        """
+        chosen = np.asarray(indices, dtype=np.int64).reshape(-1)
+        return MlarSamples(self.x[chosen], self.y[chosen], np.asarray(self.separation)[chosen],
+                           np.asarray(self.position)[chosen], np.asarray(self.flux)[chosen],
+                           {"subset_of": self.provenance, "indices": chosen.tolist()})
+
+    def per_sample(self, key: str) -> list[Any]:
+        """``provenance[key]`` for each sample, through :meth:`concatenate` and :meth:`subset` (None: unknown).
+
+        >>> one = MlarSamples(np.zeros((1, 2, 5, 5), np.float32), np.array([1]), np.ones(1),
+        ...                   np.zeros((1, 2), np.int64), np.zeros(1), {"fwhm": 4.0})
+        >>> MlarSamples.concatenate([one, one.subset([0, 0])]).per_sample("fwhm")
+        [4.0, 4.0, 4.0]
+        """
+        values = _provenance_values(self.provenance, key)
+        if values is None:
+            return [None] * len(self)
+        if len(values) == 1:
+            return values * len(self)
+        return values if len(values) == len(self) else [None] * len(self)
+
+    @property
+    def cubes(self) -> list[str]:
+        """The cube each sample was cut from (its file, or ``""`` when the cube had none)."""
+        return [str(cube or "") for cube in self.per_sample("cube")]
+
+    @property
+    def separation_fwhm(self) -> np.ndarray:
+        """Each sample's separation in units of its cube's FWHM (NaN where the FWHM is not recorded).
+
+        >>> samples = MlarSamples(np.zeros((2, 3, 5, 5), np.float32), np.array([0, 1]), np.array([4.0, 8.0]),
+        ...                       np.zeros((2, 2), np.int64), np.zeros(2), {"fwhm": 4.0})
+        >>> samples.separation_fwhm.tolist()
+        [1.0, 2.0]
+        """
+        fwhm = np.array([np.nan if f is None else float(f) for f in self.per_sample("fwhm")], dtype=np.float64)
+        return np.asarray(self.separation, dtype=np.float64) / fwhm
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (temporary file then rename: a killed write leaves no half file)."""
@@ -252,6 +300,34 @@ class MlarSamples:
             raise ImagingError(f"x of shape {x.shape} does not match {len(arrays['y'])} labels", path=path)
         return cls(x, arrays["y"], arrays["separation"], arrays["position"], arrays["flux"],
                    json.loads(str(arrays["provenance"])))
+
+
+def _provenance_values(provenance: Any, key: str) -> list[Any] | None:
+    """Per-sample values of ``key``: one value for a single cube's samples, a list through parts/subsets."""
+    if not isinstance(provenance, dict):
+        return None
+    if "subset_of" in provenance:
+        parent = _provenance_values(provenance["subset_of"], key)
+        indices = provenance.get("indices") or []
+        if parent is None:
+            return None
+        if len(parent) == 1:
+            return parent
+        try:
+            return [parent[int(i)] for i in indices]
+        except IndexError:
+            return None
+    parts = provenance.get("parts")
+    if not parts:
+        return [provenance.get(key)]
+    values: list[Any] = []
+    for part in parts:
+        inner = _provenance_values(part, key)
+        count = int(part.get("n_samples", -1)) if isinstance(part, dict) else -1
+        if inner is None or count < 0:  # parts written before their lengths were recorded: unknown
+            return None
+        values += inner * count if len(inner) == 1 else inner
+    return values
 
 
 def default_separations(sequence: AdiSequence, patch_size: int | None = None) -> list[float]:

@@ -225,6 +225,7 @@ def save_bundle(
         preprocessing=pipeline,
         target_scaler=None if scaler is None else dict(scaler),
         training_config=dict(training if training is not None else (existing.training_config if existing else {})),
+        data_config=dict(existing.data_config) if existing is not None else {},
         metrics=dict(pick(metrics, "metrics") or {}),
     )
     return _save(description, Path(path))

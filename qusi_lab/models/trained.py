@@ -105,6 +105,10 @@ class Model:
     training_config:
         The training settings (learning rate, steps, seed, ...); ``"training"`` in bundle.json.
         (``model.training`` is the network's train/eval flag, as for any ``nn.Module``.)
+    data_config:
+        What the training data covered, when its dataset says (``dataset.data_config``; ``"data"`` in
+        bundle.json): for MLAR patches the separations (in FWHM) and the MLAR settings, which
+        :func:`qusi_lab.imaging.probability_map` follows so that a map scores only what was learnt.
     metrics:
         Validation metrics of the saved weights.
     qusi_lab_version, format_version, created:
@@ -141,6 +145,7 @@ class Model:
     model_config: dict[str, Any] = field(default_factory=dict)
     target_scaler: dict[str, float] | None = None
     training_config: dict[str, Any] = field(default_factory=dict)
+    data_config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     qusi_lab_version: str | None = None
     format_version: int = BUNDLE_FORMAT_VERSION
@@ -243,6 +248,7 @@ class Model:
                 "preprocessing": preprocessing,
                 "target_scaler": self.target_scaler,
                 "training": self.training_config,
+                "data": self.data_config,
                 "metrics": self.metrics,
             }
         )
@@ -265,6 +271,7 @@ class Model:
             model_config=dict(data.get("model_config") or {}),
             target_scaler=None if data.get("target_scaler") is None else dict(data["target_scaler"]),
             training_config=dict(data.get("training") or {}),
+            data_config=dict(data.get("data") or {}),
             metrics={
                 key: (math.nan if value is None else value)
                 for key, value in (data.get("metrics") or {}).items()

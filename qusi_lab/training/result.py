@@ -186,6 +186,7 @@ def trained_model(
             "best_step": state.best_step,
             "stopped_reason": state.stopped_reason,
         },
+        data_config=dict(getattr(train_set, "data_config", None) or {}),
         metrics=dict(state.best_metrics),
         qusi_lab_version=version,
     )
