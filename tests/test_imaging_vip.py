@@ -18,7 +18,15 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from qusi_lab.imaging import AdiSequence, derotate, inject_companions, make_adi_sequence, median_adi, pca_adi, snr
+from qusi_lab.imaging import (
+    AdiSequence,
+    derotate,
+    inject_companions,
+    make_adi_sequence,
+    median_adi,
+    pca_adi,
+    snr,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
