@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from qusi_lab.imaging import AdiSequence
+from qusi_lab.imaging import AdiSequence, contrast_curve, inject_companions
 from qusi_lab.imaging.baselines import (
-    _inject,
     collapse,
-    contrast_curve,
     derotate,
     median_adi,
     pca_adi,
@@ -44,10 +42,8 @@ def make_sequence(*, companion: float = 0.0, frames: int = 40, rotation: float =
     if halo:  # fast-varying halo speckles: the noise PCA cannot remove, falling with separation
         cube += np.stack([speckles() * 0.3 for _ in range(frames)])
     cube += rng.normal(size=cube.shape) * 0.3
-    psf = gaussian_psf()
-    if companion:
-        cube = _inject(cube, angles, psf, CENTER, separation, position_angle, companion)
-    return AdiSequence(cube, angles, psf, 0.0125, FWHM)
+    sequence = AdiSequence(cube, angles, gaussian_psf(), 0.0125, FWHM)
+    return inject_companions(sequence, separation, position_angle, companion) if companion else sequence
 
 
 def sky_position(separation: float, position_angle: float) -> tuple[float, float]:
@@ -82,7 +78,8 @@ def test_derotate_is_scipy_bicubic_and_undoes_the_injection_geometry():
                                                 CENTER[1] + xx * np.cos(t) + yy * np.sin(t)], order=3, mode="mirror")
         inside = np.hypot(yy, xx) <= (N - 1) / 2
         np.testing.assert_allclose(out[k][inside], ref[inside], atol=1e-10)
-    injected = _inject(np.zeros((3, N, N)), angles, gaussian_psf(), CENTER, 12.0, 0.0, 1.0)
+    empty = AdiSequence(np.zeros((3, N, N)), angles, gaussian_psf(), 0.0125, FWHM, validate=False)
+    injected = inject_companions(empty, 12.0, 0.0, 1.0).cube
     peaks = [np.unravel_index(np.nanargmax(f), f.shape) for f in derotate(injected, angles)]
     assert all(p == (20, 32) for p in peaks)  # position angle 0: +x of the centre in every frame
 

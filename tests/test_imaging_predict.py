@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
 from torch import nn
 
 from qusi_lab.errors import ImagingError
 from qusi_lab.imaging.predict import CANDIDATE_COLUMNS, ProbabilityMap, probability_map
 from qusi_lab.models.mlar import MlarConv3D
-from tests.test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
 
 
 class CentreReader(nn.Module):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
 
 from qusi_lab.errors import ImagingError
 from qusi_lab.imaging.baselines import pca_adi
@@ -14,7 +15,6 @@ from qusi_lab.imaging.samples import (
     mlar_levels,
     patch_size_for,
 )
-from tests.test_imaging_baselines import CENTER, FWHM, make_sequence, sky_position
 
 
 def test_levels_follow_the_cumulative_explained_variance():

@@ -7,7 +7,8 @@ PyTorch on the package's training loop and model description. The flow, one modu
   :func:`read_fits` / :func:`write_fits` (VIP and Exoplanet Imaging Data Challenge layouts);
 - :mod:`~qusi_lab.imaging.synthetic`: a seeded synthetic AO sequence; :mod:`~qusi_lab.imaging.injection`:
   fake companions and the per-annulus flux calibration;
-- :mod:`~qusi_lab.imaging.baselines`: median-ADI, full and annular PCA-ADI, Mawet S/N maps, contrast curves;
+- :mod:`~qusi_lab.imaging.baselines`: median-ADI, full and annular PCA-ADI, Mawet S/N maps;
+  :mod:`~qusi_lab.imaging.contrast`: contrast curves;
 - :mod:`~qusi_lab.imaging.samples`: MLAR patches (positives injected, negatives from opposite angles);
   :mod:`~qusi_lab.imaging.dataset`: :class:`MlarDataset`, trained by ``ql.train`` with the networks
   ``qusi_lab.models.available("mlar")``;
@@ -23,7 +24,8 @@ Example
 
 from __future__ import annotations
 
-from qusi_lab.imaging.baselines import collapse, contrast_curve, derotate, median_adi, pca_adi, snr, snr_map
+from qusi_lab.imaging.baselines import collapse, derotate, median_adi, pca_adi, snr, snr_map
+from qusi_lab.imaging.contrast import contrast_curve
 from qusi_lab.imaging.dataset import MLAR_LABEL_NAMES, MlarAugmentation, MlarDataset
 from qusi_lab.imaging.evaluate import challenge_metrics, detection_curve, plot_detection_curves, tpr_at
 from qusi_lab.imaging.injection import calibrate_flux, inject_companions, sample_fluxes

@@ -1,4 +1,4 @@
-"""Classical ADI baselines: derotation, median-ADI, PCA-ADI, the Mawet S/N and contrast curves.
+"""Classical ADI baselines: derotation, median-ADI, PCA-ADI and the Mawet S/N (contrast curves: :mod:`.contrast`).
 
 The reference implementations are VIP (Gomez Gonzalez et al. 2017, AJ 154, 7); the methods are ADI
 (Marois et al. 2006, ApJ 641, 556), PCA-ADI / KLIP (Amara & Quanz 2012, MNRAS 427, 948; Soummer et al.
@@ -19,14 +19,13 @@ from collections.abc import Sequence as SequenceType
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
-from scipy import ndimage, sparse, stats
+from scipy import ndimage, sparse
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from qusi_lab.imaging.sequence import AdiSequence
 
-__all__ = ["collapse", "contrast_curve", "derotate", "median_adi", "pca_adi", "snr", "snr_map"]
+__all__ = ["collapse", "derotate", "median_adi", "pca_adi", "snr", "snr_map"]
 
 CollapseMethod = Literal["median", "mean"]
 Engine = Literal["numpy", "torch"]
@@ -504,89 +503,3 @@ def snr_map(frame: np.ndarray, fwhm: float, *, center: tuple[float, float] | Non
     inner = float(fwhm if mask_center is None else mask_center)
     out[radius < inner] = np.nan
     return out.reshape(frame.shape)
-
-
-# ------------------------------------------------------------------------------------ contrast curve
-def _inject(cube: np.ndarray, angles: np.ndarray, psf: np.ndarray, center: tuple[float, float],
-            separation: float, position_angle: float, flux: float) -> np.ndarray:
-    """Add ``flux * psf`` at sky ``(separation, position_angle)``: in frame k at ``position_angle - angles[k]``.
-
-    Private stand-in for the injection slice (VIP's ``cube_inject_companions`` geometry).
-    """
-    out = cube.copy()
-    half = psf.shape[0] // 2
-    ny, nx = cube.shape[1:]
-    for k, angle in enumerate(angles):
-        phi = np.deg2rad(position_angle - angle)
-        y, x = center[0] + separation * np.sin(phi), center[1] + separation * np.cos(phi)
-        iy, ix = int(round(y)), int(round(x))
-        stamp = ndimage.shift(psf, (y - iy, x - ix), order=3, mode="constant", cval=0.0)
-        y0, x0 = iy - half, ix - half
-        ys, xs = slice(max(y0, 0), min(y0 + psf.shape[0], ny)), slice(max(x0, 0), min(x0 + psf.shape[1], nx))
-        out[k, ys, xs] += flux * stamp[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
-    return out
-
-
-def contrast_curve(sequence: AdiSequence, *, n_components: int, separations: SequenceType[float] | None = None,
-                   sigma: float = 5.0, mode: Literal["full", "annular"] = "full",
-                   annulus_width: float | None = None, mask_center: float | None = None,
-                   n_branches: int = 3, injection_snr: float = 100.0, star_flux: float | None = None,
-                   engine: Engine = "numpy") -> pd.DataFrame:
-    """The ``sigma`` contrast curve of PCA-ADI (VIP's ``contrast_curve``; Mawet et al. 2014).
-
-    Noise at separation ``r``: the ``std(ddof=1)`` of the ``n = floor(2 pi r / fwhm)`` aperture fluxes of
-    the final frame. Threshold: the Student-t quantile with ``n - 1`` degrees of freedom at the Gaussian
-    ``sigma`` false-alarm probability, times ``sqrt(1 + 1/n)``. Throughput: fake companions of
-    ``injection_snr * noise`` flux (the PSF template, :func:`_inject`) at ``n_branches`` position angles,
-    all separations at once per branch on a spiral (137.5 deg apart) so that they do not touch;
-    the recovered aperture flux (with minus without) over the injected one, averaged over branches.
-    ``contrast = threshold * noise / throughput / star_flux`` (``star_flux``: the star's flux in the
-    PSF's units; default ``sequence.meta["star_flux"]`` or 1).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``separation_px``, ``separation_fwhm``, ``separation_arcsec``, ``noise``,
-        ``throughput``, ``contrast``.
-    """
-    import pandas as pd
-
-    fwhm, center = float(sequence.fwhm), sequence.star_position
-    star = float(sequence.meta.get("star_flux", 1.0) if star_flux is None else star_flux)
-    outer = _inscribed_radius(sequence.shape, center) - fwhm
-    if separations is None:
-        start = max(fwhm, (mask_center or 0.0) + fwhm)
-        separations = list(np.arange(start, outer, fwhm))
-    radii = np.asarray(separations, dtype=np.float64)
-    if radii.size == 0 or radii.min() <= 0 or radii.max() > outer:
-        raise ValueError(f"separations must lie in (0, {outer:.1f}] px, got {list(radii)}")
-
-    def final(s: AdiSequence) -> np.ndarray:
-        return pca_adi(s, n_components, mode=mode, annulus_width=annulus_width,
-                       mask_center=mask_center, engine=engine)
-
-    base = final(sequence)
-    mean_base = _aperture_mean_map(base, fwhm)
-    counts = np.floor(2 * np.pi * radii / fwhm).astype(np.int64)
-    noise = np.array([np.nanstd(_aperture_fluxes(mean_base, *_ring_positions(center, np.array([r]),
-                                                                             np.zeros(1), int(n)), fwhm),
-                                ddof=1) for r, n in zip(radii, counts, strict=True)])
-    throughput = np.zeros(radii.size)
-    for branch in range(n_branches):
-        angles = 360.0 * branch / n_branches + 137.5 * np.arange(radii.size)
-        cube = sequence.cube
-        for r, angle, level in zip(radii, angles, noise, strict=True):
-            cube = _inject(cube, sequence.angles, sequence.psf, center, r, angle, injection_snr * level)
-        injected = type(sequence)(cube, sequence.angles, sequence.psf, sequence.pixel_scale, fwhm,
-                                  center=center, path=sequence.path, meta=dict(sequence.meta),
-                                  validate=False)  # the same checked sequence, plus companions
-        difference = _aperture_mean_map(final(injected) - base, fwhm)
-        theta = np.deg2rad(angles)
-        ys, xs = center[0] + radii * np.sin(theta), center[1] + radii * np.cos(theta)
-        throughput += _aperture_fluxes(difference, ys, xs, fwhm) / (injection_snr * noise) / n_branches
-    threshold = stats.t.ppf(stats.norm.cdf(sigma), counts - 1) * np.sqrt(1 + 1 / counts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        contrast = threshold * noise / throughput / star
-    return pd.DataFrame({"separation_px": radii, "separation_fwhm": radii / fwhm,
-                         "separation_arcsec": radii * sequence.pixel_scale, "noise": noise,
-                         "throughput": throughput, "contrast": contrast})
