@@ -22,8 +22,9 @@ import io
 import math
 import os
 import re
+import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -99,7 +100,7 @@ class FitsHeader:
 
     __slots__ = ("_fields",)
 
-    def __init__(self, fields: dict[str, str]) -> None:
+    def __init__(self, fields: Mapping[str, str]) -> None:
         self._fields = fields
 
     def __contains__(self, keyword: object) -> bool:
@@ -383,6 +384,23 @@ def table_layout(hdu: HDUInfo, path: Path) -> TableLayout:
     return TableLayout(columns, row_bytes, rows)
 
 
+_BUFFERS = threading.local()
+#: Tables up to this size are read into a per-thread buffer kept between files (no 2 MB allocation and
+#: fresh-page faults per file); larger ones into a buffer of their own, so memory stays bounded.
+_REUSED_BUFFER_BYTES = 64 * 2**20
+
+
+def _table_buffer(size: int) -> memoryview:
+    """A writable buffer of ``size`` bytes: a view of this thread's reused one when small enough."""
+    if size > _REUSED_BUFFER_BYTES:
+        return memoryview(bytearray(size))
+    buffer: bytearray | None = getattr(_BUFFERS, "buffer", None)
+    if buffer is None or len(buffer) < size:
+        buffer = bytearray(size)
+        _BUFFERS.buffer = buffer
+    return memoryview(buffer)[:size]
+
+
 def read_table_columns(
     stream: IO[bytes], file_size: int, hdu: HDUInfo, layout: TableLayout, names: Sequence[str], path: Path
 ) -> dict[str, np.ndarray]:
@@ -420,7 +438,15 @@ def read_table_columns(
         }
     )
     stream.seek(hdu.data_offset)
-    raw = stream.read(needed)
+    raw = _table_buffer(needed)
+    got = stream.readinto(raw)  # type: ignore[attr-defined]
+    if got != needed:  # the file shrank since its size was taken: never convert a previous file's bytes
+        raise LightCurveReadError(
+            f"truncated FITS file: the {hdu.name} table needs {needed} bytes but only {got or 0} could be read "
+            "(was the file cut short while being read?)",
+            path,
+        )
+    # Every column below is converted with astype (a copy), so no array keeps a view of the reused buffer.
     records = np.frombuffer(raw, dtype=dtype, count=layout.rows)
     arrays: dict[str, np.ndarray] = {}
     for name in names:
@@ -458,6 +484,182 @@ def check_next_hdu(stream: IO[bytes], file_size: int, hdu: HDUInfo, path: Path) 
         "FITS follow this HDU",
         path,
     )
+
+
+# --------------------------------------------------------------------------- layout cache
+class _CardFields(Mapping[str, str]):
+    """The value fields of one header's ``'= '`` cards, sliced from the raw header bytes when asked for.
+
+    What :class:`FitsHeader` holds after a full parse (keyword -> the text after ``'= '`` of its first
+    card), without slicing and decoding the ~200 cards nobody reads.
+    """
+
+    __slots__ = ("_positions", "_raw")
+
+    def __init__(self, raw: bytes, positions: dict[str, int]) -> None:
+        self._raw = raw
+        self._positions = positions  # keyword -> byte offset of its first card in ``raw``
+
+    def __getitem__(self, keyword: str) -> str:
+        start = self._positions[keyword]
+        return self._raw[start + 10 : start + CARD_SIZE].decode("latin-1")
+
+    def get(self, keyword: str, default: Any = None) -> Any:  # type: ignore[override]
+        start = self._positions.get(keyword)
+        return default if start is None else self._raw[start + 10 : start + CARD_SIZE].decode("latin-1")
+
+    def __contains__(self, keyword: object) -> bool:
+        return keyword in self._positions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+def _card_positions(raw: bytes, start: int) -> tuple[dict[str, int], int] | None:
+    """Keyword -> offset of its first ``'= '`` card, and the end of the header's last block, for the header
+    starting at ``start`` in ``raw``; None without an END card. The same rules as :func:`_read_header`."""
+    positions: dict[str, int] = {}
+    for offset in range(start, len(raw) - CARD_SIZE + 1, CARD_SIZE):
+        keyword = raw[offset : offset + 8].decode("latin-1").rstrip()
+        if keyword == "END":
+            return positions, start + padded(offset + CARD_SIZE - start)
+        if raw[offset + 8 : offset + 10] == b"= " and keyword not in positions:
+            positions[keyword] = offset
+    return None
+
+
+# The header cards whose values the layout (HDU sizes and places, table columns) is computed from.
+_PRIMARY_STRUCTURE = ("BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "EXTNAME")
+_TABLE_STRUCTURE = ("XTENSION", "EXTNAME", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS")
+_COLUMN_STRUCTURE = ("TTYPE", "TFORM", "TSCAL", "TZERO")
+
+
+@dataclass(frozen=True, eq=False)
+class HeaderTemplate:
+    """The parsed layout of one kind of file: a data-less primary HDU then the LIGHTCURVE binary table.
+
+    A file has this layout when its first :attr:`size` bytes (both headers) have the same 10 leading
+    bytes in every card (keyword and ``'= '``: so the same cards, END and header lengths) and byte-for-
+    byte the same structural cards (sizes, TFIELDS, TTYPEn, TFORMn, TSCALn, TZEROn, XTENSION, EXTNAME):
+    everything the layout is computed from. Two array comparisons, no parsing.
+    """
+
+    size: int  # bytes of the two headers: the table's data offset
+    keywords: np.ndarray  # (cards, 10) uint8: the first 10 bytes of every card
+    rows: np.ndarray  # card numbers of the structural cards
+    structure: np.ndarray  # (len(rows), 80) uint8: their bytes
+    primary_positions: dict[str, int]
+    primary_axes: tuple[int, ...]
+    table_positions: dict[str, int]
+    table_start: int  # where the table's header starts
+    table_data_size: int
+    table_axes: tuple[int, ...]
+    layout: TableLayout
+
+    def matches(self, head: bytes) -> bool:
+        """Whether ``head`` (a file's first bytes) has this layout: its headers differ at most in values
+        that do not size or place anything (target, coordinates, dates, checksums ...)."""
+        if len(head) < self.size:
+            return False
+        cards = np.frombuffer(head, dtype=np.uint8, count=self.size).reshape(-1, CARD_SIZE)
+        return bool(np.array_equal(cards[:, :10], self.keywords) and np.array_equal(cards[self.rows], self.structure))
+
+    def hdus(self, head: bytes) -> tuple[HDUInfo, HDUInfo]:
+        """The primary and table HDUs of a file whose first bytes ``head`` match."""
+        primary = HDUInfo(0, FitsHeader(_CardFields(head, self.primary_positions)), self.table_start, 0,
+                          self.primary_axes)
+        table = HDUInfo(1, FitsHeader(_CardFields(head, self.table_positions)), self.size, self.table_data_size,
+                        self.table_axes)
+        return primary, table
+
+
+def header_template(head: bytes, primary: HDUInfo, table: HDUInfo, layout: TableLayout) -> HeaderTemplate | None:
+    """The template of a file read by the full parse (``head``: its first ``table.data_offset`` bytes at least);
+    None for files outside the cached shape (data in the primary HDU, the table not HDU 1 named LIGHTCURVE)."""
+    if (primary.index != 0 or primary.data_size != 0 or table.index != 1 or table.kind != "BINTABLE"
+            or table.name != "LIGHTCURVE" or len(head) < table.data_offset):
+        return None
+    head = bytes(head[: table.data_offset])
+    found_primary = _card_positions(head, 0)
+    if found_primary is None or found_primary[1] != primary.data_offset:
+        return None
+    primary_positions, table_start = found_primary
+    found_table = _card_positions(head, table_start)
+    if found_table is None or found_table[1] != table.data_offset:
+        return None
+    table_positions = found_table[0]
+    # Built by a second reading of the cards: it must agree with the full parse, or nothing is cached.
+    if (dict(_CardFields(head, primary_positions)) != dict(primary.header._fields)
+            or dict(_CardFields(head, table_positions)) != dict(table.header._fields)):
+        return None
+    structural = [primary_positions.get(keyword) for keyword in _PRIMARY_STRUCTURE]
+    structural += [primary_positions.get(f"NAXIS{axis}") for axis in range(1, len(primary.axes) + 1)]
+    structural += [table_positions.get(keyword) for keyword in _TABLE_STRUCTURE]
+    structural += [table_positions.get(f"NAXIS{axis}") for axis in range(1, len(table.axes) + 1)]
+    fields = int(table.header.get("TFIELDS", 0))
+    structural += [table_positions.get(f"{prefix}{number}") for prefix in _COLUMN_STRUCTURE
+                   for number in range(1, fields + 1)]
+    cards = np.frombuffer(head, dtype=np.uint8).reshape(-1, CARD_SIZE)
+    rows = np.array(sorted({offset // CARD_SIZE for offset in structural if offset is not None}), dtype=np.intp)
+    return HeaderTemplate(
+        size=len(head), keywords=cards[:, :10].copy(), rows=rows, structure=cards[rows].copy(),
+        primary_positions=primary_positions, primary_axes=primary.axes, table_positions=table_positions,
+        table_start=table_start, table_data_size=table.data_size, table_axes=table.axes, layout=layout,
+    )
+
+
+class LayoutCache:
+    """The layouts of the last few kinds of light-curve file read (a survey reads thousands of one kind).
+
+    ``lookup`` reads a file's headers (one read) and returns its HDUs and table layout when they match a
+    cached :class:`HeaderTemplate`; otherwise the caller parses in full and calls ``remember``. A file
+    whose headers differ in anything that sizes or places data (another product, NAXIS2, a column added,
+    moved or reformatted) misses, so a wrong layout is never applied. ``enabled = False`` turns it off.
+    """
+
+    def __init__(self, capacity: int = 8) -> None:
+        self.capacity = capacity
+        self.enabled = True
+        self.hits = 0
+        self.misses = 0
+        self._templates: list[HeaderTemplate] = []
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._templates = []
+            self.hits = self.misses = 0
+
+    def lookup(self, stream: IO[bytes]) -> tuple[HDUInfo, HDUInfo, TableLayout] | None:
+        templates = self._templates  # a snapshot: ``remember`` replaces the list, never changes it
+        if not self.enabled or not templates:
+            return None
+        stream.seek(0)
+        head = stream.read(max(template.size for template in templates))
+        for template in templates:
+            if template.matches(head):
+                self.hits += 1
+                primary, table = template.hdus(head)
+                return primary, table, template.layout
+        self.misses += 1
+        return None
+
+    def remember(self, stream: IO[bytes], primary: HDUInfo, table: HDUInfo, layout: TableLayout) -> None:
+        if not self.enabled:
+            return
+        stream.seek(0)
+        template = header_template(stream.read(table.data_offset), primary, table, layout)
+        if template is None:
+            return
+        with self._lock:
+            self._templates = [template, *self._templates][: self.capacity]
+
+
+#: The process's layout cache (each DataLoader worker has its own copy).
+LAYOUT_CACHE = LayoutCache()
 
 
 class OpenedFits:

@@ -35,6 +35,7 @@ from qusi_lab.defaults import DEFAULT_FLUX_COLUMN
 from qusi_lab.errors import LightCurveError, LightCurveReadError
 from qusi_lab.io._files import regular_file_size
 from qusi_lab.io._fitsfile import (
+    LAYOUT_CACHE,
     Card,
     HDUInfo,
     OpenedFits,
@@ -252,8 +253,14 @@ def read_fits_light_curve(
     """
     regular_file_size(path)  # never open a named pipe (it would block) or a device
     with OpenedFits(path) as opened:
-        primary, table = _find_light_curve_table(opened)
-        layout = table_layout(table, path)
+        # Files of one product share a layout: a cached one is applied after two array comparisons of the
+        # header bytes (see LayoutCache); any other file is parsed in full.
+        cached = LAYOUT_CACHE.lookup(opened.stream)
+        if cached is None:
+            primary, table = _find_light_curve_table(opened)
+            layout = table_layout(table, path)
+        else:
+            primary, table, layout = cached
         names = layout.names
         if time_column is not None:
             time_name = _choose_named_column(time_column, "time", names, path)
@@ -272,6 +279,8 @@ def read_fits_light_curve(
         wanted = [time_name, flux_name] + [name for name in (error_name, quality_name) if name is not None]
         columns = read_table_columns(opened.stream, opened.size, table, layout, wanted, path)
         check_next_hdu(opened.stream, opened.size, table, path)
+        if cached is None:
+            LAYOUT_CACHE.remember(opened.stream, primary, table, layout)
 
     mission, product = _mission_and_product(primary, table, path)
     time = columns[time_name]
