@@ -41,6 +41,7 @@ OFFLINE: dict[str, tuple[str, list[str], list[str]]] = {
     "synthetic": ("bench_synthetic.py", [], ["--stars", "20"]),
     "stream": ("bench_stream.py", [], ["--files", "40", "--batches", "5"]),
     "inference": ("bench_inference.py", [], ["--files", "60"]),
+    "stages": ("bench_stages.py", [], ["--files", "60", "--rounds", "1"]),
     "models": ("bench_models.py", [], ["--quick", "--seconds", "2"]),
     "vetting": ("bench_vetting.py", [], ["--candidates", "2000", "--files", "4", "--steps", "3", "--think", "0.5"]),
     "interactive": ("bench_interactive.py", [], ["--repeats", "3"]),
