@@ -89,7 +89,9 @@ def read_light_curve(
     and K2 light curves, and generic tables with TIME and a flux column (see
     :mod:`qusi_lab.io.fits`). The FITS reader is a fast path that reads only the
     needed columns: ~0.5-1.5 ms per 20,000-cadence file, about 100x faster than
-    ``lightkurve.read`` (``benchmarks/bench_read.py``). CSV, whitespace-separated text
+    ``lightkurve.read`` (``benchmarks/bench_read.py``). Files of a product it has
+    read before (same header cards, sizes and columns, checked byte for byte) reuse
+    the parsed layout and parse only the header cards they need. CSV, whitespace-separated text
     (``.txt``, ``.dat``) and NPZ: columns/arrays ``time``, ``flux``, ``flux_err``
     with metadata (see :mod:`qusi_lab.io.text`, :mod:`qusi_lab.io.npz`).
 
