@@ -568,7 +568,7 @@ def open_client(scheduler: str) -> tuple[Any, Callable[[], None]]:
         if workers < 1:
             raise ValueError(f"scheduler {scheduler!r}: local:N needs N >= 1")
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=40)
+                                           dashboard_address=":0", silence_logs=40)
         client = distributed.Client(cluster)
 
         def close_local() -> None:
