@@ -260,13 +260,13 @@ def model_fingerprint(model: Model, rank_by: str | None = None) -> str:
     return digest.hexdigest()
 
 
-# Per worker process: the model folder + fingerprint -> (Model, the network to run). Loaded once per process
-# (not per shard): a bundle read and batch-norm folding cost more than scoring a small shard.
-_WORKER_MODELS: dict[tuple[str, str, bool], tuple[Model, nn.Module]] = {}
+# Per worker process: fingerprint -> (Model, the network to run). Loaded once per process (not per shard, nor
+# per run of the same model): a bundle read and batch-norm folding cost more than scoring a small shard.
+_WORKER_MODELS: dict[tuple[str, bool], tuple[Model, nn.Module]] = {}
 
 
 def _worker_model(folder: str, fingerprint: str, fuse: bool, rank_by: str | None) -> tuple[Model, nn.Module]:
-    key = (folder, fingerprint, fuse)
+    key = (fingerprint, fuse)
     cached = _WORKER_MODELS.get(key)
     if cached is not None:
         return cached
