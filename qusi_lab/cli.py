@@ -71,9 +71,16 @@ EXAMPLES_INFER = """examples:
   qusi-lab infer --model runs/transits --data /archive/tess/s0042 --out s42.parquet --num-workers 2
   qusi-lab infer --model runs/transits --data data/sector_01 --out top.csv --top 200 --period-search-top 200
 
+  qusi-lab infer --model runs/transits --data '/archive/s42/**/*.fits' --out candidates/ --scheduler local:2
+  qusi-lab infer --model runs/transits --data paths.txt --out /shared/candidates --scheduler tcp://head:8786
+
 FOLDER is searched recursively for .fits, .fits.gz, .csv and .npz light curves; every one is scored once.
 The output (.csv or .parquet) is ranked highest score first; files that could not be read are listed in the
 metadata (OUT.meta.json for CSV) and printed.
+
+With --scheduler (needs: pip install "qusi_lab[cluster]"), the curves are scored on Dask in shards: DATA
+may also be a glob or a text file of paths (one a line), streamed; OUT is a folder with one Parquet part
+per shard and the merged OUT/candidates.parquet. Rerunning the command skips the parts already written.
 """
 
 
@@ -206,9 +213,15 @@ def _build_parser() -> argparse.ArgumentParser:
     infer = command("infer", "score and rank every light curve in a folder", EXAMPLES_INFER)
     infer.add_argument("--model", type=Path, required=True, metavar="RUN", help="model folder from `qusi-lab train`")
     infer.add_argument("--data", type=Path, required=True, metavar="FOLDER",
-                       help="folder of light curves (searched recursively)")
+                       help="folder of light curves (searched recursively); with --scheduler also a glob or a "
+                            "text file of paths")
     infer.add_argument("--out", type=Path, default=Path("candidates.csv"),
-                       help="output table, .csv or .parquet (default: %(default)s)")
+                       help="output table, .csv or .parquet (default: %(default)s); with --scheduler a folder")
+    infer.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="score on Dask: local:N (N worker processes here), tcp://host:8786 (a running "
+                            "scheduler), slurm or pbs (dask-jobqueue, slurm:N for N jobs)")
+    infer.add_argument("--shard-size", type=_positive_int, default=None, metavar="N",
+                       help="with --scheduler: curves per task and Parquet part (default: 2000)")
     infer.add_argument("--top", type=_positive_int, default=None, metavar="N", help="write only the N best-ranked curves")
     infer.add_argument("--period-search-top", type=_non_negative_int, default=100, metavar="N",
                        help="BLS period search on the N best candidates (default: %(default)s)")
@@ -278,7 +291,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.command in ("demo", "synthetic", "train"):
         _check_writable(Path(args.out), "--out", folder=True)
     elif args.command == "infer":
-        _check_writable(Path(args.out), "--out", folder=False)
+        _check_writable(Path(args.out), "--out", folder=args.scheduler is not None)
     elif args.command == "evaluate" and args.scores is not None:
         _check_writable(Path(args.scores), "--scores", folder=False)
 
@@ -530,11 +543,28 @@ def _run_infer(args: argparse.Namespace) -> int:
 
     from qusi_lab.inference import infer, metadata_path
 
-    data = _existing_folder(args.data, "--data")
+    survey = args.scheduler is not None
     suffix = args.out.name.lower()
-    if not suffix.endswith((".csv", ".parquet", ".pq")):
-        raise CommandError(f"--out {args.out}: use a .csv or .parquet file name")
+    if survey:
+        # A glob or a list of paths is streamed by the survey; only a plain path must exist.
+        if not args.data.exists() and not any(character in str(args.data) for character in "*?["):
+            raise CommandError(f"--data {args.data}: no such folder, file or glob pattern")
+        data: Any = str(args.data)
+        if suffix.endswith((".csv", ".parquet", ".pq")):
+            raise CommandError(f"--out {args.out}: with --scheduler, give a folder (one Parquet part per shard)")
+        try:
+            import distributed  # noqa: F401 - checked now, before the model is loaded
+        except ImportError:
+            raise CommandError('--scheduler needs Dask: pip install "qusi_lab[cluster]"') from None
+    else:
+        if args.shard_size is not None:
+            raise CommandError("--shard-size applies with --scheduler")
+        data = _existing_folder(args.data, "--data")
+        if not suffix.endswith((".csv", ".parquet", ".pq")):
+            raise CommandError(f"--out {args.out}: use a .csv or .parquet file name")
     model = _load_model(args.model)
+    survey_options: dict[str, Any] = (
+        {"scheduler": args.scheduler, "out": args.out, "shard_size": args.shard_size} if survey else {})
     table = infer(
         model, data,
         batch_size=args.batch_size,
@@ -543,9 +573,16 @@ def _run_infer(args: argparse.Namespace) -> int:
         period_search_top=args.period_search_top,
         threads=args.threads,
         progress=not args.quiet,
+        **survey_options,
     )
     written = table if args.top is None else table.head(max(0, args.top))
-    written.save(args.out)
+    if survey:
+        args.out = args.out / "candidates.parquet"  # infer_survey wrote the whole table there
+        if args.top is not None:
+            args.out = args.out.with_name(f"top{args.top}.parquet")
+            written.save(args.out)
+    else:
+        written.save(args.out)
     attrs = table.attrs
     print(f"scored {attrs['scored']:,} of {attrs['light_curves']:,} light curves in {attrs['seconds']:.1f} s; "
           f"wrote {len(written):,} rows to {args.out}")

@@ -34,9 +34,10 @@ class ProgressBar:
     disabled.
 
     ``unit`` names what is counted (``"step"``, ``"curve"``); other keywords go to tqdm (``smoothing=0.1``).
+    ``total`` None: a count without an end (a streamed input of unknown length).
     """
 
-    def __init__(self, total: int, initial: int = 0, enabled: bool = True, description: str = "training",
+    def __init__(self, total: int | None, initial: int = 0, enabled: bool = True, description: str = "training",
                  unit: str = "step", **options: Any) -> None:
         self.bar: Any = None
         self.postfix: dict[str, str] = {}

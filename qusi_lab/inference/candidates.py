@@ -256,7 +256,11 @@ def save_candidates(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 
 def read_candidates(path: str | os.PathLike[str]) -> CandidateTable:
-    """Read a table written by :func:`save_candidates` (metadata back in ``attrs``).
+    """Read a table written by :func:`save_candidates` (metadata back in ``attrs``), or a survey folder.
+
+    A folder written by survey inference (``ql.infer(..., scheduler=..., out=folder)``) gives its
+    ranked table: ``candidates.parquet`` when the run finished, else its Parquet parts merged
+    (:func:`qusi_lab.inference.survey.read_survey`).
 
     CSV text cells that :func:`save_candidates` guarded against formula injection
     (``'=...``) come back as written (``=...``).
@@ -265,6 +269,10 @@ def read_candidates(path: str | os.PathLike[str]) -> CandidateTable:
     unknown suffix.
     """
     path = Path(path)
+    if path.is_dir():  # a survey folder (infer with a scheduler): its merged table, or its parts merged
+        from qusi_lab.inference.survey import read_survey
+
+        return read_survey(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such candidate table")
     suffix = path.name.lower()

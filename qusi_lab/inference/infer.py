@@ -224,6 +224,33 @@ def _run_period_search(dataset: Any, indices: Sequence[int], options: dict[str, 
     return results, problems
 
 
+def check_period_search_options(method: str | None, options: dict[str, Any] | None) -> None:
+    """Raise TypeError naming the keywords of ``options`` that the period search ``method`` does not take."""
+    if not options or method is None:
+        return
+    import inspect
+
+    function = PERIOD_METHODS[method][0]
+    known = set(inspect.signature(function).parameters) - {"light_curve"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown period_search_options {unknown}; {function.__name__} takes {sorted(known)}")
+
+
+def _add_period_columns(frame: pd.DataFrame, rows: Sequence[dict[str, float] | None], method: str) -> None:
+    """Fill the period-search columns of ``frame`` from one row per table row (None: not searched, NaN)."""
+    columns = PERIOD_METHODS[method][1]
+    empty = dict.fromkeys(columns, float("nan")) if method == "heartbeat" else empty_period_row()
+    full = [empty if row is None else row for row in rows]
+    for column in columns:
+        values = np.array([row[column] for row in full], dtype=np.float64)
+        if column in _INTEGER_COLUMNS:
+            frame[column] = pd.array([None if math.isnan(value) else int(value) for value in values],
+                                     dtype="Int64")
+        else:
+            frame[column] = values
+
+
 # ----------------------------------------------------------------------------- the table
 
 
@@ -302,8 +329,17 @@ def infer(
     fuse: bool = True,
     threads: int | None = 1,
     progress: bool = True,
+    client: Any = None,
+    scheduler: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    shard_size: int | None = None,
 ) -> CandidateTable:
     """Score every light curve in ``data`` with ``model`` and rank them, highest score first.
+
+    By default in this process (with DataLoader workers), no setup. With ``client`` or ``scheduler``,
+    a survey on a Dask cluster (:func:`qusi_lab.inference.survey.infer_survey`): ``data`` may also be
+    a glob or a text file of paths, streamed in shards of ``shard_size`` curves, each written to
+    ``out`` (a folder) as one Parquet part; a rerun skips the parts already written.
 
     Parameters
     ----------
@@ -349,6 +385,17 @@ def infer(
         None keeps torch's setting.
     progress:
         Show progress bars (tqdm) on stderr.
+    client, scheduler:
+        Run on Dask (needs ``pip install "qusi_lab[cluster]"``): a ``dask.distributed.Client``, or
+        ``"local:2"`` (a LocalCluster of 2 worker processes), ``"tcp://head:8786"`` (a running
+        scheduler), ``"slurm"`` / ``"pbs"`` (dask-jobqueue, ``":N"`` jobs). ``num_workers`` is then
+        unused: each Dask worker reads its shards itself.
+    out:
+        With a client or scheduler (required there): the folder of the parts, the workers' copy of
+        the model and the merged ``candidates.parquet`` (on a file system all workers see).
+    shard_size:
+        Curves per Dask task and Parquet part (default
+        :data:`~qusi_lab.inference.survey.DEFAULT_SHARD_SIZE`).
 
     Returns
     -------
@@ -371,7 +418,22 @@ def infer(
     -------
     >>> table = infer(model, "data/sector_01", num_workers=2)     # doctest: +SKIP
     >>> table[["rank", "target_id", "score", "period", "depth_ppm"]].head(10)  # doctest: +SKIP
+    >>> table = infer(model, "/archive/s42/*.fits", scheduler="local:2", out="candidates/s42")  # doctest: +SKIP
     """
+    if client is not None or scheduler is not None:
+        if out is None:
+            raise ValueError("survey inference (client= or scheduler=) writes its parts to a folder: give out=")
+        from qusi_lab.inference.survey import DEFAULT_SHARD_SIZE, infer_survey
+
+        return infer_survey(
+            model, data, out=out, client=client, scheduler=scheduler,
+            shard_size=DEFAULT_SHARD_SIZE if shard_size is None else shard_size, batch_size=batch_size,
+            period_search=period_search, period_search_top=period_search_top,
+            period_search_threshold=period_search_threshold, period_search_options=period_search_options,
+            rank_by=rank_by, preprocessing=preprocessing, fuse=fuse, threads=threads, progress=progress)
+    if out is not None or shard_size is not None:
+        raise ValueError("out= and shard_size= are for survey inference: also give client= or scheduler= "
+                         "(without them, save the returned table with table.save(path))")
     started = time.perf_counter()
     network_source = model
     info = as_model(model, preprocessing=preprocessing)
@@ -388,14 +450,7 @@ def infer(
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     method = _period_method(period_search, info, rank_by)
-    if period_search_options and method is not None:
-        import inspect
-
-        function = PERIOD_METHODS[method][0]
-        known = set(inspect.signature(function).parameters) - {"light_curve"}
-        unknown = sorted(set(period_search_options) - known)
-        if unknown:
-            raise TypeError(f"unknown period_search_options {unknown}; {function.__name__} takes {sorted(known)}")
+    check_period_search_options(method, period_search_options)
 
     was_training = network_module.training
     previous_threads = torch.get_num_threads()
@@ -430,16 +485,7 @@ def infer(
         chosen = [int(frame["_position"].iloc[row]) for row in selected]
         results, search_problems = _run_period_search(dataset, chosen, options, workers, progress, method)
         problems.extend(search_problems)
-        columns = PERIOD_METHODS[method][1]
-        empty = dict.fromkeys(columns, float("nan")) if method == "heartbeat" else empty_period_row()
-        rows = [results.get(int(position), empty) for position in frame["_position"]]
-        for column in columns:
-            values = np.array([row[column] for row in rows], dtype=np.float64)
-            if column in _INTEGER_COLUMNS:
-                frame[column] = pd.array([None if math.isnan(value) else int(value) for value in values],
-                                         dtype="Int64")
-            else:
-                frame[column] = values
+        _add_period_columns(frame, [results.get(int(position)) for position in frame["_position"]], method)
         search_settings = {"top": period_search_top, "threshold": period_search_threshold,
                            "searched": len(chosen), "options": options, "method": method}
     frame = frame.drop(columns="_position")
