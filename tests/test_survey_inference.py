@@ -358,3 +358,19 @@ def test_cli_scheduler_local_end_to_end(curve_folder: Path, bundles: tuple[Path,
     again = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
     assert again.returncode == 0, again.stderr[-3000:]
     assert ql.read_candidates(out).attrs["survey"]["parts_skipped"] == 3
+
+
+def test_a_shard_seeds_random_preprocessing_as_the_whole_input_would():
+    """A random preprocessing step draws from the curve's index in the whole input, not in its shard."""
+    import qusi_lab as ql
+    from qusi_lab.transforms import Pipeline, default_preprocessing
+    from qusi_lab.transforms.augmentation import AddNoise
+
+    curves = [ql.LightCurve(np.arange(500) * 0.02, 1 + np.random.default_rng(i).normal(0, 1e-3, 500))
+              for i in range(6)]
+    noisy = Pipeline([AddNoise(0.5, probability=1.0), *default_preprocessing(64)])
+    whole = ql.data.LightCurveDataset.from_light_curves(curves, preprocessing=noisy)
+    shard = ql.data.LightCurveDataset.from_light_curves(curves[3:], preprocessing=noisy, first_position=3)
+    assert np.array_equal(whole[4][0].numpy(), shard[1][0].numpy())
+    unplaced = ql.data.LightCurveDataset.from_light_curves(curves[3:], preprocessing=noisy)
+    assert not np.array_equal(whole[4][0].numpy(), unplaced[1][0].numpy())  # the seed is what decides

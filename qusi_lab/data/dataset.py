@@ -237,6 +237,10 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         carry no id).
     target_id_from_path:
         Function ``path -> target id`` for file names the default does not know.
+    first_position:
+        Where ``sources[0]`` stands in a larger collection (a survey shard: its first curve's index in the
+        whole input). A random preprocessing step of source ``i`` is seeded with ``first_position + i``,
+        so a curve is processed alike whichever shard scores it.
 
     Example
     -------
@@ -260,8 +264,10 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         input_length: int | None = None,
         target_ids: Sequence[Any] | str | None = None,
         target_id_from_path: Callable[[Any], Any] | None = None,
+        first_position: int = 0,
     ) -> None:
         self._sources: list[Any] = list(sources)
+        self._first_position = int(first_position)
         if load is None:
             from qusi_lab.io import read_light_curve
 
@@ -725,7 +731,7 @@ class LightCurveDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             raise
         pipeline = self._training_pipeline if augment else self._preprocessing
         # dataset[i] is deterministic: a seeded generator serves any random preprocessing step.
-        generator = rng if (augment and rng is not None) else np.random.default_rng(position)
+        generator = rng if (augment and rng is not None) else np.random.default_rng(self._first_position + position)
         try:
             array = pipeline.to_array(lc, rng=generator)
         except LightCurveError as error:

@@ -354,6 +354,7 @@ class ShardTask:
     rank_by: str | None = None
     fuse: bool = True
     threads: int | None = 1
+    start: int = 0  # the index of the shard's first curve in the whole input (seeds as one process would)
 
 
 def score_shard(task: ShardTask) -> dict[str, Any]:
@@ -371,7 +372,7 @@ def score_shard(task: ShardTask) -> dict[str, Any]:
     assert model.input_length is not None
     # Not inference_dataset: it checks every path exists first; here a missing file is one "load" problem.
     dataset = LightCurveDataset(list(task.paths), load=scoring._load_any, preprocessing=model.preprocessing,
-                                augmentation=False)
+                                augmentation=False, first_position=task.start)
     previous_threads = torch.get_num_threads()
     try:
         if task.threads is not None:
@@ -709,7 +710,7 @@ def infer_survey(
                 continue
             counts["redone"] += state == "stale"
             task = ShardTask(index, tuple(paths), digest, str(folder), str(model_folder), fingerprint,
-                             int(batch_size), rank_by, fuse, threads)
+                             int(batch_size), rank_by, fuse, threads, start=index * int(shard_size))
             # pure=False and a run-unique key: a rerun's task is never mistaken for a finished one.
             future = client.submit(score_shard, task, key=f"qusi-lab-shard-{run}-{index}", pure=False)
             submitted.add(future)
