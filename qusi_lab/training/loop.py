@@ -435,7 +435,10 @@ class _Run:
     def steps(self) -> None:
         """Train until a stop (max_steps, early stopping, max_time); a Ctrl-C saves what it can."""
         state, setup = self.state, self.setup
-        previous_handler = install_interrupt_handler(self.interrupt) if self.folder is not None else None
+        # Under torchrun a Ctrl-C reaches the ranks at different steps and the launcher stops them all:
+        # no deferred saving there (the run resumes from its last periodic checkpoint).
+        deferred = self.folder is not None and self.world == 1
+        previous_handler = install_interrupt_handler(self.interrupt) if deferred else None
         self.seconds_now: float | None = None
         try:
             while state.stopped_reason is None and state.step < setup.max_steps:
@@ -454,7 +457,7 @@ class _Run:
                 state.stopped_reason = "max_steps"
         except KeyboardInterrupt:
             stop_workers(self.iterator)  # workers would otherwise finish the batches they are reading first
-            if self.writes is not None and self.interrupt.phase == "loading" and self.step_start_rng is not None:
+            if deferred and self.interrupt.phase == "loading" and self.step_start_rng is not None:
                 states = random_states()
                 states["torch"] = self.step_start_rng
                 self._save_last(states)

@@ -27,7 +27,13 @@ from torch import nn
 
 from qusi_lab.models.trained import Model, description_of
 from qusi_lab.training.cache import DEFAULT_CACHE_BYTES, estimated_cache_bytes
-from qusi_lab.training.distributed import check_batch_size, choose_device, choose_precision, world_size
+from qusi_lab.training.distributed import (
+    check_batch_size,
+    choose_device,
+    choose_precision,
+    is_distributed,
+    world_size,
+)
 from qusi_lab.training.resume import RESUME_KEYS, data_record, plain
 from qusi_lab.training.schedules import make_optimizer, make_scheduler, time_budget_schedule
 from qusi_lab.training.validation import check_inputs, monitor_name
@@ -278,7 +284,7 @@ def prepare(
     # The device (this rank's GPU under torchrun) and precision are chosen here and recorded in the config.
     device = choose_device(options.device)
     precision = choose_precision(options.precision, device)
-    world = world_size()
+    world = world_size() if is_distributed() else 1  # a stray $WORLD_SIZE without a process group is one process
     if world > 1:
         check_batch_size(batch_size, world)
     model.to(device)
