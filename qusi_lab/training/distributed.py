@@ -20,7 +20,12 @@ otherwise break that equality, and :func:`synchronised_layers` makes them see th
 What remains is floating-point summation order (per-rank sums, then a sum over ranks): about 3e-7
 absolute on the weights of a small Hadryss after 40 Adam steps (tests/test_distributed_training.py).
 Dropout called as a function inside a model's ``forward`` (``F.dropout``), alpha dropout and attention
-dropout draw per-rank masks (a warning names such layers): those runs are equivalent, not equal.
+dropout draw per-rank masks (a warning names such layers), and multiclass ``class_weights`` make the
+loss a weighted mean per rank: those runs are equivalent, not equal. On CUDA one process uses the fused
+dropout kernel, whose masks are not ``bernoulli_``'s, so there too 1 and N processes are equivalent only
+(untested here: no GPU). Without this synchronisation the weights of the test run differ by up to 0.18
+after 40 steps (per-rank BatchNorm statistics of 8 curves, per-rank masks), and the ranks' BatchNorm
+running statistics differ from one another.
 Each rank reads the whole global stream and keeps its share (the data loading is not divided, the
 network's work is; with the preprocessing cache reading is the cheap part).
 

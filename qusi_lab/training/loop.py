@@ -261,7 +261,8 @@ def train(
     and left alone), wraps the network in ``DistributedDataParallel`` and each rank trains on items
     ``rank::N`` of every global batch of ``batch_size`` (which N must divide), BatchNorm statistics and
     dropout masks taken over the global batch (:mod:`qusi_lab.training.distributed`). The same seed
-    then gives the weights of one process up to floating-point summation order. Rank 0 validates
+    then gives the weights of one process up to floating-point summation order (not for multiclass
+    ``class_weights``, whose weighted mean is taken per rank, nor for dropout a warning names). Rank 0 validates
     (the metrics go to every rank, so best steps and early stopping agree) and alone writes
     checkpoints and logs; every rank returns the same result with the same weights. Resuming reads
     rank 0's ``last.pt`` on every rank. Each rank reads the whole stream and keeps its share, so the
