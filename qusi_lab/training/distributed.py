@@ -20,8 +20,9 @@ otherwise break that equality, and :func:`synchronised_layers` makes them see th
 What remains is floating-point summation order (per-rank sums, then a sum over ranks): about 3e-7
 absolute on the weights of a small Hadryss after 40 Adam steps (tests/test_distributed_training.py).
 Dropout called as a function inside a model's ``forward`` (``F.dropout``), alpha dropout and attention
-dropout draw per-rank masks (a warning names such layers), and multiclass ``class_weights`` make the
-loss a weighted mean per rank: those runs are equivalent, not equal. On CUDA one process uses the fused
+dropout draw per-rank masks (a warning names such layers): those runs are equivalent, not equal.
+(Multiclass ``class_weights`` make the loss a weighted mean, which the loop scales per rank to its
+share of the batch's weights, so those stay exact.) On CUDA one process uses the fused
 dropout kernel, whose masks are not ``bernoulli_``'s, so there too 1 and N processes are equivalent only
 (untested here: no GPU). Without this synchronisation the weights of the test run differ by up to 0.18
 after 40 steps (per-rank BatchNorm statistics of 8 curves, per-rank masks), and the ranks' BatchNorm

@@ -261,8 +261,8 @@ def train(
     and left alone), wraps the network in ``DistributedDataParallel`` and each rank trains on items
     ``rank::N`` of every global batch of ``batch_size`` (which N must divide), BatchNorm statistics and
     dropout masks taken over the global batch (:mod:`qusi_lab.training.distributed`). The same seed
-    then gives the weights of one process up to floating-point summation order (not for multiclass
-    ``class_weights``, whose weighted mean is taken per rank, nor for dropout a warning names). Rank 0 validates
+    then gives the weights of one process up to floating-point summation order (class-weighted losses
+    included; not for dropout a warning names). Rank 0 validates
     (the metrics go to every rank, so best steps and early stopping agree) and alone writes
     checkpoints and logs; every rank returns the same result with the same weights. Resuming reads
     rank 0's ``last.pt`` on every rank. Each rank reads the whole stream and keeps its share, so the
@@ -339,6 +339,7 @@ class _Run:
         self.step_start_rng: torch.Tensor | None = None
         self.iterator: Iterator[Any] | None = None
         self.iterator_chunk = -1
+        self.loss_share: float | None = None  # see _loss_share
 
     # ------------------------------------------------------------ stage 2: resume, or a fresh start
     def resume_or_start(self) -> None:
@@ -503,10 +504,27 @@ class _Run:
             for _ in range(into_chunk):  # replay the part of the chunk done before the checkpoint
                 next(self.iterator)
         x, y = next(self.iterator)
+        self.loss_share = None
         if self.world > 1:
             # Every rank drew the same global batch; each trains on its rows (see distributed.py).
-            x, y = shard_batch(x, rank=self.rank, world=self.world), shard_batch(y, rank=self.rank, world=self.world)
+            local = shard_batch(y, rank=self.rank, world=self.world)
+            self.loss_share = self._loss_share(y, local)
+            x, y = shard_batch(x, rank=self.rank, world=self.world), local
         return x, y
+
+    def _loss_share(self, global_y: torch.Tensor, local_y: torch.Tensor) -> float | None:
+        """The factor that makes a rank's class-weighted loss its share of the global batch's (None: not needed).
+
+        Multiclass class weights make the loss a weighted mean, sum(w l) / sum(w), per rank; DDP averages the
+        ranks' gradients, so each rank scales its loss by N sum(w, rank) / sum(w, global batch) (every rank
+        holds the global batch's labels) and the average is the one-process loss's gradient.
+        """
+        weight = getattr(getattr(self.setup.loss_function, "loss", None), "weight", None)
+        if self.setup.task != "multiclass" or weight is None:
+            return None
+        weight = weight.detach().cpu()
+        total = float(weight[global_y.long()].sum())
+        return float(weight[local_y.long()].sum()) * self.world / total if total > 0 else None
 
     def _update(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """One optimisation step; returns the loss and the gradient norm (before clipping)."""
@@ -521,6 +539,8 @@ class _Run:
         else:
             with torch.autocast(setup.device.type, dtype=self.autocast):
                 loss = setup.loss_function(self.trainee(x), y)
+        if self.loss_share is not None:
+            loss = loss * self.loss_share
         # The batch's loss (the mean of the ranks' equal shares): every rank logs and checks the same value.
         batch_loss = all_reduce_mean(loss.detach().float())
         if not torch.isfinite(batch_loss):
