@@ -441,7 +441,6 @@ class _Run:
         # no deferred saving there (the run resumes from its last periodic checkpoint).
         deferred = self.folder is not None and self.world == 1
         previous_handler = install_interrupt_handler(self.interrupt) if deferred else None
-        self.seconds_now: float | None = None
         try:
             while state.stopped_reason is None and state.step < setup.max_steps:
                 self.interrupt.phase = "loading"
