@@ -46,6 +46,7 @@ OFFLINE: dict[str, tuple[str, list[str], list[str]]] = {
     "vetting": ("bench_vetting.py", [], ["--candidates", "2000", "--files", "4", "--steps", "3", "--think", "0.5"]),
     "interactive": ("bench_interactive.py", [], ["--repeats", "3"]),
     "imaging": ("bench_imaging.py", [], ["--repeats", "1"]),
+    "distributed": ("bench_distributed.py", [], ["--steps", "10", "--input-length", "512", "--curves", "32", "--repeats", "1"]),
 }
 OPT_IN: dict[str, tuple[str, list[str], list[str]]] = {
     "qusi": ("bench_vs_qusi.py", [], ["--quick"]),

@@ -447,9 +447,12 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    import contextlib
+
     from qusi_lab.data import LightCurveDataset
     from qusi_lab.models import model_for_task
     from qusi_lab.training import evaluate, train
+    from qusi_lab.training.distributed import is_main_process
     from qusi_lab.transforms import DEFAULT_INPUT_LENGTH, default_preprocessing
 
     data = _existing_folder(args.data, "--data")
@@ -462,8 +465,11 @@ def _run_train(args: argparse.Namespace) -> int:
     datasets = LightCurveDataset.from_experiment(data, **options)
     train_set, validation_set = datasets["train"], datasets["validation"]
     task = str(train_set.task)
-    print(f"train:      {train_set}")
-    print(f"validation: {validation_set}")
+    # Under torchrun every rank trains; rank 0 alone prints and writes (the bundle, history, problems).
+    main = is_main_process()
+    if main:
+        print(f"train:      {train_set}")
+        print(f"validation: {validation_set}")
     n_classes = len(train_set.label_names) if task != "regression" else None
     import torch
 
@@ -475,7 +481,8 @@ def _run_train(args: argparse.Namespace) -> int:
     balance = "equal" if (args.balance == "equal" and task != "regression") else None
     out = Path(args.out)
     workers = _workers(args.num_workers)
-    with _Threads(args.threads), _ProblemReport(out, datasets):
+    report: contextlib.AbstractContextManager[Any] = _ProblemReport(out, datasets) if main else contextlib.nullcontext()
+    with _Threads(args.threads), report:
         result = train(
             model, train_set, validation_set,
             max_steps=args.max_steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
@@ -483,6 +490,8 @@ def _run_train(args: argparse.Namespace) -> int:
             checkpoint_dir=out / "checkpoints", max_time=args.max_time, progress=not args.quiet,
             resume=not args.fresh,
         )
+        if not main:
+            return 0
         result.model.save(out)
         result.history.to_csv(out / "history.csv", index=False)
         print(result)

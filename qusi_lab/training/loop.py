@@ -65,6 +65,18 @@ from qusi_lab.training.checkpoints import (
     random_states,
     restore_random_states,
 )
+from qusi_lab.training.distributed import (
+    all_reduce_mean,
+    autocast_dtype,
+    barrier,
+    broadcast_object,
+    choose_device,
+    is_distributed,
+    process_group,
+    rank,
+    shard_batch,
+    synchronised_layers,
+)
 from qusi_lab.training.interrupts import (
     DeferredInterrupt,
     ignore_interrupts,
@@ -133,6 +145,7 @@ def train(
     top_fraction: float = DEFAULT_TOP_FRACTION,
     cache: bool | None = None,
     initialize: bool | None = None,
+    precision: str | None = None,
 ) -> TrainingResult:
     """Train ``model`` on ``train`` (a labelled :class:`~qusi_lab.data.LightCurveDataset`).
 
@@ -223,7 +236,12 @@ def train(
         cannot be reached in the time, the cosine decay follows the clock and the weights depend on the
         machine's speed (a warning says so at the step where that starts).
     device:
-        ``"cpu"``, ``"cuda"``, ... (default: CUDA when available, else CPU).
+        ``"cpu"``, ``"cuda"``, ... (default: CUDA when available, this rank's GPU ``cuda:LOCAL_RANK``
+        under torchrun, else CPU). ``result.config["device"]`` says which.
+    precision:
+        ``"fp32"``, ``"bf16"`` or ``"fp16"`` (CUDA only, with a gradient scaler): the autocast dtype of
+        the training steps. None (default): bf16 on a CUDA device that supports it, else fp16 there,
+        fp32 on the CPU. ``result.config["precision"]`` says which. Validation runs in float32.
     deterministic:
         Use ``torch.use_deterministic_algorithms`` during training.
     threshold, top_fraction:
@@ -235,6 +253,21 @@ def train(
         (default): when it fits in 1 GiB (about 20,000 curves of 2048 bins). Its time counts
         towards ``max_time``.
 
+    Several processes (``torchrun``)
+    --------------------------------
+    Run the same script under ``torchrun --nproc-per-node N script.py`` (or ``torchrun --nproc-per-node N
+    -m qusi_lab train ...``; SLURM and Kubernetes launch it the same way). When ``WORLD_SIZE`` > 1, this
+    function initialises the process group (gloo on CPU, nccl on CUDA; a group you made yourself is used
+    and left alone), wraps the network in ``DistributedDataParallel`` and each rank trains on items
+    ``rank::N`` of every global batch of ``batch_size`` (which N must divide), BatchNorm statistics and
+    dropout masks taken over the global batch (:mod:`qusi_lab.training.distributed`). The same seed
+    then gives the weights of one process up to floating-point summation order (class-weighted losses
+    included; not for dropout a warning names). Rank 0 validates
+    (the metrics go to every rank, so best steps and early stopping agree) and alone writes
+    checkpoints and logs; every rank returns the same result with the same weights. Resuming reads
+    rank 0's ``last.pt`` on every rank. Each rank reads the whole stream and keeps its share, so the
+    data loading is not divided (the network's work is).
+
     Returns
     -------
     TrainingResult
@@ -245,20 +278,37 @@ def train(
     -------
     >>> result = train(model, train_set, validation_set, max_steps=1000, balance="equal")   # doctest: +SKIP
     >>> result.best_metrics["auc_roc"]                                                     # doctest: +SKIP
+
+    The same call in ``train.py``, run as ``torchrun --nproc-per-node 2 train.py``, trains on two processes.
     """
     # The keyword arguments as given (the signature above is the public API; Options holds the same names).
     options = Options(**{name: value for name, value in locals().items() if name in OPTION_NAMES})
     started = time.monotonic()
     network, already_trained = network_to_train(model)
-    setup = prepare(network, train, validation, options, already_trained)
-    run = _Run(network, train, validation, options, setup, started)
-    devices = [setup.device.index or 0] if setup.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), deterministic_algorithms(options.deterministic):
-        torch.manual_seed(derived_seed(options.seed, 0))
-        run.resume_or_start()
-        run.open()
-        run.steps()
-    return run.finish()
+    # Under torchrun (WORLD_SIZE > 1) the process group exists for the run; otherwise this does nothing.
+    with process_group(choose_device(options.device)):
+        setup = prepare(network, train, validation, options, already_trained)
+        run = _Run(network, train, validation, options, setup, started)
+        devices = [setup.device.index or 0] if setup.device.type == "cuda" else []
+        with (
+            torch.random.fork_rng(devices=devices),
+            deterministic_algorithms(options.deterministic),
+            synchronised_layers(network, rank=run.rank, world=run.world) as inexact,
+        ):
+            if inexact:
+                warnings.warn(
+                    f"{', '.join(inexact[:3])}: dropout-like layers draw their masks per process, so a run on "
+                    f"{run.world} processes differs from one on a single process by more than rounding",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            torch.manual_seed(derived_seed(options.seed, 0))
+            run.resume_or_start()
+            run.open()
+            run.steps()
+        result = run.finish()
+        barrier()  # rank 0's last files are written before any rank returns
+    return result
 
 
 # ---------------------------------------------------------------- stages 2-5: the run
@@ -273,6 +323,13 @@ class _Run:
         self.model, self.train_set, self.validation = model, train_set, validation
         self.options, self.setup, self.started = options, setup, started
         self.folder = setup.folder
+        # Under torchrun every rank reads checkpoints from the folder but only rank 0 writes there.
+        self.world, self.rank = (setup.world_size, rank()) if is_distributed() else (1, 0)
+        self.main = self.rank == 0
+        self.writes = self.folder if self.main else None
+        self.trainee: nn.Module = model  # the network, or its DistributedDataParallel wrapper
+        self.autocast = autocast_dtype(setup.precision)
+        self.grad_scaler = torch.amp.GradScaler("cuda") if setup.precision == "fp16" else None
         self.state = LoopState()
         self.resumed_from: int | None = None
         self.saved_at: int | None = None  # step of the newest last.pt
@@ -282,19 +339,25 @@ class _Run:
         self.step_start_rng: torch.Tensor | None = None
         self.iterator: Iterator[Any] | None = None
         self.iterator_chunk = -1
+        self.loss_share: float | None = None  # see _loss_share
 
     # ------------------------------------------------------------ stage 2: resume, or a fresh start
     def resume_or_start(self) -> None:
         """Continue from ``last.pt`` when there is one (and ``resume``), else start afresh."""
         folder, setup = self.folder, self.setup
-        if folder is not None and self.options.resume and (folder / LAST_CHECKPOINT).exists():
+        # Rank 0 decides (every rank must take the same branch), then every rank reads its last.pt.
+        resuming = broadcast_object(
+            folder is not None and self.options.resume and (folder / LAST_CHECKPOINT).exists()
+        )
+        if folder is not None and resuming:
             self._resume(folder / LAST_CHECKPOINT)
             return
-        if folder is not None:
+        if self.writes is not None:
             # A fresh start: a best.pt left by an earlier run in this folder must not pass for this run's,
             # nor its last.pt be resumed by the next call if this run stops before its first checkpoint.
-            (folder / BEST_CHECKPOINT).unlink(missing_ok=True)
-            (folder / LAST_CHECKPOINT).unlink(missing_ok=True)
+            (self.writes / BEST_CHECKPOINT).unlink(missing_ok=True)
+            (self.writes / LAST_CHECKPOINT).unlink(missing_ok=True)
+        barrier()
         if setup.config["initialize"]:
             # initialize_weights <- resume_or_start <- train <- the caller
             initialize_weights(self.model, derived_seed(self.options.seed, 3), stacklevel=4)
@@ -313,6 +376,8 @@ class _Run:
             ) from error
         setup.optimizer.load_state_dict(checkpoint["optimizer"])
         setup.scheduler.load_state_dict(checkpoint["scheduler"])
+        if self.grad_scaler is not None and checkpoint.get("grad_scaler"):
+            self.grad_scaler.load_state_dict(checkpoint["grad_scaler"])
         restore_random_states(checkpoint["random_states"])
         state = self.state = LoopState.from_checkpoint(checkpoint)
         self.resumed_from = self.saved_at = state.step
@@ -332,12 +397,13 @@ class _Run:
     def open(self) -> None:
         """Loggers, the validator, the training stream (cached when it fits) and the progress bar."""
         options, setup, state = self.options, self.setup, self.state
-        self.loggers = make_loggers(options.loggers, self.folder, setup.config)
+        # Loggers and the progress bar belong to rank 0; the other ranks only train.
+        self.loggers = make_loggers(options.loggers, self.folder, setup.config) if self.main else []
         for logger in self.loggers:
             if isinstance(logger, CSVLogger):
                 logger.restore(state.history)
         self.validator = None
-        if self.validation is not None:
+        if self.validation is not None and self.main:
             self.validator = Validator(self.validation, max(setup.batch_size, 128), int(options.num_workers))
         source = self.train_set
         if state.stopped_reason is None and use_cache(options.cache, self.train_set):
@@ -346,19 +412,35 @@ class _Run:
         self.bar = ProgressBar(
             setup.max_steps,
             initial=min(state.step, setup.max_steps),
-            enabled=options.progress and state.stopped_reason is None,
+            enabled=options.progress and state.stopped_reason is None and self.main,
         )
         self.parameters = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # Made after a resume or the initial weights (it broadcasts rank 0's, identical anyway).
+            device_ids = [setup.device.index] if setup.device.type == "cuda" else None
+            self.trainee = DistributedDataParallel(self.model, device_ids=device_ids)
         self.elapsed_before = state.elapsed
 
     def _elapsed(self) -> float:
         return self.elapsed_before + (time.monotonic() - self.started)
 
+    def _seconds(self) -> float:
+        """Seconds since the call started; rank 0's on every rank (time decisions must agree)."""
+        seconds = time.monotonic() - self.started
+        if self.world > 1:
+            seconds = float(broadcast_object(seconds))
+        return seconds
+
     # ------------------------------------------------------------ stage 4: the steps
     def steps(self) -> None:
         """Train until a stop (max_steps, early stopping, max_time); a Ctrl-C saves what it can."""
         state, setup = self.state, self.setup
-        previous_handler = install_interrupt_handler(self.interrupt) if self.folder is not None else None
+        # Under torchrun a Ctrl-C reaches the ranks at different steps and the launcher stops them all:
+        # no deferred saving there (the run resumes from its last periodic checkpoint).
+        deferred = self.folder is not None and self.world == 1
+        previous_handler = install_interrupt_handler(self.interrupt) if deferred else None
         try:
             while state.stopped_reason is None and state.step < setup.max_steps:
                 self.interrupt.phase = "loading"
@@ -376,7 +458,7 @@ class _Run:
                 state.stopped_reason = "max_steps"
         except KeyboardInterrupt:
             stop_workers(self.iterator)  # workers would otherwise finish the batches they are reading first
-            if self.folder is not None and self.interrupt.phase == "loading" and self.step_start_rng is not None:
+            if deferred and self.interrupt.phase == "loading" and self.step_start_rng is not None:
                 states = random_states()
                 states["torch"] = self.step_start_rng
                 self._save_last(states)
@@ -421,35 +503,71 @@ class _Run:
             for _ in range(into_chunk):  # replay the part of the chunk done before the checkpoint
                 next(self.iterator)
         x, y = next(self.iterator)
+        self.loss_share = None
+        if self.world > 1:
+            # Every rank drew the same global batch; each trains on its rows (see distributed.py).
+            local = shard_batch(y, rank=self.rank, world=self.world)
+            self.loss_share = self._loss_share(y, local)
+            x, y = shard_batch(x, rank=self.rank, world=self.world), local
         return x, y
+
+    def _loss_share(self, global_y: torch.Tensor, local_y: torch.Tensor) -> float | None:
+        """The factor that makes a rank's class-weighted loss its share of the global batch's (None: not needed).
+
+        Multiclass class weights make the loss a weighted mean, sum(w l) / sum(w), per rank; DDP averages the
+        ranks' gradients, so each rank scales its loss by N sum(w, rank) / sum(w, global batch) (every rank
+        holds the global batch's labels) and the average is the one-process loss's gradient.
+        """
+        weight = getattr(getattr(self.setup.loss_function, "loss", None), "weight", None)
+        if self.setup.task != "multiclass" or weight is None:
+            return None
+        weight = weight.detach().cpu()
+        total = float(weight[global_y.long()].sum())
+        return float(weight[local_y.long()].sum()) * self.world / total if total > 0 else None
 
     def _update(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """One optimisation step; returns the loss and the gradient norm (before clipping)."""
-        setup, model, clip = self.setup, self.model, self.options.gradient_clip_norm
+        setup, clip = self.setup, self.options.gradient_clip_norm
         x, y = x.to(setup.device), y.to(setup.device)
         if setup.scaler is not None:
             y = (y - setup.scaler["mean"]) / setup.scaler["std"]
-        model.train()
+        self.trainee.train()  # the DDP wrapper too, when there is one
         setup.optimizer.zero_grad(set_to_none=True)
-        loss = setup.loss_function(model(x), y)
-        if not torch.isfinite(loss):
+        if self.autocast is None:
+            loss = setup.loss_function(self.trainee(x), y)
+        else:
+            with torch.autocast(setup.device.type, dtype=self.autocast):
+                loss = setup.loss_function(self.trainee(x), y)
+        if self.loss_share is not None:
+            loss = loss * self.loss_share
+        # The batch's loss (the mean of the ranks' equal shares): every rank logs and checks the same value.
+        batch_loss = all_reduce_mean(loss.detach().float())
+        if not torch.isfinite(batch_loss):
             raise FloatingPointError(
-                f"the training loss became {float(loss)} at step {self.state.step + 1}; lower the learning_rate "
+                f"the training loss became {float(batch_loss)} at step {self.state.step + 1}; lower the learning_rate "
                 "or check the inputs (see dataset.plot(i))"
             )
-        loss.backward()
+        if self.grad_scaler is not None:
+            self.grad_scaler.scale(loss).backward()
+            self.grad_scaler.unscale_(setup.optimizer)  # clip the true gradients
+        else:
+            loss.backward()
         if clip is not None and clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.parameters, float(clip)))
         else:
             grad_norm = float(
                 torch.nn.utils.get_total_norm([p.grad for p in self.parameters if p.grad is not None])
             )
-        setup.optimizer.step()
+        if self.grad_scaler is not None:
+            self.grad_scaler.step(setup.optimizer)
+            self.grad_scaler.update()
+        else:
+            setup.optimizer.step()
         setup.scheduler.step()
         self.state.step += 1
         if setup.time_budget is not None:
-            setup.time_budget(time.monotonic() - self.started, self.state.step)
-        return float(loss.detach()), grad_norm
+            setup.time_budget(self._seconds(), self.state.step)
+        return float(batch_loss), grad_norm
 
     def _bookkeeping(self, loss_value: float, grad_norm: float) -> None:
         """Running sums and the bar; validate, decide whether to stop, write last.pt when due."""
@@ -461,7 +579,7 @@ class _Run:
         self.smoothed_loss = loss_value if smoothed is None else 0.9 * smoothed + 0.1 * loss_value
         self.bar.update(1, loss=self.smoothed_loss)
 
-        out_of_time = options.max_time is not None and time.monotonic() - self.started >= float(options.max_time)
+        out_of_time = options.max_time is not None and self._seconds() >= float(options.max_time)
         # No extra validation when the time budget stops the run: a resumed run then makes exactly
         # the validations (best weights, early stopping) of an uninterrupted one.
         if state.step % setup.validation_every == 0 or state.step >= setup.max_steps:
@@ -493,6 +611,7 @@ class _Run:
             "elapsed": self._elapsed(),
         }
         state.loss_sum, state.grad_norm_sum, state.steps_since_row = 0.0, 0.0, 0
+        metrics: dict[str, float] | None = None
         if self.validator is not None:
             metrics = self.validator(
                 self.model,
@@ -503,8 +622,12 @@ class _Run:
                 float(self.options.threshold),
                 float(self.options.top_fraction),
             )
+        if self.world > 1:
+            # Rank 0 validated: its row and metrics on every rank, so best steps and early stopping agree.
+            row, metrics = broadcast_object((row, metrics))
+        if metrics is not None:
             row.update({f"val_{name}": float(value) for name, value in metrics.items()})
-            keep_best(state, metrics, setup.monitor_name, float(self.options.min_delta), self.model, self.folder)
+            keep_best(state, metrics, setup.monitor_name, float(self.options.min_delta), self.model, self.writes)
             self.bar.set(**{name: row[f"val_{name}"] for name in dict.fromkeys(["loss", setup.monitor_name])})
         state.history.append(plain(row))
         for logger in self.loggers:
@@ -515,6 +638,9 @@ class _Run:
         if self.folder is None:
             return
         state, setup, seed = self.state, self.setup, int(self.options.seed)
+        if self.writes is None:  # another rank than 0: rank 0 writes the same state
+            self.saved_at = state.step
+            return
         self.saved_at = None  # a failed write below leaves last.pt as it was, but say nothing about it
         atomic_torch_save(
             {
@@ -537,6 +663,7 @@ class _Run:
                 "fingerprint": setup.fingerprint,
                 "data": setup.data_record,
                 "target_scaler": setup.scaler,
+                **({"grad_scaler": self.grad_scaler.state_dict()} if self.grad_scaler is not None else {}),
             },
             self.folder / LAST_CHECKPOINT,
         )

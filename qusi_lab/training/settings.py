@@ -27,6 +27,13 @@ from torch import nn
 
 from qusi_lab.models.trained import Model, description_of
 from qusi_lab.training.cache import DEFAULT_CACHE_BYTES, estimated_cache_bytes
+from qusi_lab.training.distributed import (
+    check_batch_size,
+    choose_device,
+    choose_precision,
+    is_distributed,
+    world_size,
+)
 from qusi_lab.training.resume import RESUME_KEYS, data_record, plain
 from qusi_lab.training.schedules import make_optimizer, make_scheduler, time_budget_schedule
 from qusi_lab.training.validation import check_inputs, monitor_name
@@ -166,6 +173,7 @@ class Options:
     top_fraction: Any
     cache: Any
     initialize: Any
+    precision: Any
 
 
 OPTION_NAMES = frozenset(option.name for option in fields(Options))
@@ -184,6 +192,8 @@ class Setup:
     scaler: dict[str, float] | None
     loss_function: nn.Module
     device: torch.device
+    precision: str
+    world_size: int
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     time_budget: Callable[[float, int], None] | None
@@ -271,11 +281,12 @@ def prepare(
     from qusi_lab.models import loss_for_task
 
     loss_function = loss_for_task(task, class_weights=weights, regression_loss=options.regression_loss)
-    device = (
-        torch.device(options.device)
-        if options.device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    # The device (this rank's GPU under torchrun) and precision are chosen here and recorded in the config.
+    device = choose_device(options.device)
+    precision = choose_precision(options.precision, device)
+    world = world_size() if is_distributed() else 1  # a stray $WORLD_SIZE without a process group is one process
+    if world > 1:
+        check_batch_size(batch_size, world)
     model.to(device)
     loss_function.to(device)
     optimizer = make_optimizer(options.optimizer, model, float(options.learning_rate), float(options.weight_decay))
@@ -320,6 +331,10 @@ def prepare(
             "checkpoint_dir": None if options.checkpoint_dir is None else str(options.checkpoint_dir),
             # Whether a fresh start re-draws the weights from the seed (see the docstring); a resume never does.
             "initialize": (not already_trained) if options.initialize is None else bool(options.initialize),
+            # Where and how it ran (not part of what must match on resume: a run may continue elsewhere).
+            "device": str(device),
+            "precision": precision,
+            "world_size": world,
         }
     )
     checkpoint_dir = options.checkpoint_dir
@@ -333,6 +348,8 @@ def prepare(
         scaler=scaler,
         loss_function=loss_function,
         device=device,
+        precision=precision,
+        world_size=world,
         optimizer=optimizer,
         scheduler=scheduler,
         time_budget=time_budget,
