@@ -172,11 +172,14 @@ class _BandDerotator:
         self.indices = columns.reshape(-1)
         self.values = (wy[..., :, None] * wx[..., None, :]).reshape(-1)
         self.taps = 16
+        self._sources: dict[tuple[int, int], tuple[int, int]] = {}
 
     def sources(self, start: int, stop: int) -> tuple[int, int]:
         """The range ``[first, last)`` of ``column_order`` that the rows of ``pixels[start:stop]`` read."""
-        block = self.indices[start * self.n_frames * self.taps:stop * self.n_frames * self.taps]
-        return int(block.min()) // self.n_frames, int(block.max()) // self.n_frames + 1
+        if (start, stop) not in self._sources:
+            block = self.indices[start * self.n_frames * self.taps:stop * self.n_frames * self.taps]
+            self._sources[start, stop] = (int(block.min()) // self.n_frames, int(block.max()) // self.n_frames + 1)
+        return self._sources[start, stop]
 
     def apply(self, start: int, stop: int, coefficients: np.ndarray) -> np.ndarray:
         """Derotate spline coefficients ``(source pixels of the block, frames, levels)`` (float32, the
@@ -187,15 +190,12 @@ class _BandDerotator:
         levels = coefficients.shape[-1]
         if coefficients.shape != (last - first, n_frames, levels):
             raise ValueError(f"coefficients of shape {coefficients.shape}, expected {(last - first, n_frames, levels)}")
-        # Rows of the right-hand side outside [first, last) are never read: an uninitialised buffer
-        # (pages never touched cost nothing) spares shifting the block's column indices.
-        rhs = np.empty((self.column_order.size * n_frames, levels), dtype=np.float32)
-        rhs[first * n_frames:last * n_frames] = coefficients.reshape(-1, levels)
         low, high = start * n_frames * taps, stop * n_frames * taps
         matrix = sparse.csr_matrix(
-            (self.values[low:high], self.indices[low:high], np.arange(0, high - low + 1, taps, dtype=np.int32)),
-            shape=((stop - start) * n_frames, rhs.shape[0]))
-        out = np.asarray(matrix @ rhs).reshape(stop - start, n_frames, levels)
+            (self.values[low:high], self.indices[low:high] - np.int32(first * n_frames),
+             np.arange(0, high - low + 1, taps, dtype=np.int32)),
+            shape=((stop - start) * n_frames, (last - first) * n_frames))
+        out = np.asarray(matrix @ coefficients.reshape(-1, levels)).reshape(stop - start, n_frames, levels)
         outside = self.outside[start:stop]
         if outside.any():
             out[outside] = np.nan
@@ -284,16 +284,18 @@ def collapse(cube: np.ndarray, method: CollapseMethod = "median", axis: int = 0)
         cube = cube.astype(np.float64, copy=False)
     if method not in ("median", "mean"):
         raise ValueError(f"method must be 'median' or 'mean', not {method!r}")
-    if np.isnan(cube).any():
+    if cube.size and np.isnan(cube.min()):  # min propagates NaN: one pass, no boolean copy
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
             return np.nanmedian(cube, axis=axis) if method == "median" else np.nanmean(cube, axis=axis)
     if method == "mean":
         return cube.mean(axis=axis)
-    n = cube.shape[axis]  # np.partition: np.median's NaN check makes it ~4x slower here
-    part = np.moveaxis(np.partition(cube, [n // 2] if n % 2 else [n // 2 - 1, n // 2], axis=axis), axis, 0)
-    # basic indexing, not np.take (which copied the whole partitioned array)
-    return part[n // 2].copy() if n % 2 else 0.5 * (part[n // 2 - 1] + part[n // 2])
+    n = cube.shape[axis]
+    # partition (np.median's NaN check made it ~4x slower) along a contiguous last axis: cheaper than along
+    # a strided one even with the copy; then basic indexing (np.take copied the whole partitioned array)
+    part = np.array(np.moveaxis(cube, axis, -1), order="C")
+    part.partition([n // 2] if n % 2 else [n // 2 - 1, n // 2], axis=-1)
+    return part[..., n // 2].copy() if n % 2 else 0.5 * (part[..., n // 2 - 1] + part[..., n // 2])
 
 
 # -------------------------------------------------------------------------------------------- pipelines
@@ -410,41 +412,42 @@ def _box(shape: tuple[int, int], pixel_sets: SequenceType[np.ndarray],
     return (y1 - y0, bx), boxed
 
 
-def _frame_basis(block: np.ndarray, engine: Engine) -> np.ndarray:
-    """A complete orthonormal basis ``(frames, frames)`` of frame space, by decreasing singular value of
-    the mean-centred ``(frames, pixels)`` block: columns are its left singular vectors, then the rest."""
+def _frame_basis(block: np.ndarray, engine: Engine) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenvalues of ``block @ block.T`` (decreasing) and a complete orthonormal basis ``(frames,
+    frames)`` of frame space for a mean-centred ``(frames, pixels)`` block: its left singular vectors by
+    decreasing singular value, then the rest. One Gram matrix serves the MLAR levels and the residuals."""
     n_frames = block.shape[0]
+    gram = block @ block.T
     if engine == "torch":
         import torch
 
         basis = torch.linalg.svd(torch.from_numpy(block), full_matrices=False)[0].numpy()
         if basis.shape[1] < n_frames:  # fewer pixels than frames: complete the basis (any complement)
             basis = np.linalg.qr(np.hstack([basis, np.eye(n_frames)]))[0][:, :n_frames]
-        return basis
+        return np.linalg.eigvalsh(gram)[::-1], basis
     if engine != "numpy":
         raise ValueError(f"engine must be 'numpy' or 'torch', not {engine!r}")
-    eigenvalues, eigenvectors = np.linalg.eigh(block @ block.T)  # as _components (Gram, ~1 ms)
-    return eigenvectors[:, np.argsort(eigenvalues, kind="stable")[::-1]]
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)  # as _components (Gram, ~1 ms)
+    order = np.argsort(eigenvalues, kind="stable")[::-1]
+    return eigenvalues[order], eigenvectors[:, order]
 
 
-def _band_residual_coefficients(cube: np.ndarray, region: np.ndarray, counts: SequenceType[int],
-                                source: np.ndarray, *, engine: Engine = "numpy") -> np.ndarray:
+def _band_residual_coefficients(cube: np.ndarray, region: np.ndarray, basis: np.ndarray,
+                                counts: SequenceType[int], source: np.ndarray) -> np.ndarray:
     """Spline coefficients of one region's PCA-ADI residuals at ``source``: ``(source, frames, levels)``
     float32, the layout :class:`_BandDerotator` reads (:func:`residual_stack`'s values for one region).
 
-    With ``E`` a complete orthonormal basis of frame space (leading left singular vectors first) and
-    ``Z = E^T P(centred)`` (``P`` the linear prefilter), the residual at ``k`` components is
-    ``sum_{j >= k} E_j Z_j``: all levels in ONE matrix product (float32 is safe: the kept terms are the
-    residual's own components, nothing of the removed speckles cancels), and no vector is prefiltered.
+    ``basis`` is :func:`_frame_basis` ``E`` of the region. With ``Z = E^T P(centred)`` (``P`` the linear
+    prefilter), the residual at ``k`` components is ``sum_{j >= k} E_j Z_j``: all levels in ONE matrix
+    product (float32 is safe: the kept terms are the residual's own components, nothing of the removed
+    speckles cancels), and no vector is prefiltered.
     """
     n_frames, ny, nx = cube.shape
     flat = cube.reshape(n_frames, -1)
     (by, bx), boxed = _box((ny, nx), [source, region])
-    block = flat[:, region] - flat[:, region].mean(axis=0)
     centred = np.zeros((n_frames, by * bx))  # zero outside the region: what gets derotated there
-    centred[:, boxed(region)] = block
+    centred[:, boxed(region)] = flat[:, region] - flat[:, region].mean(axis=0)
     coefficients = _prefilter(centred.reshape(n_frames, by, bx)).reshape(n_frames, -1)[:, boxed(source)]
-    basis = _frame_basis(block, engine)
     projections = (basis.T @ coefficients).astype(np.float32)  # Z: (directions, source)
     kept = np.arange(n_frames)[:, None] >= np.asarray(counts)[None, :]  # (directions, levels)
     weights = (basis.T[:, :, None] * kept[:, None, :]).astype(np.float32)  # (directions, frames, levels)

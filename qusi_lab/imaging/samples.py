@@ -26,7 +26,7 @@ import numpy as np
 
 from qusi_lab.core.jsonable import to_jsonable
 from qusi_lab.errors import ImagingError
-from qusi_lab.imaging.baselines import _band_derotator, _band_residual_coefficients, collapse
+from qusi_lab.imaging.baselines import _band_derotator, _band_residual_coefficients, _frame_basis, collapse
 from qusi_lab.imaging.sequence import AdiSequence
 
 __all__ = ["MlarAnnulus", "MlarSamples", "default_separations", "make_samples", "mlar_annulus", "mlar_levels",
@@ -61,14 +61,19 @@ def mlar_levels(block: np.ndarray, *, n_levels: int = DEFAULT_LEVELS,
     >>> levels[0], len(levels), levels == sorted(levels)
     (1, 5, True)
     """
+    centred = block - block.mean(axis=0)
+    return _levels(np.linalg.eigvalsh(centred @ centred.T)[::-1], block.shape[1], n_levels, max_variance)
+
+
+def _levels(eigenvalues: np.ndarray, n_pixels: int, n_levels: int, max_variance: float) -> list[int]:
+    """:func:`mlar_levels` from the decreasing eigenvalues of the centred block's Gram matrix."""
     if not 0.0 < max_variance < 1.0:
         raise ValueError(f"max_variance must lie in (0, 1), got {max_variance}")
     if n_levels < 1:
         raise ValueError(f"n_levels must be at least 1, got {n_levels}")
-    centred = block - block.mean(axis=0)
-    singular = np.sqrt(np.clip(np.linalg.eigvalsh(centred @ centred.T)[::-1], 0.0, None))
+    singular = np.sqrt(np.clip(eigenvalues, 0.0, None))
     variance = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-300)
-    limit = min(block.shape[0] - 1, block.shape[1])
+    limit = min(len(eigenvalues) - 1, n_pixels)
     targets = np.linspace(variance[0], max_variance, n_levels)
     counts = np.searchsorted(variance, targets - 1e-12) + 1
     return [int(c) for c in np.clip(counts, 1, limit)]
@@ -196,14 +201,15 @@ def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: 
     annuli = []
     for index, (separation, (inner, outer, low, high)) in enumerate(zip(separations, bands, strict=True)):
         region = np.flatnonzero((radius >= inner) & (radius <= outer))
-        levels = (mlar_levels(flat[:, region], n_levels=n_levels, max_variance=max_variance) if counts is None
+        block = flat[:, region] - flat[:, region].mean(axis=0)
+        eigenvalues, basis = _frame_basis(block, engine)  # type: ignore[arg-type]
+        levels = (_levels(eigenvalues, len(region), n_levels, max_variance) if counts is None
                   else list(counts[index]))
         rows = np.flatnonzero(in_output[index][union])
         start, stop = int(rows[0]), int(rows[-1]) + 1
         output = union[start:stop]
         first, last = rotator.sources(start, stop)
-        coefficients = _band_residual_coefficients(cube, region, levels, by_radius[first:last],
-                                                   engine=engine)  # type: ignore[arg-type]
+        coefficients = _band_residual_coefficients(cube, region, basis, levels, by_radius[first:last])
         finals = collapse(rotator.apply(start, stop, coefficients), axis=1).T.astype(np.float64)  # (levels, output)
         # robust noise per level in the ring itself (MAD), so patches read as local S/N
         ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half  # the patches' radial reach
