@@ -48,6 +48,8 @@ def _spline_weights(s: np.ndarray, n: int, order: int,
         t3 = t2 * t
         weights = np.stack([(1 - t) ** 3 / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6,
                             t3 / 6], axis=-1)
+    if index.min() >= 0 and index.max() <= n - 1:  # no tap leaves the frame (a disk well inside it)
+        return index, weights
     index = np.abs(index)  # mirror about 0 and n - 1
     index = np.where(index > n - 1, 2 * (n - 1) - index, index)
     return np.clip(index, 0, n - 1), weights

@@ -169,6 +169,8 @@ def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: 
         raise ValueError(f"patch_size must be odd and at least 3, got {size}")
     if counts is not None and len(counts) != len(separations):
         raise ValueError(f"one list of counts per separation: {len(counts)} lists for {len(separations)}")
+    if not len(separations):
+        return []
     ring = float(sequence.fwhm if width is None else width)
     center = sequence.star_position
     ny, nx = sequence.shape
