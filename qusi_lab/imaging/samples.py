@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from qusi_lab.core.jsonable import to_jsonable
 from qusi_lab.errors import ImagingError
@@ -201,28 +202,32 @@ def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: 
     cube = sequence.cube
     flat = cube.reshape(sequence.n_frames, -1)
     annuli = []
-    for index, (separation, (inner, outer, low, high)) in enumerate(zip(separations, bands, strict=True)):
-        region = np.flatnonzero((radius >= inner) & (radius <= outer))
-        block = flat[:, region] - flat[:, region].mean(axis=0)
-        eigenvalues, basis = _frame_basis(block, engine)  # type: ignore[arg-type]
-        levels = (_levels(eigenvalues, len(region), n_levels, max_variance) if counts is None
-                  else list(counts[index]))
-        rows = np.flatnonzero(in_output[index][union])
-        start, stop = int(rows[0]), int(rows[-1]) + 1
-        output = union[start:stop]
-        first, last = rotator.sources(start, stop)
-        coefficients = _band_residual_coefficients(cube, region, basis, levels, by_radius[first:last])
-        finals = collapse(rotator.apply(start, stop, coefficients), axis=1).T.astype(np.float64)  # (levels, output)
-        # robust noise per level in the ring itself (MAD), so patches read as local S/N
-        ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half  # the patches' radial reach
-        median = np.median(finals[:, ring_pixels], axis=1, keepdims=True)
-        noise = 1.4826 * np.median(np.abs(finals[:, ring_pixels] - median), axis=1)
-        noise = np.where(noise > 0, noise, 1.0)
-        stack = np.full((len(levels), ny * nx), np.nan)
-        stack[:, output] = (finals - median) / noise[:, None]
-        annuli.append(MlarAnnulus(stack.reshape(len(levels), ny, nx), list(levels), float(separation), float(low),
-                                  float(high), center, noise, {"opposite": opposite, "patch_size": size,
-                                                               "width": ring}))
+    # One BLAS thread: the products here take milliseconds, and on 2 shared cores the spin-waits of
+    # OpenBLAS' second thread took the core from the sparse product and the median (2-4x slower at load 4).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for index, (separation, (inner, outer, low, high)) in enumerate(zip(separations, bands, strict=True)):
+            region = np.flatnonzero((radius >= inner) & (radius <= outer))
+            block = flat[:, region] - flat[:, region].mean(axis=0)
+            eigenvalues, basis = _frame_basis(block, engine)  # type: ignore[arg-type]
+            levels = (_levels(eigenvalues, len(region), n_levels, max_variance) if counts is None
+                      else list(counts[index]))
+            rows = np.flatnonzero(in_output[index][union])
+            start, stop = int(rows[0]), int(rows[-1]) + 1
+            output = union[start:stop]
+            first, last = rotator.sources(start, stop)
+            coefficients = _band_residual_coefficients(cube, region, basis, levels, by_radius[first:last])
+            derotated = rotator.apply(start, stop, coefficients)  # (output, frames, levels)
+            finals = collapse(derotated, axis=1).T.astype(np.float64)  # (levels, output)
+            # robust noise per level in the ring itself (MAD), so patches read as local S/N
+            ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half  # the patches' radial reach
+            median = np.median(finals[:, ring_pixels], axis=1, keepdims=True)
+            noise = 1.4826 * np.median(np.abs(finals[:, ring_pixels] - median), axis=1)
+            noise = np.where(noise > 0, noise, 1.0)
+            stack = np.full((len(levels), ny * nx), np.nan)
+            stack[:, output] = (finals - median) / noise[:, None]
+            annuli.append(MlarAnnulus(stack.reshape(len(levels), ny, nx), list(levels), float(separation),
+                                      float(low), float(high), center, noise,
+                                      {"opposite": opposite, "patch_size": size, "width": ring}))
     return annuli
 
 
