@@ -10,6 +10,8 @@ scipy's rotation): for each number of components, project the components out, ro
 frame with ``scipy.ndimage.rotate`` (bicubic), take the median. Ours builds one sparse derotation
 operator for all levels and reads only the pixels it needs (``qusi_lab.imaging.baselines``); "cold"
 clears the operator cache first, "warm" is a map or a sample set's repeated use of the same angles.
+"MLAR stacks of every annulus" is ``mlar_stacks`` (one operator for all annuli, as ``probability_map`` and
+``make_samples`` use it); "one mlar_annulus call each" builds an operator per annulus.
 Prints a markdown table; "speed-up" is the baseline's time over the row's.
 """
 
@@ -26,7 +28,7 @@ from scipy import ndimage
 from qusi_lab.imaging import AdiSequence
 from qusi_lab.imaging import baselines as adi
 from qusi_lab.imaging.predict import probability_map
-from qusi_lab.imaging.samples import default_separations, mlar_annulus
+from qusi_lab.imaging.samples import default_separations, mlar_annulus, mlar_stacks
 from qusi_lab.imaging.synthetic import make_adi_sequence
 from qusi_lab.models.mlar import MlarConv3D
 
@@ -87,6 +89,8 @@ def main() -> None:
         (f"one MLAR annulus (3 FWHM, {arguments.levels} levels), cold", seconds(
             lambda: mlar_annulus(sequence, 3 * fwhm, n_levels=arguments.levels), repeats, cold=True)),
         (f"MLAR stacks of every annulus ({len(separations)}), cold", seconds(
+            lambda: mlar_stacks(sequence, separations, n_levels=arguments.levels), repeats, cold=True)),
+        (f"MLAR stacks of every annulus ({len(separations)}), one mlar_annulus call each, cold", seconds(
             lambda: [mlar_annulus(sequence, r, n_levels=arguments.levels) for r in separations], repeats, cold=True)),
         ("probability map (MlarConv3D, every pixel), cold", seconds(
             lambda: probability_map(model, sequence), max(1, repeats // 3), cold=True)),

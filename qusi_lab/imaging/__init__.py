@@ -37,6 +37,7 @@ from qusi_lab.imaging.samples import (
     make_samples,
     mlar_annulus,
     mlar_levels,
+    mlar_stacks,
     patch_size_for,
 )
 from qusi_lab.imaging.sequence import AdiSequence, estimate_fwhm, read_fits, write_fits
@@ -46,8 +47,8 @@ __all__ = [
     "MLAR_LABEL_NAMES", "AdiSequence", "MlarAnnulus", "MlarAugmentation", "MlarDataset", "MlarSamples",
     "ProbabilityMap", "challenge_metrics", "collapse", "contrast_curve", "default_separations", "derotate",
     "detection_curve", "estimate_fwhm", "find_sources", "make_samples", "median_adi", "mlar_annulus",
-    "mlar_levels", "patch_size_for", "pca_adi", "plot_detection_curves", "probability_map", "read_fits",
-    "snr", "snr_map", "tpr_at", "trained_separations", "write_fits",
+    "mlar_levels", "mlar_stacks", "patch_size_for", "pca_adi", "plot_detection_curves", "probability_map",
+    "read_fits", "snr", "snr_map", "tpr_at", "trained_separations", "write_fits",
     "BANDS", "SITES", "Band", "airy_psf", "make_adi_sequence", "parallactic_angle",
     "calibrate_flux", "inject_companions", "sample_fluxes",
 ]

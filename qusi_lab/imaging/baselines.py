@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from collections.abc import Sequence as SequenceType
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -32,6 +33,27 @@ Engine = Literal["numpy", "torch"]
 
 
 # --------------------------------------------------------------------------------------------- derotation
+def _spline_weights(s: np.ndarray, n: int, order: int,
+                    dtype: type[np.floating] = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Taps ``(..., order + 1)`` (mirrored into ``[0, n)``) and B-spline weights at coordinates ``s``."""
+    floor = np.floor(s)
+    t = (s - floor).astype(dtype, copy=False)
+    if order == 1:
+        index = floor[..., None].astype(np.int32) + np.arange(2, dtype=np.int32)
+        weights = np.stack([1 - t, t], axis=-1)
+    else:  # cubic B-spline basis
+        index = floor[..., None].astype(np.int32) + np.arange(-1, 3, dtype=np.int32)
+        t2 = t * t
+        t3 = t2 * t
+        weights = np.stack([(1 - t) ** 3 / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6,
+                            t3 / 6], axis=-1)
+    if index.min() >= 0 and index.max() <= n - 1:  # no tap leaves the frame (a disk well inside it)
+        return index, weights
+    index = np.abs(index)  # mirror about 0 and n - 1
+    index = np.where(index > n - 1, 2 * (n - 1) - index, index)
+    return np.clip(index, 0, n - 1), weights
+
+
 class _Derotator:
     """Derotation of a stack of cubes as ONE sparse matrix (B-spline weights; exact ``map_coordinates``).
 
@@ -59,8 +81,8 @@ class _Derotator:
         eps = 1e-9
         self.outside = ((source_y < -eps) | (source_y > ny - 1 + eps)
                         | (source_x < -eps) | (source_x > nx - 1 + eps))  # (frames, pixels)
-        iy, wy = self._weights(np.clip(source_y, 0, ny - 1), ny)
-        ix, wx = self._weights(np.clip(source_x, 0, nx - 1), nx)
+        iy, wy = _spline_weights(np.clip(source_y, 0, ny - 1), ny, order)
+        ix, wx = _spline_weights(np.clip(source_x, 0, nx - 1), nx, order)
         taps = (order + 1) ** 2
         source_pixel = (iy[..., :, None] * nx + ix[..., None, :]).reshape(self.n_frames, len(self.pixels), taps)
         values = (wy[..., :, None] * wx[..., None, :]).reshape(source_pixel.shape)
@@ -77,26 +99,11 @@ class _Derotator:
             (values.ravel(), columns.ravel(), np.arange(0, rows * taps + 1, taps)),
             shape=(rows, self.n_frames * len(self.source)))
 
-    def _weights(self, s: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        floor = np.floor(s)
-        t = s - floor
-        if self.order == 1:
-            index = floor[..., None].astype(np.int32) + np.arange(2, dtype=np.int32)
-            weights = np.stack([1 - t, t], axis=-1)
-        else:  # cubic B-spline basis
-            index = floor[..., None].astype(np.int32) + np.arange(-1, 3, dtype=np.int32)
-            weights = np.stack([(1 - t) ** 3 / 6, (3 * t**3 - 6 * t**2 + 4) / 6,
-                                (-3 * t**3 + 3 * t**2 + 3 * t + 1) / 6, t**3 / 6], axis=-1)
-        index = np.abs(index)  # mirror about 0 and n - 1
-        index = np.where(index > n - 1, 2 * (n - 1) - index, index)
-        return np.clip(index, 0, n - 1), weights
-
     def coefficients(self, images: np.ndarray) -> np.ndarray:
         """Spline coefficients of images ``(..., ny, nx)`` (identity for order 1)."""
         if self.order == 1:
             return np.asarray(images, dtype=np.float64)
-        coefficients = ndimage.spline_filter1d(images, 3, axis=-1, mode="mirror")
-        return ndimage.spline_filter1d(coefficients, 3, axis=-2, mode="mirror")
+        return _prefilter(images)
 
     def apply_coefficients(self, coefficients: np.ndarray) -> np.ndarray:
         """Derotate spline coefficients ``(levels, frames, ny * nx)`` or ``(levels, frames, source)``
@@ -112,7 +119,7 @@ class _Derotator:
         return out
 
 
-_DEROTATORS: dict[tuple, _Derotator] = {}
+_DEROTATORS: dict[tuple, _Derotator | _BandDerotator] = {}
 
 
 def _derotator(shape: tuple[int, int], angles: np.ndarray, center: tuple[float, float], order: int = 3,
@@ -127,7 +134,87 @@ def _derotator(shape: tuple[int, int], angles: np.ndarray, center: tuple[float, 
         if len(_DEROTATORS) >= 8:  # a few operators of tens of MB each at most
             _DEROTATORS.pop(next(iter(_DEROTATORS)))
         rotator = _DEROTATORS[key] = _Derotator(shape, angles, center, order, pixels)
-    return rotator
+    return cast(_Derotator, rotator)
+
+
+class _BandDerotator:
+    """Bicubic derotation of the output pixels of many annuli as one sparse matrix, one row block each.
+
+    Why: the MLAR annuli of a cube share the angles, and their output bands overlap about threefold;
+    one operator for their union costs a third of one per annulus. Rows are ``(pixel, frame)`` in the
+    order of ``pixels`` (by radius, so an annulus is a contiguous block), columns ``(source pixel,
+    frame)`` with the source pixels ordered by ``column_order`` (by radius too, so a block reads a
+    contiguous range of columns). Weights are float32 (relative error 1e-7, far below the noise);
+    the same B-spline weights and mirror taps as :class:`_Derotator`.
+    """
+
+    def __init__(self, shape: tuple[int, int], angles: np.ndarray, center: tuple[float, float],
+                 pixels: np.ndarray, column_order: np.ndarray) -> None:
+        ny, nx = shape
+        self.shape, self.n_frames, self.pixels = (ny, nx), len(angles), np.asarray(pixels)
+        self.column_order = np.asarray(column_order)
+        cy, cx = center
+        dy = (self.pixels // nx - cy)[:, None]
+        dx = (self.pixels % nx - cx)[:, None]
+        theta = np.deg2rad(np.asarray(angles, dtype=np.float64))[None, :]
+        cos, sin = np.cos(theta), np.sin(theta)
+        source_x = cx + dx * cos + dy * sin  # (pixels, frames), as _Derotator
+        source_y = cy - dx * sin + dy * cos
+        eps = 1e-9
+        self.outside = ((source_y < -eps) | (source_y > ny - 1 + eps)
+                        | (source_x < -eps) | (source_x > nx - 1 + eps))
+        iy, wy = _spline_weights(np.clip(source_y, 0, ny - 1), ny, 3, np.float32)
+        ix, wx = _spline_weights(np.clip(source_x, 0, nx - 1), nx, 3, np.float32)
+        rank = np.empty(ny * nx, dtype=np.int32)
+        rank[self.column_order] = np.arange(ny * nx, dtype=np.int32)
+        columns = rank.reshape(ny, nx)[iy[..., :, None], ix[..., None, :]]  # (pixels, frames, 4, 4)
+        columns *= self.n_frames
+        columns += np.arange(self.n_frames, dtype=np.int32)[None, :, None, None]
+        self.indices = columns.reshape(-1)
+        self.values = (wy[..., :, None] * wx[..., None, :]).reshape(-1)
+        self.taps = 16
+        self._sources: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def sources(self, start: int, stop: int) -> tuple[int, int]:
+        """The range ``[first, last)`` of ``column_order`` that the rows of ``pixels[start:stop]`` read."""
+        if (start, stop) not in self._sources:
+            block = self.indices[start * self.n_frames * self.taps:stop * self.n_frames * self.taps]
+            self._sources[start, stop] = (int(block.min()) // self.n_frames, int(block.max()) // self.n_frames + 1)
+        return self._sources[start, stop]
+
+    def apply(self, start: int, stop: int, coefficients: np.ndarray) -> np.ndarray:
+        """Derotate spline coefficients ``(source pixels of the block, frames, levels)`` (float32, the
+        source pixels ``column_order[first:last]`` of :meth:`sources`) at ``pixels[start:stop]`` ->
+        ``(stop - start, frames, levels)`` float32, NaN where a source leaves the frame."""
+        n_frames, taps = self.n_frames, self.taps
+        first, last = self.sources(start, stop)
+        levels = coefficients.shape[-1]
+        if coefficients.shape != (last - first, n_frames, levels):
+            raise ValueError(f"coefficients of shape {coefficients.shape}, expected {(last - first, n_frames, levels)}")
+        low, high = start * n_frames * taps, stop * n_frames * taps
+        matrix = sparse.csr_matrix(
+            (self.values[low:high], self.indices[low:high] - np.int32(first * n_frames),
+             np.arange(0, high - low + 1, taps, dtype=np.int32)),
+            shape=((stop - start) * n_frames, (last - first) * n_frames))
+        out = np.asarray(matrix @ coefficients.reshape(-1, levels)).reshape(stop - start, n_frames, levels)
+        outside = self.outside[start:stop]
+        if outside.any():
+            out[outside] = np.nan
+        return out
+
+
+def _band_derotator(shape: tuple[int, int], angles: np.ndarray, center: tuple[float, float],
+                    pixels: np.ndarray, column_order: np.ndarray) -> _BandDerotator:
+    """A :class:`_BandDerotator`, cached with the :class:`_Derotator` s (a sample set reuses it)."""
+    angles = np.asarray(angles, dtype=np.float64)
+    key = ("band", shape, angles.tobytes(), tuple(float(c) for c in center),
+           np.asarray(pixels, dtype=np.int64).tobytes(), np.asarray(column_order, dtype=np.int64).tobytes())
+    rotator = _DEROTATORS.get(key)
+    if rotator is None:
+        if len(_DEROTATORS) >= 8:
+            _DEROTATORS.pop(next(iter(_DEROTATORS)))
+        rotator = _DEROTATORS[key] = _BandDerotator(shape, angles, center, pixels, column_order)
+    return cast(_BandDerotator, rotator)
 
 
 def _inscribed_radius(shape: tuple[int, int], center: tuple[float, float]) -> float:
@@ -193,20 +280,23 @@ def collapse(cube: np.ndarray, method: CollapseMethod = "median", axis: int = 0)
     >>> collapse(np.array([[1.0, 5.0], [2.0, np.nan], [9.0, 7.0]])).tolist()
     [2.0, 6.0]
     """
-    cube = np.asarray(cube, dtype=np.float64)
+    cube = np.asarray(cube)
+    if cube.dtype != np.float32:  # float32 stays float32: half the memory traffic of a big stack
+        cube = cube.astype(np.float64, copy=False)
     if method not in ("median", "mean"):
         raise ValueError(f"method must be 'median' or 'mean', not {method!r}")
-    if np.isnan(cube).any():
+    if cube.size and np.isnan(cube.min()):  # min propagates NaN: one pass, no boolean copy
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
             return np.nanmedian(cube, axis=axis) if method == "median" else np.nanmean(cube, axis=axis)
     if method == "mean":
         return cube.mean(axis=axis)
-    n = cube.shape[axis]  # np.partition: np.median's NaN check makes it ~4x slower here
-    if n % 2:
-        return np.take(np.partition(cube, n // 2, axis=axis), n // 2, axis=axis)
-    part = np.partition(cube, [n // 2 - 1, n // 2], axis=axis)
-    return 0.5 * (np.take(part, n // 2 - 1, axis=axis) + np.take(part, n // 2, axis=axis))
+    n = cube.shape[axis]
+    # partition (np.median's NaN check made it ~4x slower) along a contiguous last axis: cheaper than along
+    # a strided one even with the copy; then basic indexing (np.take copied the whole partitioned array)
+    part = np.array(np.moveaxis(cube, axis, -1), order="C")
+    part.partition([n // 2] if n % 2 else [n // 2 - 1, n // 2], axis=-1)
+    return part[..., n // 2].copy() if n % 2 else 0.5 * (part[..., n // 2 - 1] + part[..., n // 2])
 
 
 # -------------------------------------------------------------------------------------------- pipelines
@@ -263,19 +353,7 @@ def residual_stack(cube: np.ndarray, angles: np.ndarray, center: tuple[float, fl
     flat = cube.reshape(n_frames, -1)
     rotator = _derotator((ny, nx), angles, center, 3, output)
     source = rotator.source  # only the pixels the derotation reads
-    # Work in the box holding the regions and the sources, with a margin of zeros: the spline prefilter
-    # of zero-extended data decays by 0.268 per pixel, so 12 pixels keep it exact to ~1e-7 of the data.
-    every = np.concatenate([source, *regions])
-    rows, cols = np.divmod(every, nx)
-    margin = 12
-    y0, y1 = max(0, int(rows.min()) - margin), min(ny, int(rows.max()) + margin + 1)
-    x0, x1 = max(0, int(cols.min()) - margin), min(nx, int(cols.max()) + margin + 1)
-    by, bx = y1 - y0, x1 - x0
-
-    def boxed(pixels: np.ndarray) -> np.ndarray:
-        r, c = np.divmod(pixels, nx)
-        return (r - y0) * bx + (c - x0)
-
+    (by, bx), boxed = _box((ny, nx), [source, *regions])
     centred = np.zeros((n_frames, by * bx))  # zero outside the regions: what gets derotated there
     scores, vector_images, level_of, region_of = [], [], [], []
     for index, pixels in enumerate(regions):
@@ -292,9 +370,9 @@ def residual_stack(cube: np.ndarray, angles: np.ndarray, center: tuple[float, fl
         region_of.append(np.full(kmax, index))
     # Residual_k = centred - sum_j<k score_j v_j; prefiltering is linear, so filter each piece once.
     columns = boxed(source)
-    coefficients_centred = rotator.coefficients(centred.reshape(n_frames, by, bx)).reshape(n_frames, -1)[:, columns]
+    coefficients_centred = _prefilter(centred.reshape(n_frames, by, bx)).reshape(n_frames, -1)[:, columns]
     score_all = np.concatenate(scores, axis=1)  # (frames, sum of kmax)
-    coefficients_vectors = rotator.coefficients(
+    coefficients_vectors = _prefilter(
         np.concatenate(vector_images, axis=0).reshape(-1, by, bx)).reshape(score_all.shape[1], -1)[:, columns]
     level_index, region_index = np.concatenate(level_of), np.concatenate(region_of)
     count_table = np.asarray(counts)  # (regions, levels)
@@ -313,6 +391,76 @@ def residual_stack(cube: np.ndarray, angles: np.ndarray, center: tuple[float, fl
             used = level_index < count_table[region_index, index]
             stack[index] = coefficients_centred - score_all[:, used] @ coefficients_vectors[used]
     return rotator.apply_coefficients(stack)
+
+
+def _box(shape: tuple[int, int], pixel_sets: SequenceType[np.ndarray],
+         margin: int = 12) -> tuple[tuple[int, int], Callable[[np.ndarray], np.ndarray]]:
+    """The box around flat pixel sets plus ``margin`` (its shape, and flat pixel -> box pixel).
+
+    Residuals are prefiltered in this box with zeros around the regions: the spline prefilter of
+    zero-extended data decays by 0.268 per pixel, so 12 pixels keep it exact to ~1e-7 of the data.
+    """
+    ny, nx = shape
+    rows, cols = np.divmod(np.concatenate(list(pixel_sets)), nx)
+    y0, y1 = max(0, int(rows.min()) - margin), min(ny, int(rows.max()) + margin + 1)
+    x0, x1 = max(0, int(cols.min()) - margin), min(nx, int(cols.max()) + margin + 1)
+    bx = x1 - x0
+
+    def boxed(pixels: np.ndarray) -> np.ndarray:
+        r, c = np.divmod(pixels, nx)
+        return (r - y0) * bx + (c - x0)
+
+    return (y1 - y0, bx), boxed
+
+
+def _frame_basis(block: np.ndarray, engine: Engine) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenvalues of ``block @ block.T`` (decreasing) and a complete orthonormal basis ``(frames,
+    frames)`` of frame space for a mean-centred ``(frames, pixels)`` block: its left singular vectors by
+    decreasing singular value, then the rest. One Gram matrix serves the MLAR levels and the residuals."""
+    n_frames = block.shape[0]
+    gram = block @ block.T
+    if engine == "torch":
+        import torch
+
+        basis = torch.linalg.svd(torch.from_numpy(block), full_matrices=False)[0].numpy()
+        if basis.shape[1] < n_frames:  # fewer pixels than frames: complete the basis (any complement)
+            basis = np.linalg.qr(np.hstack([basis, np.eye(n_frames)]))[0][:, :n_frames]
+        return np.linalg.eigvalsh(gram)[::-1], basis
+    if engine != "numpy":
+        raise ValueError(f"engine must be 'numpy' or 'torch', not {engine!r}")
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)  # as _components (Gram, ~1 ms)
+    order = np.argsort(eigenvalues, kind="stable")[::-1]
+    return eigenvalues[order], eigenvectors[:, order]
+
+
+def _band_residual_coefficients(cube: np.ndarray, region: np.ndarray, basis: np.ndarray,
+                                counts: SequenceType[int], source: np.ndarray) -> np.ndarray:
+    """Spline coefficients of one region's PCA-ADI residuals at ``source``: ``(source, frames, levels)``
+    float32, the layout :class:`_BandDerotator` reads (:func:`residual_stack`'s values for one region).
+
+    ``basis`` is :func:`_frame_basis` ``E`` of the region. With ``Z = E^T P(centred)`` (``P`` the linear
+    prefilter), the residual at ``k`` components is ``sum_{j >= k} E_j Z_j``: all levels in ONE matrix
+    product (float32 is safe: the kept terms are the residual's own components, nothing of the removed
+    speckles cancels), and no vector is prefiltered.
+    """
+    n_frames, ny, nx = cube.shape
+    flat = cube.reshape(n_frames, -1)
+    (by, bx), boxed = _box((ny, nx), [source, region])
+    centred = np.zeros((n_frames, by * bx))  # zero outside the region: what gets derotated there
+    centred[:, boxed(region)] = flat[:, region] - flat[:, region].mean(axis=0)
+    coefficients = _prefilter(centred.reshape(n_frames, by, bx)).reshape(n_frames, -1)[:, boxed(source)]
+    projections = (basis.T @ coefficients).astype(np.float32)  # Z: (directions, source)
+    kept = np.arange(n_frames)[:, None] >= np.asarray(counts)[None, :]  # (directions, levels)
+    weights = (basis.T[:, :, None] * kept[:, None, :]).astype(np.float32)  # (directions, frames, levels)
+    out = np.empty((len(source), n_frames, len(counts)), dtype=np.float32)
+    np.matmul(projections.T, weights.reshape(n_frames, -1), out=out.reshape(len(source), -1))
+    return out
+
+
+def _prefilter(images: np.ndarray) -> np.ndarray:
+    """Cubic B-spline coefficients of images ``(..., ny, nx)`` (mirror boundary, as ``map_coordinates``)."""
+    coefficients = ndimage.spline_filter1d(images, 3, axis=-1, mode="mirror")
+    return ndimage.spline_filter1d(coefficients, 3, axis=-2, mode="mirror")
 
 
 @overload

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from qusi_lab.errors import ImagingError
-from qusi_lab.imaging.samples import default_separations, mlar_annulus
+from qusi_lab.imaging.samples import default_separations, mlar_stacks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -274,9 +274,9 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     counts: dict[float, list[int]] = {}
     network = network.to(device).eval()
     half = size // 2
-    for index, separation in enumerate(radii):
-        annulus = mlar_annulus(sequence, separation, patch_size=size, n_levels=levels, width=fwhm,
-                               max_variance=max_variance)
+    annuli = mlar_stacks(sequence, radii, patch_size=size, n_levels=levels, width=fwhm,
+                         max_variance=max_variance)  # one derotation operator for all annuli
+    for index, (separation, annulus) in enumerate(zip(radii, annuli, strict=True)):
         counts[separation] = annulus.counts
         chosen = (nearest == index) & (np.abs(radius - separation) <= fwhm / 2.0 + 1e-9)
         pixels = np.argwhere(chosen)

@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from qusi_lab.core.jsonable import to_jsonable
 from qusi_lab.errors import ImagingError
-from qusi_lab.imaging.baselines import collapse, residual_stack
+from qusi_lab.imaging.baselines import _band_derotator, _band_residual_coefficients, _frame_basis, collapse
 from qusi_lab.imaging.sequence import AdiSequence
 
 __all__ = ["MlarAnnulus", "MlarSamples", "default_separations", "make_samples", "mlar_annulus", "mlar_levels",
-           "patch_size_for"]
+           "mlar_stacks", "patch_size_for"]
 
 DEFAULT_LEVELS = 20
 DEFAULT_MAX_VARIANCE = 0.99
@@ -61,14 +62,19 @@ def mlar_levels(block: np.ndarray, *, n_levels: int = DEFAULT_LEVELS,
     >>> levels[0], len(levels), levels == sorted(levels)
     (1, 5, True)
     """
+    centred = block - block.mean(axis=0)
+    return _levels(np.linalg.eigvalsh(centred @ centred.T)[::-1], block.shape[1], n_levels, max_variance)
+
+
+def _levels(eigenvalues: np.ndarray, n_pixels: int, n_levels: int, max_variance: float) -> list[int]:
+    """:func:`mlar_levels` from the decreasing eigenvalues of the centred block's Gram matrix."""
     if not 0.0 < max_variance < 1.0:
         raise ValueError(f"max_variance must lie in (0, 1), got {max_variance}")
     if n_levels < 1:
         raise ValueError(f"n_levels must be at least 1, got {n_levels}")
-    centred = block - block.mean(axis=0)
-    singular = np.sqrt(np.clip(np.linalg.eigvalsh(centred @ centred.T)[::-1], 0.0, None))
+    singular = np.sqrt(np.clip(eigenvalues, 0.0, None))
     variance = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-300)
-    limit = min(block.shape[0] - 1, block.shape[1])
+    limit = min(len(eigenvalues) - 1, n_pixels)
     targets = np.linspace(variance[0], max_variance, n_levels)
     counts = np.searchsorted(variance, targets - 1e-12) + 1
     return [int(c) for c in np.clip(counts, 1, limit)]
@@ -125,6 +131,7 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     The SVD region is the ring of width ``width`` (default: one FWHM) around ``separation``, widened by
     half a patch on each side so that every patch centred in the ring is whole and computed from one
     SVD. ``opposite=True`` derotates with ``-angles`` (the negatives' cube: a real companion smears).
+    For several annuli of one cube, :func:`mlar_stacks` is faster (one derotation operator for all).
 
     Examples
     --------
@@ -135,9 +142,36 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     >>> annulus.stack.shape, annulus.patch(20, 30, 9).shape
     ((4, 41, 41), (4, 9, 9))
     """
+    return mlar_stacks(sequence, [separation], patch_size=patch_size, width=width, n_levels=n_levels,
+                       max_variance=max_variance, counts=None if counts is None else [counts], opposite=opposite,
+                       engine=engine)[0]
+
+
+def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: int | None = None,
+                width: float | None = None, n_levels: int = DEFAULT_LEVELS,
+                max_variance: float = DEFAULT_MAX_VARIANCE, counts: list[list[int]] | None = None,
+                opposite: bool = False, engine: str = "numpy") -> list[MlarAnnulus]:
+    """The MLAR stacks of several annuli of one cube (:func:`mlar_annulus` of each, the same values).
+
+    One derotation operator serves all the annuli (built once for the union of their pixels, applied
+    block by block); each annulus keeps its own SVD and component counts (``counts``: one list per
+    annulus, default chosen by :func:`mlar_levels`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> sequence = AdiSequence(rng.normal(size=(20, 41, 41)), np.linspace(0, 60, 20), np.ones((5, 5)),
+    ...                        0.0272, 4.0)
+    >>> [annulus.separation for annulus in mlar_stacks(sequence, [4.0, 8.0], n_levels=4)]
+    [4.0, 8.0]
+    """
     size = patch_size_for(sequence.fwhm) if patch_size is None else int(patch_size)
     if size % 2 == 0 or size < 3:
         raise ValueError(f"patch_size must be odd and at least 3, got {size}")
+    if counts is not None and len(counts) != len(separations):
+        raise ValueError(f"one list of counts per separation: {len(counts)} lists for {len(separations)}")
+    if not len(separations):
+        return []
     ring = float(sequence.fwhm if width is None else width)
     center = sequence.star_position
     ny, nx = sequence.shape
@@ -145,32 +179,56 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     half = size // 2
     # near the star the band reaches the centre (1 lambda/D patches hold the core's residuals, as SODINN's)
     corner = half * np.sqrt(2.0)  # a square patch reaches this far from its centre
-    inner, outer = max(0.0, separation - ring / 2.0 - corner - 1.0), separation + ring / 2.0 + corner + 1.0
-    if outer > reach or separation <= 0:
-        raise ImagingError(f"an annulus at {separation:.1f} px (patches reach {max(inner, 0):.1f}-{outer:.1f} px)"
-                           f" does not fit in the frame (inscribed radius {reach:.1f} px)", path=sequence.path)
+    bands = []
+    for separation in separations:
+        inner, outer = max(0.0, separation - ring / 2.0 - corner - 1.0), separation + ring / 2.0 + corner + 1.0
+        if outer > reach or separation <= 0:
+            raise ImagingError(f"an annulus at {separation:.1f} px (patches reach {max(inner, 0):.1f}-{outer:.1f}"
+                               f" px) does not fit in the frame (inscribed radius {reach:.1f} px)",
+                               path=sequence.path)
+        bands.append((inner, outer, inner + 1.0 if inner > 0 else 0.0, outer - 1.0))  # SVD and output edges
     yy, xx = np.indices((ny, nx))
     radius = np.hypot(yy - center[0], xx - center[1]).ravel()
-    region = np.flatnonzero((radius >= inner) & (radius <= outer))
-    cube = sequence.cube
-    block = cube.reshape(sequence.n_frames, -1)[:, region]
-    levels = mlar_levels(block, n_levels=n_levels, max_variance=max_variance) if counts is None else counts
+    by_radius = np.argsort(radius, kind="stable")
+    # every annulus' output pixels are a contiguous run of the union's pixels sorted by radius
+    in_output = np.zeros((len(bands), ny * nx), dtype=bool)
+    covered = np.zeros(ny * nx, dtype=bool)
+    for index, (_, _, low, high) in enumerate(bands):
+        in_output[index] = (radius >= low) & (radius <= high)
+        covered |= in_output[index]
+    union = by_radius[covered[by_radius]]
     angles = -sequence.angles if opposite else sequence.angles
-    output = region[(radius[region] >= (inner + 1.0 if inner > 0 else 0.0)) & (radius[region] <= outer - 1.0)]
-    derotated = residual_stack(cube, angles, center, [region], [levels], output,
-                               engine=engine)  # type: ignore[arg-type]
-    finals = collapse(derotated, axis=1)  # (levels, output)
-    # robust noise per level in the ring itself (MAD), so patches read as local S/N
-    ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half  # the patches' radial reach
-    median = np.median(finals[:, ring_pixels], axis=1, keepdims=True)
-    noise = 1.4826 * np.median(np.abs(finals[:, ring_pixels] - median), axis=1)
-    noise = np.where(noise > 0, noise, 1.0)
-    stack = np.full((len(levels), ny * nx), np.nan)
-    stack[:, output] = (finals - median) / noise[:, None]
-    return MlarAnnulus(stack.reshape(len(levels), ny, nx), list(levels), float(separation),
-                       float(inner + 1.0 if inner > 0 else 0.0), float(outer - 1.0), center, noise,
-                       {"opposite": opposite, "patch_size": size, "width": ring})
-
+    rotator = _band_derotator((ny, nx), angles, center, union, by_radius)
+    cube = sequence.cube
+    flat = cube.reshape(sequence.n_frames, -1)
+    annuli = []
+    # One BLAS thread: the products here take milliseconds, and on 2 shared cores the spin-waits of
+    # OpenBLAS' second thread took the core from the sparse product and the median (2-4x slower at load 4).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for index, (separation, (inner, outer, low, high)) in enumerate(zip(separations, bands, strict=True)):
+            region = np.flatnonzero((radius >= inner) & (radius <= outer))
+            block = flat[:, region] - flat[:, region].mean(axis=0)
+            eigenvalues, basis = _frame_basis(block, engine)  # type: ignore[arg-type]
+            levels = (_levels(eigenvalues, len(region), n_levels, max_variance) if counts is None
+                      else list(counts[index]))
+            rows = np.flatnonzero(in_output[index][union])
+            start, stop = int(rows[0]), int(rows[-1]) + 1
+            output = union[start:stop]
+            first, last = rotator.sources(start, stop)
+            coefficients = _band_residual_coefficients(cube, region, basis, levels, by_radius[first:last])
+            derotated = rotator.apply(start, stop, coefficients)  # (output, frames, levels)
+            finals = collapse(derotated, axis=1).T.astype(np.float64)  # (levels, output)
+            # robust noise per level in the ring itself (MAD), so patches read as local S/N
+            ring_pixels = np.abs(radius[output] - separation) <= ring / 2.0 + half  # the patches' radial reach
+            median = np.median(finals[:, ring_pixels], axis=1, keepdims=True)
+            noise = 1.4826 * np.median(np.abs(finals[:, ring_pixels] - median), axis=1)
+            noise = np.where(noise > 0, noise, 1.0)
+            stack = np.full((len(levels), ny * nx), np.nan)
+            stack[:, output] = (finals - median) / noise[:, None]
+            annuli.append(MlarAnnulus(stack.reshape(len(levels), ny, nx), list(levels), float(separation),
+                                      float(low), float(high), center, noise,
+                                      {"opposite": opposite, "patch_size": size, "width": ring}))
+    return annuli
 
 
 # ------------------------------------------------------------------------------------- labelled samples
@@ -385,10 +443,11 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
 
     center = sequence.star_position
     xs, ys, seps, positions, amounts, counts_of = [], [], [], [], [], {}
-    for radius in radii:
-        base = mlar_annulus(sequence, radius, patch_size=size, n_levels=n_levels, max_variance=max_variance)
+    # the cube's own stacks of all annuli at once (one derotation operator per sense of rotation)
+    bases = mlar_stacks(sequence, radii, patch_size=size, n_levels=n_levels, max_variance=max_variance)
+    opposites = mlar_stacks(sequence, radii, patch_size=size, counts=[base.counts for base in bases], opposite=True)
+    for radius, base, negatives in zip(radii, bases, opposites, strict=True):
         counts_of[f"{radius:.3f}"] = base.counts
-        negatives = mlar_annulus(sequence, radius, patch_size=size, counts=base.counts, opposite=True)
         ring = negatives.positions(step=float(sequence.fwhm))
         for index in rng.choice(len(ring), size=n_per_annulus, replace=len(ring) < n_per_annulus):
             py, px = ring[index]
