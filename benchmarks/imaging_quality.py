@@ -48,6 +48,7 @@ if str(ROOT) not in sys.path:
 
 import qusi_lab as ql  # noqa: E402
 from qusi_lab import models  # noqa: E402
+from qusi_lab.errors import ImagingError  # noqa: E402
 from qusi_lab.imaging import (  # noqa: E402
     MlarDataset,
     MlarSamples,
@@ -84,9 +85,17 @@ def separations_of(sequence: ql.imaging.AdiSequence) -> list[float]:
 
 def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int,
                  generator: str = "adi") -> MlarSamples:
-    sequence = cube(seed, arguments, generator)
-    radii = separations_of(sequence)
-    calibration = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
+    for attempt in range(4):
+        sequence = cube(seed, arguments, generator)
+        radii = separations_of(sequence)
+        try:
+            calibration = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
+            break
+        except ImagingError as error:  # e.g. too little rotation: at 1 lambda/D PCA-ADI S/N stops growing
+            if attempt == 3:
+                raise
+            print(f"{generator} cube {seed}: {error}; using seed {seed + 100} instead", flush=True)
+            seed += 100
 
     def fluxes(separation: float, rng: np.random.Generator, n: int) -> np.ndarray:
         return sample_fluxes(calibration, separation, rng, n)
