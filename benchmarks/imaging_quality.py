@@ -18,6 +18,15 @@ Steps, all on cubes of ``qusi_lab.imaging.synthetic.make_adi_sequence`` (L band,
    injections (seed 3001) at the operating threshold, a label-shuffled training run, and save -> load ->
    map equality.
 
+Foreign generator: the same network and annular ADI-PCA on held-out cubes of a second, independent generator
+(``qusi_lab.imaging.empirical.make_empirical_sequence``: GPI-H-like, focal-plane speckles, seeds 3000 and 3001),
+evaluated exactly as step 3-4 (injection sets calibrated on that cube, the same curves, the same operating
+threshold, chosen on the validation cube). ``--train-generators adi,empirical`` trains on a mix of both
+generators' cubes (alternating, the same number of cubes; the validation samples from both), to measure whether
+mixing closes a gap::
+
+    .venv/bin/python benchmarks/imaging_quality.py --train-generators adi,empirical
+
 Prints markdown tables; writes the curves' figure and CSV into ``benchmarks/results/`` (ignored by git).
 """
 
@@ -39,6 +48,7 @@ if str(ROOT) not in sys.path:
 
 import qusi_lab as ql  # noqa: E402
 from qusi_lab import models  # noqa: E402
+from qusi_lab.errors import ImagingError  # noqa: E402
 from qusi_lab.imaging import (  # noqa: E402
     MlarDataset,
     MlarSamples,
@@ -50,6 +60,7 @@ from qusi_lab.imaging import (  # noqa: E402
     snr_map,
     tpr_at,
 )
+from qusi_lab.imaging.empirical import make_empirical_sequence  # noqa: E402
 from qusi_lab.imaging.injection import calibrate_flux, inject_companions, sample_fluxes  # noqa: E402
 from qusi_lab.imaging.synthetic import make_adi_sequence  # noqa: E402
 from qusi_lab.training.metrics import auc_roc  # noqa: E402
@@ -58,7 +69,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 PCA_COMPONENTS = 5  # the calibration's and the baseline's number of components
 
 
-def cube(seed: int, arguments: argparse.Namespace) -> ql.imaging.AdiSequence:
+GENERATORS = ("adi", "empirical")
+
+
+def cube(seed: int, arguments: argparse.Namespace, generator: str = "adi") -> ql.imaging.AdiSequence:
+    if generator == "empirical":
+        return make_empirical_sequence(seed=seed, n_frames=arguments.frames, size=arguments.size)
     return make_adi_sequence(seed=seed, n_frames=arguments.frames, size=arguments.size)
 
 
@@ -67,10 +83,19 @@ def separations_of(sequence: ql.imaging.AdiSequence) -> list[float]:
     return [k * float(sequence.fwhm) for k in (1, 2, 3, 4)]
 
 
-def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int) -> MlarSamples:
-    sequence = cube(seed, arguments)
-    radii = separations_of(sequence)
-    calibration = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
+def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int,
+                 generator: str = "adi") -> MlarSamples:
+    for attempt in range(4):
+        sequence = cube(seed, arguments, generator)
+        radii = separations_of(sequence)
+        try:
+            calibration = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
+            break
+        except ImagingError as error:  # e.g. too little rotation: at 1 lambda/D PCA-ADI S/N stops growing
+            if attempt == 3:
+                raise
+            print(f"{generator} cube {seed}: {error}; using seed {seed + 100} instead", flush=True)
+            seed += 100
 
     def fluxes(separation: float, rng: np.random.Generator, n: int) -> np.ndarray:
         return sample_fluxes(calibration, separation, rng, n)
@@ -104,7 +129,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=61)
     parser.add_argument("--size", type=int, default=101)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--train-generators", default="adi",
+                        help="comma-separated generators of the training and validation cubes: adi, empirical")
     arguments = parser.parse_args()
+    generators = [g.strip() for g in arguments.train_generators.split(",") if g.strip()]
+    if not generators or any(g not in GENERATORS for g in generators):
+        parser.error(f"--train-generators: a comma-separated list of {', '.join(GENERATORS)}")
     if arguments.quick:
         arguments.train_cubes, arguments.per_annulus, arguments.steps = 1, 30, 300
         arguments.max_time, arguments.sets = 60.0, 5
@@ -112,9 +142,12 @@ def main() -> None:
     started = time.perf_counter()
 
     clock = time.perf_counter()
-    train_set = MlarSamples.concatenate([samples_from(1000 + k, arguments, arguments.per_annulus)
-                        for k in range(arguments.train_cubes)])
-    validation = samples_from(2000, arguments, max(10, arguments.per_annulus // 3))
+    # cube k comes from generators[k % len(generators)]: a mix keeps the number of training cubes
+    train_set = MlarSamples.concatenate([samples_from(1000 + k, arguments, arguments.per_annulus,
+                                                      generators[k % len(generators)])
+                                         for k in range(arguments.train_cubes)])
+    validation = MlarSamples.concatenate([samples_from(2000, arguments, max(10, arguments.per_annulus // 3), g)
+                                          for g in generators])
     sample_seconds = time.perf_counter() - clock
     levels, size = train_set.n_levels, train_set.patch_size
 
@@ -131,9 +164,10 @@ def main() -> None:
 
     thresholds = np.concatenate([np.linspace(0.05, 0.95, 46), 1.0 - np.logspace(-1.4, -6.0, 24)])
 
-    def injection_sets(seed: int, count: int) -> tuple[list[np.ndarray], list[np.ndarray], list, float]:
+    def injection_sets(seed: int, count: int, generator: str = "adi"
+                       ) -> tuple[list[np.ndarray], list[np.ndarray], list, float]:
         """Maps of ``count`` injection sets in cube ``seed`` (calibrated on itself), and the FWHM."""
-        sequence = cube(seed, arguments)
+        sequence = cube(seed, arguments, generator)
         radii = separations_of(sequence)
         calibration = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
         mask = region_mask(sequence)
@@ -180,6 +214,23 @@ def main() -> None:
     empty_probability, _ = maps_for(model, empty, region_mask(empty))
     empty_peaks = ql.imaging.find_sources(empty_probability, operating, float(empty.fwhm))
     empty_detections = len(empty_peaks)
+
+    # foreign generator: the same evaluation on make_empirical_sequence cubes, the same operating threshold
+    foreign_cube = cube(3000, arguments, "empirical")
+    foreign_radii = separations_of(foreign_cube)
+    clock = time.perf_counter()
+    foreign_network_maps, foreign_pca_maps, foreign_truths, foreign_fwhm = injection_sets(
+        3000, arguments.sets, "empirical")
+    foreign_seconds = time.perf_counter() - clock
+    foreign_network_curve = detection_curve(foreign_network_maps, foreign_truths, list(thresholds), foreign_fwhm,
+                                            method="network (mlar_conv3d), foreign cube")
+    foreign_pca_curve = detection_curve(foreign_pca_maps, foreign_truths, list(np.linspace(0.0, 8.0, 81)),
+                                        foreign_fwhm, method=f"annular ADI-PCA ({PCA_COMPONENTS} PCs), foreign cube")
+    foreign_network_tpr, foreign_pca_tpr = tpr_at(foreign_network_curve, 1.0), tpr_at(foreign_pca_curve, 1.0)
+    foreign_at_operating = detection_curve(foreign_network_maps, foreign_truths, [operating], foreign_fwhm).iloc[0]
+    foreign_empty = cube(3001, arguments, "empirical")
+    foreign_empty_probability, _ = maps_for(model, foreign_empty, region_mask(foreign_empty))
+    foreign_empty_peaks = ql.imaging.find_sources(foreign_empty_probability, operating, float(foreign_empty.fwhm))
     # label-shuffled training falls to chance
     shuffled = MlarSamples(train_set.x, np.random.default_rng(1).permutation(train_set.y), train_set.separation,
                            train_set.position, train_set.flux, {})
@@ -198,7 +249,7 @@ def main() -> None:
         first = probability_map(model, held_out, separations=radii).probability
         identical = bool(np.array_equal(again, first, equal_nan=True))
 
-    curves = pd.concat([network_curve, pca_curve])
+    curves = pd.concat([network_curve, pca_curve, foreign_network_curve, foreign_pca_curve])
     stamp = time.strftime("%Y-%m-%d_%H%M")
     model.save(RESULTS / f"imaging_model_{stamp}")
     np.savez_compressed(RESULTS / f"imaging_maps_{stamp}.npz", network=np.asarray(network_maps),
@@ -207,7 +258,11 @@ def main() -> None:
     ax = plot_detection_curves([network_curve, pca_curve])
     ax.set_title("held-out cube, injections at ADI-PCA S/N 1-3, 1-4 lambda/D")
     ax.figure.savefig(RESULTS / f"imaging_quality_{stamp}.png", dpi=110, bbox_inches="tight")
+    ax = plot_detection_curves([foreign_network_curve, foreign_pca_curve])
+    ax.set_title("foreign generator (make_empirical_sequence), injections at ADI-PCA S/N 1-3")
+    ax.figure.savefig(RESULTS / f"imaging_quality_foreign_{stamp}.png", dpi=110, bbox_inches="tight")
 
+    print(f"training generators: {', '.join(generators)}")
     print(f"{arguments.train_cubes} training cubes ({len(train_set)} samples, {levels} levels, {size}-px patches, "
           f"{sample_seconds:.0f} s to make), {len(validation.y)} validation samples; "
           f"{result.model.training_config.get('steps', '?')} steps in {train_seconds:.0f} s; held-out cube: {arguments.sets} sets "
@@ -226,22 +281,46 @@ def main() -> None:
     print(f"| label-shuffled training: AUC on the true validation labels (an untrained network: "
           f"{untrained_auc:.2f}) | {shuffled_auc:.2f} | chance (~0.5) |")
     print(f"| save -> load -> map identical | {identical} | True |")
-    print(f"| validation AUC (true labels, cube 2000) | {true_auc:.3f} | - |")
+    print(f"| validation AUC (true labels, cube 2000 of each training generator) | {true_auc:.3f} | - |")
     print(f"| training seconds | {train_seconds:.0f} | < 600 |")
     center = held_out.center
     print("\nDetections in the cube without injections:",
           [(round(float(np.hypot(y - center[0], x - center[1])) / fwhm, 2), round(value, 4))
            for y, x, value, _ in empty_peaks], "(separation in lambda/D, probability)")
-    print("\nTPR by separation: the network at its operating threshold, ADI-PCA at <= 1 FP/frame:\n")
-    print("| separation (lambda/D) | network TPR | ADI-PCA TPR |")
-    print("|---:|---:|---:|")
-    pca_allowed = pca_curve[pca_curve["mean_fps"] <= 1.0]
-    pca_threshold = float(pca_allowed.loc[pca_allowed["tpr"].idxmax(), "threshold"]) if len(pca_allowed) else 8.0
-    for index, r in enumerate(radii):
-        only = [[truth[index]] for truth in truths]
-        net = detection_curve(network_maps, only, [operating], fwhm)["tpr"].iloc[0]
-        pca = detection_curve(pca_maps, only, [pca_threshold], fwhm)["tpr"].iloc[0]
-        print(f"| {r / fwhm:.0f} | {net:.2f} | {pca:.2f} |")
+    def by_separation(curve: pd.DataFrame, net_maps: list, snr_maps: list, truth_sets: list, width: float,
+                      separations: list[float]) -> None:
+        print("\nTPR by separation: the network at its operating threshold, ADI-PCA at <= 1 FP/frame:\n")
+        print("| separation (lambda/D) | network TPR | ADI-PCA TPR |")
+        print("|---:|---:|---:|")
+        allowed = curve[curve["mean_fps"] <= 1.0]
+        pca_threshold = float(allowed.loc[allowed["tpr"].idxmax(), "threshold"]) if len(allowed) else 8.0
+        for index, r in enumerate(separations):
+            only = [[truth[index]] for truth in truth_sets]
+            net = detection_curve(net_maps, only, [operating], width)["tpr"].iloc[0]
+            pca = detection_curve(snr_maps, only, [pca_threshold], width)["tpr"].iloc[0]
+            print(f"| {r / width:.0f} | {net:.2f} | {pca:.2f} |")
+
+    by_separation(pca_curve, network_maps, pca_maps, truths, fwhm, radii)
+
+    foreign_ratio = foreign_network_tpr / foreign_pca_tpr if foreign_pca_tpr > 0 else float("inf")
+    print(f"\nForeign generator (make_empirical_sequence, GPI-H-like; held-out cube seed 3000, {arguments.sets} sets "
+          f"of {len(foreign_radii)} companions, {foreign_seconds:.0f} s with the calibration; trained on: "
+          f"{', '.join(generators)}):\n")
+    print("| bar | measured | needed |")
+    print("|---|---:|---:|")
+    print(f"| TPR at <= 1 false positive per frame: network / ADI-PCA | {foreign_network_tpr:.2f} / "
+          f"{foreign_pca_tpr:.2f} = {foreign_ratio:.1f}x | >= 2x |")
+    print(f"| network at its operating threshold {operating:.4f} (chosen on the validation cube): TPR, false "
+          f"positives per frame | {foreign_at_operating.tpr:.2f}, {foreign_at_operating.mean_fps:.2f} "
+          f"({foreign_at_operating.tpr / foreign_pca_tpr if foreign_pca_tpr else float('inf'):.1f}x ADI-PCA at "
+          f"1 FP/frame) | - |")
+    print(f"| detections in a foreign cube without injections (seed 3001; threshold {operating:.4f}; its highest "
+          f"probability {np.nanmax(foreign_empty_probability):.4f}) | {len(foreign_empty_peaks)} | 0 |")
+    print("\nDetections in the foreign cube without injections:",
+          [(round(float(np.hypot(y - foreign_empty.center[0], x - foreign_empty.center[1])) / foreign_fwhm, 2),
+            round(value, 4)) for y, x, value, _ in foreign_empty_peaks], "(separation in lambda/D, probability)")
+    by_separation(foreign_pca_curve, foreign_network_maps, foreign_pca_maps, foreign_truths, foreign_fwhm,
+                  foreign_radii)
 
 
 if __name__ == "__main__":
