@@ -193,9 +193,13 @@ class AdiSequence:
     def measure_center(self) -> tuple[float, float] | None:
         """Where the star is in the median frame, ``(y, x)``; ``None`` if no halo stands out of the noise.
 
-        Centroid of the background-subtracted light in an annulus from 1 to 4 FWHM around the current
-        estimate, re-centred until it settles (a window centred on a symmetric halo is its own centroid).
-        The annulus skips the core: coronagraphs leave it dark, or saturated, or with an off-centre leak.
+        When the core stands out (no coronagraph: its peak within 1 FWHM is over 20 times the mean light
+        1-4 FWHM around it), a quadratic fit to the 5 x 5 pixels around that peak (photutils'
+        ``centroid_quadratic``): bright pupil-fixed speckles do not pull it, as they pull a halo centroid
+        (by 0.3-1 px on ``make_empirical_sequence`` cubes centred to 0.1 px). Otherwise the centroid of the
+        background-subtracted light in an annulus from 1 to 4 FWHM around the current estimate,
+        re-centred until it settles (a window centred on a symmetric halo is its own centroid); the
+        annulus skips the core, which coronagraphs leave dark, saturated or with an off-centre leak.
         """
         image, (ny, nx) = np.median(self.cube, axis=0), self.shape  # companions move, the halo stays
         yy, xx = np.indices((ny, nx), dtype=np.float64)
@@ -207,6 +211,9 @@ class AdiSequence:
         background = float(np.median(reference))
         noise = 1.4826 * float(np.median(np.abs(reference - np.median(reference)))) or 1e-300
         light = image - background
+        core = self._core_center(light, (cy, cx), inner, outer)
+        if core is not None:
+            return core
         for _ in range(50):
             radius = np.hypot(yy - cy, xx - cx)
             # soft edges (1 px ramps): a hard edge lets pixels jump in and out, biasing the centroid
@@ -220,6 +227,32 @@ class AdiSequence:
             if moved < 1e-3:
                 break
         return (cy, cx)
+
+    @staticmethod
+    def _core_center(light: np.ndarray, start: tuple[float, float], fwhm: float,
+                     outer: float) -> tuple[float, float] | None:
+        """The core's centre by a quadratic fit at its peak, or None when there is no clear core."""
+        from photutils.centroids import centroid_quadratic
+
+        yy, xx = np.indices(light.shape, dtype=np.float64)
+        near = np.hypot(yy - start[0], xx - start[1]) <= fwhm
+        if not near.any():
+            return None
+        peak = int(np.flatnonzero(near.ravel())[np.argmax(light[near])])
+        py, px = divmod(peak, light.shape[1])
+        # a core is a peak far above everything 1-4 FWHM around it (an Airy ring is 2 % of the peak, an AO
+        # halo less); the bright rim of a coronagraph's dark hole is not
+        around = np.hypot(yy - py, xx - px)
+        ring = (around >= fwhm) & (around <= outer)
+        halo = float(np.mean(np.clip(light[ring], 0.0, None))) if ring.any() else 0.0
+        if halo <= 0 or not light[py, px] > 20.0 * halo:
+            return None  # a dark (coronagraphic) or drowned core: the halo tells better
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a fit at the box edge warns and returns NaN: handled below
+            x, y = centroid_quadratic(light, xpeak=px, ypeak=py, fit_boxsize=5)
+        if not (np.isfinite(x) and np.isfinite(y)) or math.hypot(y - py, x - px) > 1.0:
+            return None
+        return float(y), float(x)
 
     def check_centering(self, tolerance: float = 0.5) -> tuple[float, float] | None:
         """Raise :class:`~qusi_lab.errors.ImagingError` if the star is > ``tolerance`` px off ``center``.
