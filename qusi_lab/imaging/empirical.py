@@ -67,11 +67,11 @@ from typing import Any
 
 import numpy as np
 from scipy import fft as sfft
-from scipy import ndimage, optimize
+from scipy import ndimage
 
 from qusi_lab.errors import ImagingError
 from qusi_lab.imaging.sequence import AdiSequence
-from qusi_lab.imaging.synthetic import parallactic_angle
+from qusi_lab.imaging.synthetic import _solve_span, parallactic_angle
 
 __all__ = ["INSTRUMENTS", "Instrument", "make_empirical_sequence"]
 
@@ -169,17 +169,6 @@ def _time_track(rng: np.random.Generator, n_frames: int, gap_fraction: float) ->
         steps[where] += gap_fraction / (1 - gap_fraction) * steps.sum()
     times = np.concatenate([[0.0], np.cumsum(steps)])
     return times / times[-1]
-
-
-def _solve_half_span(rotation: float, declination: float, latitude: float, center_h: float) -> float:
-    def turned(half: float) -> float:
-        q = parallactic_angle(np.linspace(center_h - half, center_h + half, 301), declination, latitude)
-        return abs(float(q[-1] - q[0]))
-
-    if turned(5.0) < rotation:
-        raise ImagingError(f"a {rotation:.0f} deg rotation is out of reach at declination {declination} "
-                           f"around hour angle {center_h:+.1f} h (at most {turned(5.0):.0f} deg within +-5 h)")
-    return float(optimize.brentq(lambda s: turned(s) - rotation, 1e-4, 5.0, xtol=1e-9))
 
 
 def _fwhm_of(spectrum: np.ndarray, m: int, upsample: int = 4) -> float:
@@ -280,7 +269,7 @@ def make_empirical_sequence(*, n_frames: int = 61, size: int = 101, instrument: 
         raise ImagingError("strehl_jitter and transparency_jitter are relative rms: keep them <= 0.2")
 
     latitude = preset.latitude_deg
-    half = _solve_half_span(rotation, declination, latitude, center_h)
+    half = _solve_span(rotation, declination, latitude, center_h, limit=5.0)
     times = _time_track(rng, n_frames, gap)
     hours = center_h - half + 2 * half * times
     lat, dec = math.radians(latitude), math.radians(declination)

@@ -153,15 +153,18 @@ def _phase_screens(rng: np.random.Generator, count: int, pupil: np.ndarray) -> n
     return screens / screens[:, inside].std(axis=1)[:, None, None]
 
 
-def _solve_span(rotation: float, declination: float, latitude: float, center_h: float) -> float:
+def _solve_span(rotation: float, declination: float, latitude: float, center_h: float, *,
+                limit: float = 6.0) -> float:
+    """The half-span of hour angle (h) around ``center_h`` over which the sky turns by ``rotation`` deg."""
     def turned(span: float) -> float:
-        q = parallactic_angle(np.linspace(center_h - span, center_h + span, 201), declination, latitude)
+        q = parallactic_angle(np.linspace(center_h - span, center_h + span, 301), declination, latitude)
         return abs(float(q[-1] - q[0]))
 
-    if turned(6.0) < rotation:
+    if turned(limit) < rotation:
         raise ImagingError(f"a {rotation:.0f} deg rotation is out of reach at declination {declination} "
-                           f"(at most {turned(6.0):.0f} deg within +-6 h)")
-    return float(optimize.brentq(lambda s: turned(s) - rotation, 1e-4, 6.0, xtol=1e-8))
+                           f"around hour angle {center_h:+.1f} h (at most {turned(limit):.0f} deg within "
+                           f"+-{limit:g} h)")
+    return float(optimize.brentq(lambda s: turned(s) - rotation, 1e-4, limit, xtol=1e-8))
 
 
 def make_adi_sequence(*, n_frames: int = 61, size: int = 101, band: str = "L", rotation: float | None = None,
