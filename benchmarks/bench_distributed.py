@@ -45,12 +45,6 @@ def worker(args: argparse.Namespace) -> None:
     from qusi_lab.training.distributed import is_main_process
 
     torch.set_num_threads(args.threads)
-    if args.per_rank_layers:
-        import contextlib
-
-        import qusi_lab.training.loop as loop
-
-        loop.synchronised_layers = lambda *_, **__: contextlib.nullcontext([])  # type: ignore[assignment]
     rng = np.random.default_rng(0)
     time_days = np.arange(args.cadences) / 720.0
     curves, labels = [], []
@@ -65,6 +59,7 @@ def worker(args: argparse.Namespace) -> None:
     register_optimizer_step_pre_hook(lambda *_: stamps.append(time.perf_counter()))
     torch.manual_seed(0)
     result = train(Hadryss(input_length=args.input_length), dataset, None, max_steps=args.steps,
+                   global_batch=not args.per_rank_layers,
                    batch_size=args.batch_size, validation_every=args.steps, progress=False, seed=0, num_workers=0)
     if is_main_process():
         measured = len(stamps) - 1 - WARMUP_STEPS

@@ -6,7 +6,8 @@ final weights) and ``OUT/rank<r>.json`` (its result), so the test can compare ra
 Usage: ``python tests/distributed_run.py OUT CHECKPOINT_DIR MAX_STEPS [STEP_SECONDS [TASK]]``; a positive
 STEP_SECONDS sleeps that long before each step (to give a test time to kill a rank mid-run) and
 writes ``OUT/pid<r>`` first. TASK ``multiclass`` trains 3 unbalanced classes with ``class_weights="auto"``
-(a weighted-mean loss) instead of the binary task. CHECKPOINT_DIR ``-``: no checkpoints.
+(a weighted-mean loss) instead of the binary task; ``binary-per-rank`` the binary task with
+``global_batch=False``. CHECKPOINT_DIR ``-``: no checkpoints.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ TRAIN_CURVES, VALIDATION_CURVES = 64, 32
 
 
 def datasets(task: str = "binary") -> tuple:
-    if task == "binary":
+    if task.startswith("binary"):
         return binary_dataset(TRAIN_CURVES, seed=1), binary_dataset(VALIDATION_CURVES, seed=2)
     # Three classes in shares 3:2:1, so the class weights differ and each rank's weighted mean would too.
     rng = np.random.default_rng(3)
@@ -46,10 +47,12 @@ def datasets(task: str = "binary") -> tuple:
 
 
 def network(task: str = "binary") -> torch.nn.Module:
-    return small_model() if task == "binary" else small_model(n_outputs=3)
+    return small_model() if task.startswith("binary") else small_model(n_outputs=3)
 
 
 def options(task: str = "binary") -> dict:
+    if task == "binary-per-rank":  # plain DDP: BatchNorm statistics and dropout masks per process
+        return {**SETTINGS, "global_batch": False}
     return SETTINGS if task == "binary" else {**SETTINGS, "class_weights": "auto"}
 
 

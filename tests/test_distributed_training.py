@@ -156,6 +156,12 @@ def test_one_process_records_device_precision_and_world_size() -> None:
     assert result.config["device"] == "cpu"
     assert result.config["precision"] == "fp32"
     assert result.config["world_size"] == 1
+    assert result.config["global_batch"] is True
+    per_rank = train(small_model(), binary_dataset(16, seed=1), None, max_steps=2, batch_size=8, progress=False,
+                     global_batch=False)
+    assert per_rank.config["global_batch"] is False  # on one process the two are the same run
+    for key, value in result.model.network.state_dict().items():
+        assert torch.equal(value, per_rank.model.network.state_dict()[key])
 
 
 # ---------------------------------------------------------------- real processes
@@ -201,6 +207,18 @@ def test_two_processes_give_the_weights_of_one(two_process_run: Path) -> None:
     assert first["best_step"] == one.best_step
     assert first["history"]["val_loss"] == pytest.approx(list(one.history["val_loss"]), abs=1e-5)
     assert first["history"]["train_loss"] == pytest.approx(list(one.history["train_loss"]), abs=1e-5)
+
+
+@pytest.mark.slow
+def test_per_rank_layers_keep_the_ranks_in_step_but_are_not_the_one_process_model(tmp_path: Path,
+                                                                                 two_process_run: Path) -> None:
+    out = tmp_path / "per_rank"
+    run_script(out, "-", MAX_STEPS, task="binary-per-rank")
+    per_rank = weights(out, 0)
+    assert_same_weights(per_rank, weights(out, 1), atol=0.0)  # DDP keeps the ranks identical
+    exact = weights(two_process_run, 0)
+    largest = max(float((per_rank[key] - exact[key]).abs().max()) for key in exact)
+    assert largest > 100 * WEIGHT_ATOL  # statistics over 8 curves, not 16: a different (equivalent) model
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ def test_every_keyword_of_train_is_an_option_and_nothing_else() -> None:
         name for name, parameter in inspect.signature(train).parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
-    assert len(keywords) == 31  # besides model, train and validation
+    assert len(keywords) == 32  # besides model, train and validation
     assert keywords == OPTION_NAMES
 
 

@@ -63,6 +63,7 @@ __all__ = [
     "backend_for",
     "process_group",
     "barrier",
+    "broadcast_buffers",
     "broadcast_object",
     "all_reduce_mean",
     "shard_indices",
@@ -165,6 +166,18 @@ def broadcast_object(value: Any, source: int = 0) -> Any:
     box = [value]
     dist.broadcast_object_list(box, src=source)
     return box[0]
+
+
+def broadcast_buffers(model: nn.Module, source: int = 0) -> None:
+    """Every rank takes rank ``source``'s buffers (running statistics that per-process BatchNorm kept apart).
+
+    DDP broadcasts buffers before each forward pass, so after the last step they differ by that step's
+    update; the result every rank returns must be rank 0's model.
+    """
+    if not is_distributed() or world_size() == 1:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=source)
 
 
 def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:

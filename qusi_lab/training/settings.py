@@ -174,6 +174,7 @@ class Options:
     cache: Any
     initialize: Any
     precision: Any
+    global_batch: Any
 
 
 OPTION_NAMES = frozenset(option.name for option in fields(Options))
@@ -335,6 +336,7 @@ def prepare(
             "device": str(device),
             "precision": precision,
             "world_size": world,
+            "global_batch": bool(options.global_batch),
         }
     )
     checkpoint_dir = options.checkpoint_dir
