@@ -247,7 +247,7 @@ def train(
     global_batch:
         Under torchrun: BatchNorm statistics and dropout masks over the whole global batch (default), so
         N processes train the model one process would, to rounding. False: per process, as plain DDP,
-        equivalent but not equal; on CPUs it is the faster choice (2 gloo processes on 2 cores: 1.64x one
+        equivalent but not equal; on CPUs it is the faster choice (2 gloo processes on 2 cores: 1.5-1.6x one
         process, against 0.80x for the global batch, whose small all-reduces cost more than the second
         core gives; ``benchmarks/bench_distributed.py``). ``result.config["global_batch"]`` says which.
     deterministic:
