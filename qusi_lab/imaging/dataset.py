@@ -51,6 +51,7 @@ from qusi_lab.data.balancing import class_weights
 from qusi_lab.data.problems import ProblemLog
 from qusi_lab.data.streams import EvaluationStream, TrainingStream
 from qusi_lab.errors import ImagingError
+from qusi_lab.imaging.injection import fourier_shift
 from qusi_lab.imaging.samples import MlarSamples
 
 __all__ = ["MLAR_LABEL_NAMES", "MlarAugmentation", "MlarDataset"]
@@ -284,7 +285,9 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 patch = (patch + self._x[chosen].sum(axis=0)) / np.float32(math.sqrt(k))
         if augmentation.shift > 0:
             dy, dx = rng.uniform(-augmentation.shift, augmentation.shift, 2)
-            patch = _fourier_shift(patch, float(dy), float(dx))
+            # unitary, so the noise keeps its variance (a spline shift smooths it, and the network would
+            # learn smoother noise than the maps it scores); odd sides: the result is real
+            patch = fourier_shift(patch, float(dy), float(dx)).astype(np.float32)
         if augmentation.rotate:
             patch = np.rot90(patch, int(rng.integers(4)), axes=(1, 2))
         if augmentation.flip and rng.random() < 0.5:
@@ -318,17 +321,6 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         where = f", from '{self._path}'" if self._path else ""
         return (f"MlarDataset({len(self)} patches of shape {self.input_shape}: {counts[1]} companion, "
                 f"{counts[0]} no_companion{where})")
-
-
-def _fourier_shift(patch: np.ndarray, dy: float, dx: float) -> np.ndarray:
-    """``patch`` ``(levels, n, n)`` moved by ``(dy, dx)`` pixels with a Fourier phase ramp.
-
-    Unitary, so the noise keeps its variance (a spline shift smooths it, and the network would learn
-    smoother noise than the maps it scores); a band-limited PSF moves exactly. Odd sides: the result is real.
-    """
-    ny, nx = patch.shape[-2:]
-    ramp = np.exp(-2j * np.pi * (np.fft.fftfreq(ny)[:, None] * dy + np.fft.fftfreq(nx)[None, :] * dx))
-    return np.fft.ifft2(np.fft.fft2(patch, axes=(-2, -1)) * ramp, axes=(-2, -1)).real.astype(np.float32)
 
 
 def _checked_arrays(samples: MlarSamples, path: str | None) -> tuple[np.ndarray, np.ndarray]:

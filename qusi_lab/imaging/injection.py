@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence as SequenceType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from qusi_lab.imaging.sequence import AdiSequence
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["calibrate_flux", "inject_companions", "sample_fluxes"]
+__all__ = ["calibrate_flux", "fourier_shift", "inject_companions", "sample_fluxes"]
 
 Values = float | SequenceType[float] | np.ndarray  # one value per companion (or one for all)
 _PAD = 3  # zero border around the PSF stamp: room for the sub-pixel shift, so no flux wraps around
@@ -42,16 +42,29 @@ def _as_list(value: Values, name: str) -> list[float]:
 
 
 
+def fourier_shift(image: np.ndarray, dy: Any, dx: Any) -> np.ndarray:
+    """``image`` moved by ``(dy, dx)`` pixels along its last two axes with a Fourier phase ramp.
+
+    Periodic (what leaves one edge comes back at the other: pad a stamp first) and unitary: it keeps the
+    zero-frequency term (the sum) and, on noise, the variance. ``dy`` and ``dx`` broadcast against the
+    leading axes (arrays of shape ``(k, 1, 1)`` give ``k`` shifted copies).
+
+    >>> image = np.zeros((5, 5)); image[2, 2] = 1.0
+    >>> moved = fourier_shift(image, 1.0, -2.0)
+    >>> np.unravel_index(np.argmax(moved), moved.shape), round(float(moved.sum()), 12)
+    ((np.int64(3), np.int64(0)), 1.0)
+    """
+    m, n = image.shape[-2:]
+    ramp = np.exp(-2j * np.pi * (np.fft.fftfreq(m)[:, None] * dy + np.fft.fftfreq(n)[None, :] * dx))
+    return np.fft.ifft2(np.fft.fft2(image, axes=(-2, -1)) * ramp, axes=(-2, -1)).real
+
+
 def _shifted_stamps(psf: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    """``psf`` shifted by sub-pixel ``(dy[k], dx[k])``: a Fourier phase ramp on a zero-padded stamp.
+    """``psf`` shifted by sub-pixel ``(dy[k], dx[k])``: :func:`fourier_shift` of a zero-padded stamp.
 
     Fourier shifting keeps the zero-frequency term, so each stamp sums to ``psf.sum()`` to rounding.
     """
-    padded = np.pad(psf, _PAD)
-    m, n = padded.shape
-    fy, fx = np.fft.fftfreq(m)[None, :, None], np.fft.fftfreq(n)[None, None, :]
-    ramp = np.exp(-2j * np.pi * (fy * dy[:, None, None] + fx * dx[:, None, None]))
-    return np.fft.ifft2(np.fft.fft2(padded)[None] * ramp).real
+    return fourier_shift(np.pad(psf, _PAD)[None], dy[:, None, None], dx[:, None, None])
 
 
 def inject_companions(sequence: AdiSequence, separation: Values, position_angle: Values, flux: Values, *,
