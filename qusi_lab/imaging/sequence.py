@@ -13,7 +13,6 @@ import contextlib
 import math
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import InitVar, dataclass, field, replace
@@ -23,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from qusi_lab.errors import ImagingError
+from qusi_lab.training.checkpoints import atomic_write
 
 __all__ = ["AdiSequence", "read_fits", "write_fits"]
 
@@ -507,20 +507,6 @@ def estimate_fwhm(psf: np.ndarray, path: str | None = None) -> float:
     return 2.0 * math.sqrt(float((psf >= peak / 2.0).sum()) / math.pi)  # fallback: half-max area as a disk
 
 
-def _atomic_write_hdus(path: Path, hdus: Any) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            hdus.writeto(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)  # readers see the old file or the new one, never half of one
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
 def write_fits(sequence: AdiSequence, folder_or_prefix: str | os.PathLike[str], *,
                overwrite: bool = False) -> Path:
     """Write ``<prefix>_cube.fits``, ``_pa.fits`` and ``_psf.fits`` (VIP/EIDC layout); returns the cube path.
@@ -550,9 +536,10 @@ def write_fits(sequence: AdiSequence, folder_or_prefix: str | os.PathLike[str], 
     # the cube last: it is the entry point, so it never points at angles/PSF from an older write
     for word, hdu in (("pa", fits.PrimaryHDU(sequence.angles, angles_header)),
                       ("psf", fits.PrimaryHDU(sequence.psf)), ("cube", fits.PrimaryHDU(sequence.cube, header))):
-        try:
-            _atomic_write_hdus(paths[word], fits.HDUList([hdu]))
+        try:  # atomically: readers see the old file or the new one, never half of one
+            atomic_write(paths[word], fits.HDUList([hdu]).writeto)
         except OSError as error:
-            raise ImagingError(f"could not write it ({error}); the previous file, if any, is unchanged",
+            cause = error.__cause__ if isinstance(error.__cause__, OSError) else error  # the system's words
+            raise ImagingError(f"could not write it ({cause}); the previous file, if any, is unchanged",
                                path=paths[word]) from error
     return paths["cube"]

@@ -38,7 +38,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -67,6 +66,7 @@ from qusi_lab.io.discover import has_light_curve_suffix
 from qusi_lab.models.scoring import InferenceError, score_curves
 from qusi_lab.models.trained import Model, as_model
 from qusi_lab.progress import ProgressBar
+from qusi_lab.training.checkpoints import atomic_write, atomic_write_bytes
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
@@ -303,15 +303,7 @@ def write_part(frame: pd.DataFrame, manifest: dict[str, Any], path: Path) -> Pat
     metadata = dict(table.schema.metadata or {})
     metadata[_MANIFEST_KEY] = dumps(manifest).encode("utf-8")
     table = table.replace_schema_metadata(metadata)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-    return path
+    return atomic_write(path, lambda file: pq.write_table(table, file))
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
@@ -609,10 +601,7 @@ def _worker_count(client: Any) -> int:
 def _write_json(path: Path, content: dict[str, Any]) -> None:
     from qusi_lab.core.jsonable import dumps
 
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(dumps(content, indent=1) + "\n")
-    os.replace(temporary, path)
+    atomic_write_bytes(path, (dumps(content, indent=1) + "\n").encode("utf-8"))
 
 
 def infer_survey(

@@ -40,6 +40,7 @@ __all__ = [
     "METRICS_FILE",
     "CHECKPOINT_FORMAT_VERSION",
     "START_OVER",
+    "atomic_write",
     "atomic_write_bytes",
     "atomic_torch_save",
     "load_checkpoint",
@@ -55,7 +56,19 @@ CHECKPOINT_FORMAT_VERSION = 1
 START_OVER = "pass resume=False (CLI: --fresh) to start over"
 
 
-def _atomic_write(path: Path, write: Any) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Any) -> Path:
+    """Write ``path`` atomically with ``write(file)`` (a binary file object): temporary file, fsync, rename.
+
+    Readers see the old file or the new one, never half of one; on failure the temporary file is removed
+    and an ``OSError`` becomes a :class:`~qusi_lab.errors.CheckpointWriteError` naming ``path``.
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+    >>> atomic_write(target, lambda file: file.write(b"hello")).read_bytes()
+    b'hello'
+    """
     path = Path(path)
     temporary: str | None = None
     try:
@@ -99,7 +112,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     >>> atomic_write_bytes(target, b"hello").read_bytes()
     b'hello'
     """
-    return _atomic_write(Path(path), lambda file: file.write(data))
+    return atomic_write(path, lambda file: file.write(data))
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
@@ -119,7 +132,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
             f"{path}: could not write it ({_cause(error)}); the previous file, if any, is unchanged"
         ) from error
     data = buffer.getbuffer()
-    return _atomic_write(path, lambda file: file.write(data))
+    return atomic_write(path, lambda file: file.write(data))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
