@@ -130,19 +130,23 @@ def trained_separations(model: Any) -> tuple[float, float] | None:
     >>> trained_separations(model), trained_separations(model.network)
     ((1.0, 4.0), None)
     """
-    data = getattr(model, "data_config", None) if not isinstance(model, torch.nn.Module) else None
-    separations = (data or {}).get("separations_fwhm") if isinstance(data, dict) else None
+    separations = _trained_data(model).get("separations_fwhm")
     if not separations:
         return None
     values = [float(r) for r in separations]
     return min(values), max(values)
 
 
+def _trained_data(model: Any) -> dict[str, Any]:
+    """``model.data_config`` of a trained :class:`ql.Model` (empty for a bare network or none recorded)."""
+    data = getattr(model, "data_config", None)
+    return data if isinstance(data, dict) else {}
+
+
 def _trained_max_variance(model: Any) -> float:
     from qusi_lab.imaging.samples import DEFAULT_MAX_VARIANCE
 
-    data = getattr(model, "data_config", None) if not isinstance(model, torch.nn.Module) else None
-    value = (data or {}).get("max_variance") if isinstance(data, dict) else None
+    value = _trained_data(model).get("max_variance")
     return DEFAULT_MAX_VARIANCE if value is None else float(value)
 
 
