@@ -211,7 +211,7 @@ class AdiSequence:
         background = float(np.median(reference))
         noise = 1.4826 * float(np.median(np.abs(reference - np.median(reference)))) or 1e-300
         light = image - background
-        core = self._core_center(light, (cy, cx), inner, outer)
+        core = self._core_center(light, yy, xx, (cy, cx), inner, outer)
         if core is not None:
             return core
         for _ in range(50):
@@ -229,12 +229,11 @@ class AdiSequence:
         return (cy, cx)
 
     @staticmethod
-    def _core_center(light: np.ndarray, start: tuple[float, float], fwhm: float,
+    def _core_center(light: np.ndarray, yy: np.ndarray, xx: np.ndarray, start: tuple[float, float], fwhm: float,
                      outer: float) -> tuple[float, float] | None:
         """The core's centre by a quadratic fit at its peak, or None when there is no clear core."""
         from photutils.centroids import centroid_quadratic
 
-        yy, xx = np.indices(light.shape, dtype=np.float64)
         near = np.hypot(yy - start[0], xx - start[1]) <= fwhm
         if not near.any():
             return None
