@@ -71,6 +71,7 @@ PCA_COMPONENTS = 5  # the calibration's and the baseline's number of components
 
 
 GENERATORS = ("adi", "empirical")
+BINS = np.array([1.0, 1.75, 2.5, 3.25, 4.0])  # lambda/D: one held-out companion per bin and set
 
 
 def cube(seed: int, arguments: argparse.Namespace, generator: str = "adi") -> ql.imaging.AdiSequence:
@@ -80,8 +81,13 @@ def cube(seed: int, arguments: argparse.Namespace, generator: str = "adi") -> ql
 
 
 def separations_of(sequence: ql.imaging.AdiSequence) -> list[float]:
-    """1-4 lambda/D (the FWHM is about lambda/D)."""
+    """1-4 lambda/D (the FWHM is about lambda/D): the annuli of the samples and of the maps."""
     return [k * float(sequence.fwhm) for k in (1, 2, 3, 4)]
+
+
+def calibrated_at(sequence: ql.imaging.AdiSequence) -> list[float]:
+    """1-4.5 lambda/D every half: the flux calibration covers each ring's whole band (+-0.5 FWHM)."""
+    return [k * float(sequence.fwhm) for k in np.arange(1.0, 4.51, 0.5)]
 
 
 def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int,
@@ -90,7 +96,7 @@ def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int,
         sequence = cube(seed, arguments, generator)
         radii = separations_of(sequence)
         try:
-            calibration = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
+            calibration = calibrate_flux(sequence, calibrated_at(sequence), (1.0, 3.0), n_components=PCA_COMPONENTS)
             break
         except ImagingError as error:  # e.g. too little rotation: at 1 lambda/D PCA-ADI S/N stops growing
             if attempt == 3:
@@ -98,10 +104,8 @@ def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int,
             print(f"{generator} cube {seed}: {error}; using seed {seed + 100} instead", flush=True)
             seed += 100
 
-    def fluxes(separation: float, rng: np.random.Generator, n: int) -> np.ndarray:
-        return sample_fluxes(calibration, separation, rng, n)
-
-    return make_samples(sequence, fluxes, separations=radii, n_per_annulus=per_annulus, seed=seed)
+    return make_samples(sequence, calibration, separations=radii, n_per_annulus=per_annulus, seed=seed,
+                        spread=arguments.spread)
 
 
 def region_mask(sequence: ql.imaging.AdiSequence) -> np.ndarray:
@@ -132,6 +136,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--shift", type=float, default=None,
                         help="largest sub-pixel shift of the augmentation (default: MlarAugmentation's)")
+    parser.add_argument("--spread", type=float, default=1.0,
+                        help="radial band (FWHM) of the training injections around each ring (make_samples)")
+    parser.add_argument("--at-ring-centres", action="store_true",
+                        help="held-out injections at exactly 1, 2, 3, 4 lambda/D (the protocol before 0.x: flatters "
+                             "a network trained on positives at the ring centres)")
     parser.add_argument("--train-generators", default="adi",
                         help="comma-separated generators of the training and validation cubes: adi, empirical")
     arguments = parser.parse_args()
@@ -173,12 +182,15 @@ def main() -> None:
                        ) -> tuple[list[np.ndarray], list[np.ndarray], list, float]:
         """Maps of ``count`` injection sets in cube ``seed`` (calibrated on itself), and the FWHM."""
         sequence = cube(seed, arguments, generator)
-        radii = separations_of(sequence)
-        calibration = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
+        fwhm = float(sequence.fwhm)
+        calibration = calibrate_flux(sequence, calibrated_at(sequence), (1.0, 3.0), n_components=PCA_COMPONENTS)
         mask = region_mask(sequence)
         rng = np.random.default_rng(seed)
         network_maps, pca_maps, truths = [], [], []
         for _ in range(count):
+            # one companion in each quarter of 1-4 lambda/D, anywhere in it (a planet is not on a ring centre)
+            radii = (separations_of(sequence) if arguments.at_ring_centres
+                     else list(fwhm * rng.uniform(BINS[:-1], BINS[1:])))
             angles = rng.uniform(0, 360) + 90.0 * np.arange(len(radii)) + rng.uniform(-20, 20, len(radii))
             fluxes = [float(sample_fluxes(calibration, r, rng, 1)[0]) for r in radii]
             injected = inject_companions(sequence, radii, list(angles), fluxes)
@@ -309,20 +321,28 @@ def main() -> None:
     print("\nDetections in the cube without injections:",
           [(round(float(np.hypot(y - center[0], x - center[1])) / fwhm, 2), round(value, 4))
            for y, x, value, _ in empty_peaks], "(separation in lambda/D, probability)")
-    def by_separation(curve: pd.DataFrame, net_maps: list, snr_maps: list, truth_sets: list, width: float,
-                      separations: list[float]) -> None:
-        print("\nTPR by separation: the network at its operating threshold, ADI-PCA at <= 1 FP/frame:\n")
-        print("| separation (lambda/D) | network TPR | ADI-PCA TPR |")
-        print("|---:|---:|---:|")
-        allowed = curve[curve["mean_fps"] <= 1.0]
-        pca_threshold = float(allowed.loc[allowed["tpr"].idxmax(), "threshold"]) if len(allowed) else 8.0
-        for index, r in enumerate(separations):
-            only = [[truth[index]] for truth in truth_sets]
-            net = detection_curve(net_maps, only, [operating], width)["tpr"].iloc[0]
-            pca = detection_curve(snr_maps, only, [pca_threshold], width)["tpr"].iloc[0]
-            print(f"| {r / width:.0f} | {net:.2f} | {pca:.2f} |")
+    def by_separation(net_curve: pd.DataFrame, snr_curve: pd.DataFrame, net_maps: list, snr_maps: list,
+                      truth_sets: list, width: float) -> None:
+        print("\nTPR by separation, each method at its own threshold of <= 1 FP/frame (the network also at its "
+              "operating threshold):\n")
+        print("| separation (lambda/D) | network TPR | network TPR at the operating threshold | ADI-PCA TPR |")
+        print("|---|---:|---:|---:|")
 
-    by_separation(pca_curve, network_maps, pca_maps, truths, fwhm, radii)
+        def best(curve: pd.DataFrame, fallback: float) -> float:
+            allowed = curve[curve["mean_fps"] <= 1.0]
+            return float(allowed.loc[allowed["tpr"].idxmax(), "threshold"]) if len(allowed) else fallback
+
+        net_threshold, pca_threshold = best(net_curve, 1.0), best(snr_curve, 8.0)
+        labels = (["1", "2", "3", "4"] if arguments.at_ring_centres
+                  else [f"{a:g}-{b:g}" for a, b in zip(BINS[:-1], BINS[1:], strict=True)])
+        for index, label in enumerate(labels):
+            only = [[truth[index]] for truth in truth_sets]
+            net = detection_curve(net_maps, only, [net_threshold], width)["tpr"].iloc[0]
+            at_operating = detection_curve(net_maps, only, [operating], width)["tpr"].iloc[0]
+            pca = detection_curve(snr_maps, only, [pca_threshold], width)["tpr"].iloc[0]
+            print(f"| {label} | {net:.2f} | {at_operating:.2f} | {pca:.2f} |")
+
+    by_separation(network_curve, pca_curve, network_maps, pca_maps, truths, fwhm)
 
     foreign_ratio = foreign_network_tpr / foreign_pca_tpr if foreign_pca_tpr > 0 else float("inf")
     print(f"\nForeign generator (make_empirical_sequence, GPI-H-like; held-out cube seed 3000, {arguments.sets} sets "
@@ -341,8 +361,8 @@ def main() -> None:
     print("\nDetections in the foreign cube without injections:",
           [(round(float(np.hypot(y - foreign_empty.center[0], x - foreign_empty.center[1])) / foreign_fwhm, 2),
             round(value, 4)) for y, x, value, _ in foreign_empty_peaks], "(separation in lambda/D, probability)")
-    by_separation(foreign_pca_curve, foreign_network_maps, foreign_pca_maps, foreign_truths, foreign_fwhm,
-                  foreign_radii)
+    by_separation(foreign_network_curve, foreign_pca_curve, foreign_network_maps, foreign_pca_maps, foreign_truths,
+                  foreign_fwhm)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,48 @@ def test_make_samples_is_balanced_seeded_and_positives_stand_out(tmp_path):
         make_samples(sequence, (40.0, 20.0), separations=[7.0])
 
 
+def test_positives_fill_the_ring_the_negatives_come_from():
+    """No radial cue: positives sit across the same band as negatives (not all on the separation)."""
+    import pandas as pd
+
+    from qusi_lab.imaging.samples import make_samples
+
+    sequence = make_sequence(frames=20)
+    sequence.path = "cube.fits"
+    fwhm = float(sequence.fwhm)
+    samples = make_samples(sequence, (20.0, 40.0), separations=[10.0], n_per_annulus=60, n_levels=3, seed=1)
+
+    def radii(label: int) -> np.ndarray:
+        where = samples.position[samples.y == label]
+        return np.hypot(where[:, 0] - CENTER[0], where[:, 1] - CENTER[1])
+
+    positives, negatives = radii(1), radii(0)
+    assert np.abs(positives - 10.0).max() <= fwhm / 2 + 1e-9 and np.abs(negatives - 10.0).max() <= fwhm / 2 + 1e-9
+    assert (positives < 10.0 - fwhm / 4).any() and (positives > 10.0 + fwhm / 4).any()  # both edges
+    assert abs(positives.mean() - negatives.mean()) < 0.5
+    assert np.isfinite(samples.x).all() and samples.provenance["spread_fwhm"] == 1.0
+    # the old recipe (spread=0): every companion on the separation itself
+    centred = make_samples(sequence, (20.0, 40.0), separations=[10.0], n_per_annulus=20, n_levels=3, seed=1,
+                           spread=0.0)
+    where = centred.position[centred.y == 1]
+    assert np.abs(np.hypot(where[:, 0] - CENTER[0], where[:, 1] - CENTER[1]) - 10.0).max() <= 0.75
+    # no companion inside min_separation: the ring at 1 FWHM gets them at 1-1.5 FWHM only
+    near = make_samples(sequence, (20.0, 40.0), separations=[fwhm], n_per_annulus=30, n_levels=3, seed=2)
+    where = near.position[near.y == 1]
+    assert np.hypot(where[:, 0] - CENTER[0], where[:, 1] - CENTER[1]).min() >= fwhm - 1e-9
+    with pytest.raises(ValueError, match="spread"):
+        make_samples(sequence, (20.0, 40.0), separations=[10.0], spread=1.5)
+    # a calibration table that stops at the separation cannot give fluxes at its ring's outer edge
+    table = pd.DataFrame({"separation": [8.0, 10.0], "flux_low": [20.0, 20.0], "flux_high": [40.0, 40.0]})
+    with pytest.raises(ImagingError, match=r"cube\.fits.*calibrate at separations"):
+        make_samples(sequence, table, separations=[10.0], n_per_annulus=60, n_levels=3, seed=1)
+    table = pd.DataFrame({"separation": [7.0, 13.0], "flux_low": [20.0, 20.0], "flux_high": [40.0, 40.0]})
+    calibrated = make_samples(sequence, table, separations=[10.0], n_per_annulus=10, n_levels=3, seed=1)
+    assert ((calibrated.flux[calibrated.y == 1] >= 20) & (calibrated.flux[calibrated.y == 1] <= 40)).all()
+    with pytest.raises(ValueError, match="flux_high"):
+        make_samples(sequence, table.drop(columns="flux_high"), separations=[10.0])
+
+
 def test_concatenate_refuses_samples_of_different_shapes():
     def samples(levels: int) -> MlarSamples:
         return MlarSamples(np.zeros((2, levels, 5, 5), np.float32), np.array([0, 1]), np.ones(2),

@@ -18,6 +18,7 @@ Negatives come from the cube derotated with the opposite angles, where a real co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,19 +407,31 @@ def _sky_pixel(center: tuple[float, float], separation: float, position_angle: f
 
 def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float] | None = None,
                  n_per_annulus: int = 20, patch_size: int | None = None, n_levels: int = DEFAULT_LEVELS,
-                 max_variance: float = DEFAULT_MAX_VARIANCE, seed: int = 0) -> MlarSamples:
+                 max_variance: float = DEFAULT_MAX_VARIANCE, spread: float = 1.0, min_separation: float = 1.0,
+                 seed: int = 0) -> MlarSamples:
     """Balanced MLAR samples from one cube: injected companions (positives) and the opposite-angle cube.
 
     Parameters
     ----------
     fluxes:
-        How bright the injected companions are: a ``(low, high)`` pair (the same for every annulus) or a
-        function ``(separation, rng, n) -> fluxes`` (e.g. from
-        :func:`~qusi_lab.imaging.injection.calibrate_flux`, so that they span an ADI-PCA S/N of 1-3).
+        How bright the injected companions are: a ``(low, high)`` pair (the same for every annulus), the
+        table of :func:`~qusi_lab.imaging.injection.calibrate_flux` (fluxes drawn by
+        :func:`~qusi_lab.imaging.injection.sample_fluxes` at each injection's separation, so that they span
+        an ADI-PCA S/N of 1-3; it must cover the injection bands, see ``spread``) or a function
+        ``(separation, rng, n) -> fluxes``.
     separations:
         Annulus centres in pixels (default :func:`default_separations`).
     n_per_annulus:
         Positives per annulus, and as many negatives (balanced classes).
+    spread:
+        Width, in FWHM, of the band around each separation where companions are injected (uniform in
+        radius), as wide as the ring the negatives come from (1, the default) and that
+        :func:`~qusi_lab.imaging.predict.probability_map` scores with that annulus' stack. With 0 every
+        positive sits on the separation while negatives fill the ring: a network then learns the patch's
+        radial place (the noise gradient across it) as a cue, and misses companions between separations.
+    min_separation:
+        No companion is injected closer than this (in FWHM; default 1 lambda/D, where a companion and the
+        star's core residuals part). Negatives still fill the ring, so inside it the network learns "no".
 
     Each positive costs one injection and one annulus SVD; the component counts of an annulus are
     chosen once, on the cube without injections, so positives and negatives share the same levels.
@@ -433,6 +446,17 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
         raise ImagingError("no annulus fits in the frame for samples", path=sequence.path)
     if callable(fluxes):
         draw = fluxes
+    elif hasattr(fluxes, "columns"):  # a calibrate_flux table
+        from qusi_lab.imaging.injection import sample_fluxes
+
+        table = fluxes
+        missing = {"separation", "flux_low", "flux_high"} - set(table.columns)
+        if missing:
+            raise ValueError(f"a flux calibration needs the columns separation, flux_low, flux_high; "
+                             f"{sorted(missing)} missing")
+
+        def draw(separation: float, generator: np.random.Generator, n: int) -> np.ndarray:
+            return sample_fluxes(table, separation, generator, n)
     else:
         low, high = (float(f) for f in fluxes)
         if not 0 < low <= high:
@@ -441,6 +465,9 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
         def draw(separation: float, generator: np.random.Generator, n: int) -> np.ndarray:
             return np.exp(generator.uniform(np.log(low), np.log(high), n))  # log-uniform
 
+    if not 0.0 <= spread <= 1.0:
+        raise ValueError(f"spread must lie in [0, 1] FWHM (the ring the negatives fill), got {spread}")
+    fwhm = float(sequence.fwhm)
     center = sequence.star_position
     xs, ys, seps, positions, amounts, counts_of = [], [], [], [], [], {}
     # the cube's own stacks of all annuli at once (one derotation operator per sense of rotation)
@@ -448,7 +475,7 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
     opposites = mlar_stacks(sequence, radii, patch_size=size, counts=[base.counts for base in bases], opposite=True)
     for radius, base, negatives in zip(radii, bases, opposites, strict=True):
         counts_of[f"{radius:.3f}"] = base.counts
-        ring = negatives.positions(step=float(sequence.fwhm))
+        ring = negatives.positions(step=fwhm)
         for index in rng.choice(len(ring), size=n_per_annulus, replace=len(ring) < n_per_annulus):
             py, px = ring[index]
             xs.append(negatives.patch(py, px, size))
@@ -456,22 +483,44 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
             seps.append(radius)
             positions.append((py, px))
             amounts.append(0.0)
-        for flux in np.asarray(draw(radius, rng, n_per_annulus), dtype=np.float64):
-            angle = float(rng.uniform(0.0, 360.0))
-            injected = inject_companions(sequence, radius, angle, float(flux))
+        # Positives fill the same pixels of the ring as the negatives (outside min_separation), each at a
+        # random sub-pixel offset: no radial or sub-pixel cue tells the classes apart.
+        if spread > 0:
+            band = base.positions(step=spread * fwhm)
+            band = band[np.hypot(band[:, 0] - center[0], band[:, 1] - center[1]) >= min_separation * fwhm]
+            if not len(band):
+                raise ImagingError(f"no pixel of the ring at {radius:.1f} px lies outside min_separation "
+                                   f"({min_separation:g} FWHM): no companion to inject there", path=sequence.path)
+        for _ in range(n_per_annulus):
+            if spread > 0:
+                py, px = band[int(rng.integers(len(band)))]
+                dy, dx = (float(py) + rng.uniform(-0.5, 0.5) - center[0], float(px) + rng.uniform(-0.5, 0.5) - center[1])
+                # the offset may not take it inside min_separation (where no flux is calibrated)
+                where = max(math.hypot(dy, dx), min_separation * fwhm)
+                angle = math.degrees(math.atan2(dy, dx)) % 360.0
+            else:  # on the separation itself, at a random angle
+                where, angle = radius, float(rng.uniform(0.0, 360.0))
+                py, px = _sky_pixel(center, where, angle)
+            try:
+                flux = float(np.asarray(draw(where, rng, 1), dtype=np.float64).reshape(-1)[0])
+            except ImagingError as error:  # e.g. a calibration that does not reach the ring's edges
+                raise ImagingError(f"the positives of the ring at {radius:.1f} px are injected up to "
+                                   f"{spread / 2:g} FWHM from it and need fluxes there: {error}; calibrate at "
+                                   "separations that cover the bands", path=sequence.path) from error
+            injected = inject_companions(sequence, where, angle, flux)
             annulus = mlar_annulus(injected, radius, patch_size=size, counts=base.counts)
-            py, px = _sky_pixel(center, radius, angle)
             xs.append(annulus.patch(py, px, size))
             ys.append(1)
             seps.append(radius)
             positions.append((int(round(py)), int(round(px))))
-            amounts.append(float(flux))
+            amounts.append(flux)
     provenance = {
         "cube": sequence.path, "seed": seed, "n_per_annulus": n_per_annulus, "patch_size": size,
         "n_levels": n_levels, "max_variance": max_variance, "counts": counts_of, "fwhm": float(sequence.fwhm),
         "n_frames": sequence.n_frames, "shape": list(sequence.shape), "collapse": "median",
         "normalisation": "per level: (value - ring median) / ring MAD * 1.4826",
-        "negatives": "opposite parallactic angles", "qusi_lab_version": __version__,
+        "negatives": "opposite parallactic angles", "spread_fwhm": spread, "min_separation_fwhm": min_separation,
+        "qusi_lab_version": __version__,
         "truth": sequence.meta.get("truth"),
     }
     return MlarSamples(np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.int64),
