@@ -173,8 +173,10 @@ def test_positives_fill_the_ring_the_negatives_come_from():
     table = pd.DataFrame({"separation": [8.0, 10.0], "flux_low": [20.0, 20.0], "flux_high": [40.0, 40.0]})
     with pytest.raises(ImagingError, match=r"cube\.fits.*calibrate at separations"):
         make_samples(sequence, table, separations=[10.0], n_per_annulus=60, n_levels=3, seed=1)
-    table = pd.DataFrame({"separation": [7.0, 13.0], "flux_low": [20.0, 20.0], "flux_high": [40.0, 40.0]})
-    calibrated = make_samples(sequence, table, separations=[10.0], n_per_annulus=10, n_levels=3, seed=1)
+    # a table that covers exactly the band (10 +- FWHM / 2) is enough: sub-pixel offsets stay inside it
+    table = pd.DataFrame({"separation": [10.0 - fwhm / 2, 10.0 + fwhm / 2], "flux_low": [20.0, 20.0],
+                          "flux_high": [40.0, 40.0]})
+    calibrated = make_samples(sequence, table, separations=[10.0], n_per_annulus=80, n_levels=3, seed=1)
     assert ((calibrated.flux[calibrated.y == 1] >= 20) & (calibrated.flux[calibrated.y == 1] <= 40)).all()
     with pytest.raises(ValueError, match="flux_high"):
         make_samples(sequence, table.drop(columns="flux_high"), separations=[10.0])

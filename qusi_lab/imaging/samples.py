@@ -495,8 +495,10 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
             if spread > 0:
                 py, px = band[int(rng.integers(len(band)))]
                 dy, dx = (float(py) + rng.uniform(-0.5, 0.5) - center[0], float(px) + rng.uniform(-0.5, 0.5) - center[1])
-                # the offset may not take it inside min_separation (where no flux is calibrated)
-                where = max(math.hypot(dy, dx), min_separation * fwhm)
+                # the offset may not take it out of the band (nor inside min_separation): the fluxes are
+                # calibrated there
+                where = min(max(math.hypot(dy, dx), min_separation * fwhm, radius - spread * fwhm / 2.0),
+                            radius + spread * fwhm / 2.0)
                 angle = math.degrees(math.atan2(dy, dx)) % 360.0
             else:  # on the separation itself, at a random angle
                 where, angle = radius, float(rng.uniform(0.0, 360.0))
