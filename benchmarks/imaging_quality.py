@@ -105,7 +105,7 @@ def samples_from(seed: int, arguments: argparse.Namespace, per_annulus: int,
             seed += 100
 
     return make_samples(sequence, calibration, separations=radii, n_per_annulus=per_annulus, seed=seed,
-                        spread=arguments.spread)
+                        spread=arguments.spread, ladder=arguments.ladder)
 
 
 def region_mask(sequence: ql.imaging.AdiSequence) -> np.ndarray:
@@ -138,6 +138,8 @@ def main() -> None:
                         help="largest sub-pixel shift of the augmentation (default: MlarAugmentation's)")
     parser.add_argument("--spread", type=float, default=1.0,
                         help="radial band (FWHM) of the training injections around each ring (make_samples)")
+    parser.add_argument("--ladder", default="variance", choices=("variance", "distinct"),
+                        help="MLAR component counts (make_samples' ladder)")
     parser.add_argument("--at-ring-centres", action="store_true",
                         help="held-out injections at exactly 1, 2, 3, 4 lambda/D (the protocol before 0.x: flatters "
                              "a network trained on positives at the ring centres)")

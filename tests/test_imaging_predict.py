@@ -114,6 +114,26 @@ def test_estimate_flux_on_a_synthetic_sky():
     assert 0.6 < estimate_flux(injected, y, x) / (4e-3 * star) < 1.4
 
 
+def test_the_map_uses_the_ladder_the_model_was_trained_with():
+    from qusi_lab.models import Model
+
+    sequence = make_sequence(companion=40.0, frames=20, modes=2)  # a steep spectrum: the ladder repeats counts
+
+    def model(ladder):
+        data = {"kind": "mlar", "separations_fwhm": [2.0, 3.0], "max_variance": 0.99}
+        if ladder is not None:
+            data["ladder"] = ladder
+        return Model(CentreReader(), task="binary", label_names=("no_companion", "companion"), data_config=data)
+
+    old, distinct = probability_map(model(None), sequence), probability_map(model("distinct"), sequence)
+    for counts in distinct.counts.values():
+        assert counts == sorted(set(counts))  # one component more at each level
+    assert any(len(set(c)) < len(c) for c in old.counts.values())  # the cumulative-variance ladder repeats here
+    assert probability_map(model("variance"), sequence).counts == old.counts  # before the record: "variance"
+    with pytest.raises(ImagingError, match="ladder 'log'"):
+        probability_map(model("log"), sequence)
+
+
 def test_a_trained_model_maps_only_the_separations_it_learnt():
     from qusi_lab.models import Model
 

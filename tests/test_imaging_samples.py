@@ -32,6 +32,19 @@ def test_levels_follow_the_cumulative_explained_variance():
         mlar_levels(block, max_variance=1.0)
 
 
+def test_the_distinct_ladder_adds_a_component_at_each_level():
+    rng = np.random.default_rng(0)
+    # one dominant mode (a star whose Strehl varies): the cumulative-variance ladder repeats 1-3 components
+    block = rng.normal(size=(40, 1)) * rng.normal(size=(1, 300)) * 30 + rng.normal(size=(40, 300))
+    cevr = mlar_levels(block, n_levels=12)
+    distinct = mlar_levels(block, n_levels=12, ladder="distinct")
+    assert len(set(cevr)) < 12 and distinct == sorted(set(distinct)) and len(distinct) == 12
+    assert distinct[0] == 1 and distinct[-1] == max(cevr[-1], 12)
+    assert all(d >= c for d, c in zip(distinct, cevr, strict=True))  # never fewer components than the ladder asks
+    with pytest.raises(ValueError, match="ladder"):
+        mlar_levels(block, ladder="log")
+
+
 def test_the_last_level_puts_the_companion_where_pca_adi_does():
     sequence = make_sequence(companion=20.0, frames=30)
     annulus = mlar_annulus(sequence, 10.0, n_levels=5)

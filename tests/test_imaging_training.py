@@ -148,6 +148,7 @@ def test_the_model_records_the_separations_it_learnt(trained, tmp_path):
     data = result.model.data_config
     assert data["kind"] == "mlar" and data["separations_fwhm"] == [2.0, 3.0, 4.0, 5.0]
     assert (data["n_levels"], data["patch_size"], data["max_variance"]) == (LEVELS, SIZE, 0.95)
+    assert data["ladder"] == "variance"
     loaded = ql.load(result.model.save(tmp_path / "recorded"))
     assert loaded.data_config == data
     assert ql.imaging.trained_separations(loaded) == (2.0, 5.0)

@@ -201,11 +201,13 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
         ``separations_fwhm``: the annuli (in FWHM, rounded to 0.01) the samples come from, which
         :func:`~qusi_lab.imaging.probability_map` scores by default; the MLAR settings the maps must
-        reproduce (levels, patch size, ``max_variance``, collapse).
+        reproduce (levels, patch size, ``max_variance``, the ladder of component counts, collapse).
         """
         separations = self.samples.separation_fwhm
         known = separations[np.isfinite(separations)]
         variance, collapse = self.samples.per_sample("max_variance"), self.samples.per_sample("collapse")
+        # samples made before the ladder was recorded used the cumulative-variance one
+        ladder = ["variance" if value is None else value for value in self.samples.per_sample("ladder")]
         return {
             "kind": "mlar",
             "separations_fwhm": sorted({round(float(r), 2) for r in known}),
@@ -214,6 +216,7 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             # one value when every cube agrees (None: mixed or unknown)
             "max_variance": variance[0] if len(set(map(str, variance))) == 1 else None,
             "collapse": collapse[0] if len(set(map(str, collapse))) == 1 else None,
+            "ladder": ladder[0] if len(set(ladder)) == 1 else None,
         }
 
     @property

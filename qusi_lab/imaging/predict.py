@@ -150,6 +150,20 @@ def _trained_max_variance(model: Any) -> float:
     return DEFAULT_MAX_VARIANCE if value is None else float(value)
 
 
+def _trained_ladder(model: Any) -> str:
+    """The ladder of component counts the model was trained with (models made before it was recorded:
+    the cumulative-variance one, the only one then)."""
+    from qusi_lab.imaging.samples import DEFAULT_LADDER, LADDERS
+
+    value = _trained_data(model).get("ladder")
+    if value is None:
+        return DEFAULT_LADDER
+    if value not in LADDERS:
+        raise ImagingError(f"the model was trained with the MLAR ladder {value!r}, which this version does not know "
+                           f"({', '.join(LADDERS)})")
+    return str(value)
+
+
 @dataclass
 class ProbabilityMap:
     """The network's probability of a companion at each pixel (NaN where no patch fits).
@@ -251,7 +265,7 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     levels, size = int(config["levels"]), int(config["patch_size"])
     fwhm = float(sequence.fwhm)
     trained = trained_separations(model)
-    max_variance = _trained_max_variance(model)
+    max_variance, ladder = _trained_max_variance(model), _trained_ladder(model)
     if separations is None:
         radii = default_separations(sequence, size)
         if trained is not None:  # score what the network learnt, not the whole field
@@ -279,7 +293,7 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     network = network.to(device).eval()
     half = size // 2
     annuli = mlar_stacks(sequence, radii, patch_size=size, n_levels=levels, width=fwhm,
-                         max_variance=max_variance)  # one derotation operator for all annuli
+                         max_variance=max_variance, ladder=ladder)  # one derotation operator for all annuli
     for index, (separation, annulus) in enumerate(zip(radii, annuli, strict=True)):
         counts[separation] = annulus.counts
         chosen = (nearest == index) & (np.abs(radius - separation) <= fwhm / 2.0 + 1e-9)

@@ -36,6 +36,8 @@ __all__ = ["MlarAnnulus", "MlarSamples", "default_separations", "make_samples", 
 
 DEFAULT_LEVELS = 20
 DEFAULT_MAX_VARIANCE = 0.99
+LADDERS = ("variance", "distinct")
+DEFAULT_LADDER = "variance"
 
 
 def patch_size_for(fwhm: float) -> int:
@@ -50,25 +52,34 @@ def patch_size_for(fwhm: float) -> int:
 
 
 def mlar_levels(block: np.ndarray, *, n_levels: int = DEFAULT_LEVELS,
-                max_variance: float = DEFAULT_MAX_VARIANCE) -> list[int]:
+                max_variance: float = DEFAULT_MAX_VARIANCE, ladder: str = DEFAULT_LADDER) -> list[int]:
     """Numbers of components for ``n_levels`` steps of cumulative explained variance up to ``max_variance``.
 
     ``block`` is ``(frames, pixels)``. The steps are spread evenly in explained variance between that of
     one component and ``max_variance`` (SODINN's ``cevr`` ladder); a count may repeat when the spectrum is
     steep, so every annulus gives the same number of levels (the network's input depth).
+    ``ladder="distinct"`` makes each level take at least one component more than the one before (up to
+    the frames' limit): where the first component holds most of the variance (a star whose Strehl or
+    transparency varies), the ``cevr`` ladder spends most levels on 2-3 components, which repeat the
+    same residual.
 
     >>> rng = np.random.default_rng(0)
     >>> block = rng.normal(size=(30, 1)) * rng.normal(size=(1, 200)) * 10 + rng.normal(size=(30, 200))
     >>> levels = mlar_levels(block, n_levels=5)
     >>> levels[0], len(levels), levels == sorted(levels)
     (1, 5, True)
+    >>> mlar_levels(block, n_levels=5, ladder="distinct") == sorted(set(mlar_levels(block, n_levels=5, ladder="distinct")))
+    True
     """
     centred = block - block.mean(axis=0)
-    return _levels(np.linalg.eigvalsh(centred @ centred.T)[::-1], block.shape[1], n_levels, max_variance)
+    return _levels(np.linalg.eigvalsh(centred @ centred.T)[::-1], block.shape[1], n_levels, max_variance, ladder)
 
 
-def _levels(eigenvalues: np.ndarray, n_pixels: int, n_levels: int, max_variance: float) -> list[int]:
+def _levels(eigenvalues: np.ndarray, n_pixels: int, n_levels: int, max_variance: float,
+            ladder: str = DEFAULT_LADDER) -> list[int]:
     """:func:`mlar_levels` from the decreasing eigenvalues of the centred block's Gram matrix."""
+    if ladder not in LADDERS:
+        raise ValueError(f"ladder must be one of {LADDERS}, got {ladder!r}")
     if not 0.0 < max_variance < 1.0:
         raise ValueError(f"max_variance must lie in (0, 1), got {max_variance}")
     if n_levels < 1:
@@ -77,8 +88,11 @@ def _levels(eigenvalues: np.ndarray, n_pixels: int, n_levels: int, max_variance:
     variance = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-300)
     limit = min(len(eigenvalues) - 1, n_pixels)
     targets = np.linspace(variance[0], max_variance, n_levels)
-    counts = np.searchsorted(variance, targets - 1e-12) + 1
-    return [int(c) for c in np.clip(counts, 1, limit)]
+    counts = np.clip(np.searchsorted(variance, targets - 1e-12) + 1, 1, limit)
+    if ladder == "distinct":
+        for index in range(1, len(counts)):
+            counts[index] = min(max(counts[index], counts[index - 1] + 1), limit)
+    return [int(c) for c in counts]
 
 
 @dataclass
@@ -126,7 +140,7 @@ class MlarAnnulus:
 def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | None = None,
                  width: float | None = None, n_levels: int = DEFAULT_LEVELS,
                  max_variance: float = DEFAULT_MAX_VARIANCE, counts: list[int] | None = None,
-                 opposite: bool = False, engine: str = "numpy") -> MlarAnnulus:
+                 opposite: bool = False, engine: str = "numpy", ladder: str = DEFAULT_LADDER) -> MlarAnnulus:
     """The MLAR stack of the annulus at ``separation`` pixels.
 
     The SVD region is the ring of width ``width`` (default: one FWHM) around ``separation``, widened by
@@ -145,13 +159,13 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     """
     return mlar_stacks(sequence, [separation], patch_size=patch_size, width=width, n_levels=n_levels,
                        max_variance=max_variance, counts=None if counts is None else [counts], opposite=opposite,
-                       engine=engine)[0]
+                       engine=engine, ladder=ladder)[0]
 
 
 def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: int | None = None,
                 width: float | None = None, n_levels: int = DEFAULT_LEVELS,
                 max_variance: float = DEFAULT_MAX_VARIANCE, counts: list[list[int]] | None = None,
-                opposite: bool = False, engine: str = "numpy") -> list[MlarAnnulus]:
+                opposite: bool = False, engine: str = "numpy", ladder: str = DEFAULT_LADDER) -> list[MlarAnnulus]:
     """The MLAR stacks of several annuli of one cube (:func:`mlar_annulus` of each, the same values).
 
     One derotation operator serves all the annuli (built once for the union of their pixels, applied
@@ -210,7 +224,7 @@ def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: 
             region = np.flatnonzero((radius >= inner) & (radius <= outer))
             block = flat[:, region] - flat[:, region].mean(axis=0)
             eigenvalues, basis = _frame_basis(block, engine)  # type: ignore[arg-type]
-            levels = (_levels(eigenvalues, len(region), n_levels, max_variance) if counts is None
+            levels = (_levels(eigenvalues, len(region), n_levels, max_variance, ladder) if counts is None
                       else list(counts[index]))
             rows = np.flatnonzero(in_output[index][union])
             start, stop = int(rows[0]), int(rows[-1]) + 1
@@ -407,8 +421,8 @@ def _sky_pixel(center: tuple[float, float], separation: float, position_angle: f
 
 def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float] | None = None,
                  n_per_annulus: int = 20, patch_size: int | None = None, n_levels: int = DEFAULT_LEVELS,
-                 max_variance: float = DEFAULT_MAX_VARIANCE, spread: float = 1.0, min_separation: float = 1.0,
-                 seed: int = 0) -> MlarSamples:
+                 max_variance: float = DEFAULT_MAX_VARIANCE, ladder: str = DEFAULT_LADDER, spread: float = 1.0,
+                 min_separation: float = 1.0, seed: int = 0) -> MlarSamples:
     """Balanced MLAR samples from one cube: injected companions (positives) and the opposite-angle cube.
 
     Parameters
@@ -471,7 +485,7 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
     center = sequence.star_position
     xs, ys, seps, positions, amounts, counts_of = [], [], [], [], [], {}
     # the cube's own stacks of all annuli at once (one derotation operator per sense of rotation)
-    bases = mlar_stacks(sequence, radii, patch_size=size, n_levels=n_levels, max_variance=max_variance)
+    bases = mlar_stacks(sequence, radii, patch_size=size, n_levels=n_levels, max_variance=max_variance, ladder=ladder)
     opposites = mlar_stacks(sequence, radii, patch_size=size, counts=[base.counts for base in bases], opposite=True)
     for radius, base, negatives in zip(radii, bases, opposites, strict=True):
         counts_of[f"{radius:.3f}"] = base.counts
@@ -518,7 +532,7 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
             amounts.append(flux)
     provenance = {
         "cube": sequence.path, "seed": seed, "n_per_annulus": n_per_annulus, "patch_size": size,
-        "n_levels": n_levels, "max_variance": max_variance, "counts": counts_of, "fwhm": float(sequence.fwhm),
+        "n_levels": n_levels, "max_variance": max_variance, "ladder": ladder, "counts": counts_of, "fwhm": float(sequence.fwhm),
         "n_frames": sequence.n_frames, "shape": list(sequence.shape), "collapse": "median",
         "normalisation": "per level: (value - ring median) / ring MAD * 1.4826",
         "negatives": "opposite parallactic angles", "spread_fwhm": spread, "min_separation_fwhm": min_separation,
