@@ -185,16 +185,18 @@ def main() -> None:
         """Maps of ``count`` injection sets in cube ``seed`` (calibrated on itself), and the FWHM."""
         sequence = cube(seed, arguments, generator)
         fwhm = float(sequence.fwhm)
-        calibration = calibrate_flux(sequence, calibrated_at(sequence), (1.0, 3.0), n_components=PCA_COMPONENTS)
         mask = region_mask(sequence)
         rng = np.random.default_rng(seed)
         network_maps, pca_maps, truths = [], [], []
         for _ in range(count):
-            # one companion in each quarter of 1-4 lambda/D, anywhere in it (a planet is not on a ring centre)
+            # one companion in each quarter of 1-4 lambda/D, anywhere in it (a planet is not on a ring centre),
+            # its flux calibrated at its own separation: between calibrated rows the S/N-flux relation is
+            # only interpolated, and near the star it changes tenfold in half a FWHM
             radii = (separations_of(sequence) if arguments.at_ring_centres
                      else list(fwhm * rng.uniform(BINS[:-1], BINS[1:])))
+            own = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
             angles = rng.uniform(0, 360) + 90.0 * np.arange(len(radii)) + rng.uniform(-20, 20, len(radii))
-            fluxes = [float(sample_fluxes(calibration, r, rng, 1)[0]) for r in radii]
+            fluxes = [float(sample_fluxes(own, r, rng, 1)[0]) for r in radii]
             injected = inject_companions(sequence, radii, list(angles), fluxes)
             probability, snr = maps_for(model, injected, mask)
             network_maps.append(probability)

@@ -117,6 +117,20 @@ def test_calibrated_mid_flux_gives_target_snr(small, calibration):
         assert 1.0 <= np.median(values) <= 3.0, (row.separation, values)
 
 
+def test_sample_fluxes_interpolate_a_steep_calibration_in_log_flux():
+    """Near the star the calibrated flux falls tenfold in half a FWHM: a linear interpolation would put a
+    companion between the rows several times above the S/N range."""
+    import pandas as pd
+
+    steep = pd.DataFrame({"separation": [4.0, 6.0], "flux_low": [2700.0, 190.0], "flux_high": [8000.0, 570.0]})
+    values = sample_fluxes(steep, 5.0, np.random.default_rng(0), 400)
+    assert values.min() >= np.sqrt(2700 * 190) - 1e-6 and values.max() <= np.sqrt(8000 * 570) + 1e-6
+    assert values.max() > 0.9 * np.sqrt(8000 * 570)  # the range is filled, not squeezed
+    # a range starting at 0 (snr_range from 0) interpolates that column linearly
+    zero = steep.assign(flux_low=[0.0, 0.0])
+    assert sample_fluxes(zero, 5.0, np.random.default_rng(0), 400).min() >= 0.0
+
+
 def test_sample_fluxes(calibration):
     rng = np.random.default_rng(0)
     row = calibration.iloc[1]

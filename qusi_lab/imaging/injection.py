@@ -235,8 +235,11 @@ def calibrate_flux(sequence: AdiSequence, separations: SequenceType[float],
 
 def sample_fluxes(calibration: pd.DataFrame, separation: float, rng: np.random.Generator, n: int, *,
                   log: bool = False) -> np.ndarray:
-    """``n`` fluxes drawn in the calibrated range at ``separation`` (linear interpolation between rows).
+    """``n`` fluxes drawn in the calibrated range at ``separation`` (interpolated between rows).
 
+    Between two calibrated separations the range is interpolated in log flux (linearly when a flux is 0):
+    near the star the calibrated flux falls by an order of magnitude in half a FWHM, and a linear
+    interpolation would put companions between the rows far above the S/N range.
     Uniform in flux by default (S/N is about linear in flux, so the S/N is then about uniform in
     ``snr_range``, as in SODINN); ``log=True`` draws log-uniformly (needs ``flux_low > 0``).
 
@@ -245,7 +248,7 @@ def sample_fluxes(calibration: pd.DataFrame, separation: float, rng: np.random.G
     >>> import pandas as pd
     >>> table = pd.DataFrame({"separation": [5.0, 10.0], "flux_low": [1.0, 2.0], "flux_high": [3.0, 6.0]})
     >>> values = sample_fluxes(table, 7.5, np.random.default_rng(0), 100)
-    >>> bool(values.min() >= 1.5 and values.max() <= 4.5)
+    >>> bool(values.min() >= 2 ** 0.5 and values.max() <= 18 ** 0.5)  # the geometric means of the rows
     True
     """
     seps = calibration["separation"].to_numpy(dtype=np.float64)
@@ -255,8 +258,13 @@ def sample_fluxes(calibration: pd.DataFrame, separation: float, rng: np.random.G
                            f"[{seps.min():.1f}, {seps.max():.1f}]")
     if n < 0:
         raise ImagingError(f"n must be >= 0, got {n}")
-    lo = float(np.interp(separation, seps[order], calibration["flux_low"].to_numpy()[order]))
-    hi = float(np.interp(separation, seps[order], calibration["flux_high"].to_numpy()[order]))
+    def between(column: str) -> float:
+        values = calibration[column].to_numpy(dtype=np.float64)[order]
+        if (values > 0).all():
+            return float(np.exp(np.interp(separation, seps[order], np.log(values))))
+        return float(np.interp(separation, seps[order], values))
+
+    lo, hi = between("flux_low"), between("flux_high")
     if log:
         if lo <= 0:
             raise ImagingError("log-uniform sampling needs flux_low > 0")
