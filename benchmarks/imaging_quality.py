@@ -8,11 +8,15 @@ Command (from the repository root)::
 Steps, all on cubes of ``qusi_lab.imaging.synthetic.make_adi_sequence`` (L band, 61 frames of 101 x 101):
 
 1. Training cubes (seeds 1000, 1001, ...) and a validation cube (2000): per cube the fluxes where annular
-   ADI-PCA reaches S/N 1-3 (``calibrate_flux``), then MLAR samples (``make_samples``) at 1-4 lambda/D.
+   ADI-PCA reaches S/N 1-3 (``calibrate_flux``, every half lambda/D from 1 to 4.5), then MLAR samples
+   (``make_samples``) in the rings around 1, 2, 3, 4 lambda/D (companions anywhere in each ring's band).
 2. ``ql.train`` of ``mlar_conv3d`` (SODINN's default) on them, within ``--max-time`` seconds.
-3. A held-out cube (seed 3000), calibrated on itself: ``--sets`` injection sets, each one companion per
-   separation (1, 2, 3, 4 lambda/D) at random angles and calibrated fluxes. For each set the network's
-   probability map and the annular ADI-PCA S/N map (Mawet 2014), both over 0.5-4.5 lambda/D.
+3. A held-out cube (seed 3000): ``--sets`` injection sets, each one companion in each quarter of 1-4
+   lambda/D (1-1.75, 1.75-2.5, 2.5-3.25, 3.25-4; anywhere in it) at random angles, with fluxes where
+   annular ADI-PCA reaches S/N 1-3 at that very separation (the set is calibrated on the cube at its own
+   separations). For each set the network's probability map and the annular ADI-PCA S/N map (Mawet 2014),
+   both over 0.5-4.5 lambda/D. ``--at-ring-centres`` puts the companions on 1, 2, 3, 4 lambda/D exactly
+   (the protocol of the first measurements).
 4. Detection curves (TPR against mean false positives per frame) for both; the bar is the network's
    TPR at <= 1 false positive per frame against ADI-PCA's (>= 2x). Also: detections on a cube without
    injections (seed 3001) at the operating threshold, a label-shuffled training run, and save -> load ->
