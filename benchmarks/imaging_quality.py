@@ -15,7 +15,8 @@ Steps, all on cubes of ``qusi_lab.imaging.synthetic.make_adi_sequence`` (L band,
    lambda/D (1-1.75, 1.75-2.5, 2.5-3.25, 3.25-4; anywhere in it) at random angles, with fluxes where
    annular ADI-PCA reaches S/N 1-3 at that very separation (the set is calibrated on the cube at its own
    separations). For each set the network's probability map and the annular ADI-PCA S/N map (Mawet 2014),
-   both over 0.5-4.5 lambda/D. ``--at-ring-centres`` puts the companions on 1, 2, 3, 4 lambda/D exactly
+   both over 1-4.5 lambda/D (the network scores nothing closer than the closest companion it was
+   shown, 1 lambda/D; ADI-PCA's false positives there are not counted either). ``--at-ring-centres`` puts the companions on 1, 2, 3, 4 lambda/D exactly
    (the protocol of the first measurements).
 4. Detection curves (TPR against mean false positives per frame) for both; the bar is the network's
    TPR at <= 1 false positive per frame against ADI-PCA's (>= 2x). Also: detections on a cube without
@@ -76,6 +77,7 @@ PCA_COMPONENTS = 5  # the calibration's and the baseline's number of components
 
 GENERATORS = ("adi", "empirical")
 BINS = np.array([1.0, 1.75, 2.5, 3.25, 4.0])  # lambda/D: one held-out companion per bin and set
+INNER = 1.0  # lambda/D: the evaluated region's inner edge (make_samples' min_separation)
 
 
 def cube(seed: int, arguments: argparse.Namespace, generator: str = "adi") -> ql.imaging.AdiSequence:
@@ -116,7 +118,7 @@ def region_mask(sequence: ql.imaging.AdiSequence) -> np.ndarray:
     center = sequence.center
     radius = np.hypot(*(np.indices(sequence.shape) - np.asarray(center)[:, None, None]))
     fwhm = float(sequence.fwhm)
-    return (radius >= 0.5 * fwhm) & (radius <= 4.5 * fwhm)
+    return (radius >= INNER * fwhm) & (radius <= 4.5 * fwhm)
 
 
 def maps_for(model: ql.Model, sequence: ql.imaging.AdiSequence, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +126,7 @@ def maps_for(model: ql.Model, sequence: ql.imaging.AdiSequence, mask: np.ndarray
     probability = probability_map(model, sequence, separations=separations_of(sequence)).probability
     final = pca_adi(sequence, PCA_COMPONENTS, mode="annular")
     snr = snr_map(final, float(sequence.fwhm), center=sequence.center,
-                  mask_center=0.5 * float(sequence.fwhm))  # the evaluated region's inner edge, for both
+                  mask_center=INNER * float(sequence.fwhm))  # the evaluated region's inner edge, for both
     return np.where(mask, probability, np.nan), np.where(mask, snr, np.nan)
 
 

@@ -134,6 +134,44 @@ def test_the_map_uses_the_ladder_the_model_was_trained_with():
         probability_map(model("log"), sequence)
 
 
+def test_the_map_fits_the_components_where_the_model_was_trained_to():
+    """A model recorded before fit_region existed was trained on stacks fitted on the whole band."""
+    from qusi_lab.models import Model
+
+    sequence = make_sequence(companion=40.0, frames=20, halo=True)
+
+    def model(**recorded):
+        data = {"kind": "mlar", "separations_fwhm": [1.0, 2.0, 3.0], "max_variance": 0.99, **recorded}
+        return Model(CentreReader(), task="binary", label_names=("no_companion", "companion"), data_config=data)
+
+    before = probability_map(model(), sequence).probability
+    band = probability_map(model(fit_region="band"), sequence).probability
+    ring = probability_map(model(fit_region="ring"), sequence).probability
+    np.testing.assert_array_equal(before, band)
+    assert not np.allclose(np.nan_to_num(ring), np.nan_to_num(band), atol=1e-3)
+    # a bare network gets the current default, the ring
+    np.testing.assert_array_equal(probability_map(model().network, sequence, separations=[FWHM, 2 * FWHM, 3 * FWHM])
+                                  .probability, probability_map(model(fit_region="ring"), sequence,
+                                                                separations=[FWHM, 2 * FWHM, 3 * FWHM]).probability)
+    with pytest.raises(ImagingError, match="fit_region 'disk'"):
+        probability_map(model(fit_region="disk"), sequence)
+
+
+def test_the_map_is_not_scored_closer_than_the_closest_companion_the_model_saw():
+    from qusi_lab.models import Model
+
+    sequence = make_sequence(companion=40.0, frames=20)
+    data = {"kind": "mlar", "separations_fwhm": [1.0, 2.0], "min_separation_fwhm": 1.0}
+    model = Model(CentreReader(), task="binary", label_names=("no_companion", "companion"), data_config=data)
+    radius = np.hypot(*(np.indices((41, 41)) - CENTER[0]))
+    inside = (radius < FWHM) & (radius >= 0.5 * FWHM)
+    assert np.isnan(probability_map(model, sequence).probability[inside]).all()
+    assert np.isfinite(probability_map(model, sequence).probability[(radius >= FWHM) & (radius < 1.4 * FWHM)]).all()
+    unrecorded = Model(CentreReader(), task="binary", label_names=("no_companion", "companion"),
+                       data_config={k: v for k, v in data.items() if k != "min_separation_fwhm"})
+    assert np.isfinite(probability_map(unrecorded, sequence).probability[inside]).all()
+
+
 def test_a_trained_model_maps_only_the_separations_it_learnt():
     from qusi_lab.models import Model
 

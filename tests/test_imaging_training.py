@@ -30,7 +30,8 @@ def toy_samples(n: int = 200, *, seed: int = 0, amplitude: float = 3.0, shuffle_
         y = rng.permutation(y)
     separation = np.repeat([8.0, 12.0, 16.0, 20.0], -(-n // 4))[:n]
     return MlarSamples(x, y.astype(np.int64), separation, np.zeros((n, 2), dtype=np.int64),
-                       np.where(y == 1, 1e-3, 0.0), {"cube": "toy.fits", "fwhm": 4.0, "max_variance": 0.95})
+                       np.where(y == 1, 1e-3, 0.0), {"cube": "toy.fits", "fwhm": 4.0, "max_variance": 0.95, "ladder": "distinct",
+                        "fit_region": "ring", "min_separation_fwhm": 1.0})
 
 
 def small_network() -> torch.nn.Module:
@@ -148,7 +149,12 @@ def test_the_model_records_the_separations_it_learnt(trained, tmp_path):
     data = result.model.data_config
     assert data["kind"] == "mlar" and data["separations_fwhm"] == [2.0, 3.0, 4.0, 5.0]
     assert (data["n_levels"], data["patch_size"], data["max_variance"]) == (LEVELS, SIZE, 0.95)
-    assert data["ladder"] == "variance"
+    assert (data["ladder"], data["fit_region"], data["min_separation_fwhm"]) == ("distinct", "ring", 1.0)
+    # samples made before these were recorded: the only recipe there was then
+    old = MlarDataset(MlarSamples(validation.samples.x, validation.samples.y, validation.samples.separation,
+                                  validation.samples.position, validation.samples.flux, {"fwhm": 4.0}))
+    assert (old.data_config["ladder"], old.data_config["fit_region"], old.data_config["min_separation_fwhm"]) == (
+        "variance", "band", None)
     loaded = ql.load(result.model.save(tmp_path / "recorded"))
     assert loaded.data_config == data
     assert ql.imaging.trained_separations(loaded) == (2.0, 5.0)

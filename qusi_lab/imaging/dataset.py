@@ -201,13 +201,17 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
         ``separations_fwhm``: the annuli (in FWHM, rounded to 0.01) the samples come from, which
         :func:`~qusi_lab.imaging.probability_map` scores by default; the MLAR settings the maps must
-        reproduce (levels, patch size, ``max_variance``, the ladder of component counts, collapse).
+        reproduce (levels, patch size, ``max_variance``, the ladder of component counts, where the
+        components are fitted, collapse). Samples made before a setting was recorded get the value every
+        sample had then.
         """
         separations = self.samples.separation_fwhm
         known = separations[np.isfinite(separations)]
         variance, collapse = self.samples.per_sample("max_variance"), self.samples.per_sample("collapse")
         # samples made before the ladder was recorded used the cumulative-variance one
         ladder = ["variance" if value is None else value for value in self.samples.per_sample("ladder")]
+        fit = ["band" if value is None else value for value in self.samples.per_sample("fit_region")]
+        inner = self.samples.per_sample("min_separation_fwhm")  # None: made before it was recorded
         return {
             "kind": "mlar",
             "separations_fwhm": sorted({round(float(r), 2) for r in known}),
@@ -217,6 +221,9 @@ class MlarDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             "max_variance": variance[0] if len(set(map(str, variance))) == 1 else None,
             "collapse": collapse[0] if len(set(map(str, collapse))) == 1 else None,
             "ladder": ladder[0] if len(set(ladder)) == 1 else None,
+            "fit_region": fit[0] if len(set(fit)) == 1 else None,
+            # the closest companion the samples hold (None: unknown or mixed); maps are not scored inside it
+            "min_separation_fwhm": inner[0] if len(set(map(str, inner))) == 1 else None,
         }
 
     @property

@@ -150,17 +150,16 @@ def _trained_max_variance(model: Any) -> float:
     return DEFAULT_MAX_VARIANCE if value is None else float(value)
 
 
-def _trained_ladder(model: Any) -> str:
-    """The ladder of component counts the model was trained with (models made before it was recorded:
-    the cumulative-variance one, the only one then)."""
-    from qusi_lab.imaging.samples import DEFAULT_LADDER, LADDERS
-
-    value = _trained_data(model).get("ladder")
+def _trained_setting(model: Any, key: str, known: tuple[str, ...], before: str, default: str) -> str:
+    """An MLAR setting the model was trained with: ``before`` for a model whose record predates the key
+    (the only value there was then), ``default`` without a record (a bare network)."""
+    data = _trained_data(model)
+    value = data.get(key)
     if value is None:
-        return DEFAULT_LADDER
-    if value not in LADDERS:
-        raise ImagingError(f"the model was trained with the MLAR ladder {value!r}, which this version does not know "
-                           f"({', '.join(LADDERS)})")
+        return before if data.get("kind") == "mlar" else default
+    if value not in known:
+        raise ImagingError(f"the model was trained with the MLAR {key} {value!r}, which this version does not know "
+                           f"({', '.join(known)})")
     return str(value)
 
 
@@ -245,8 +244,11 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     """Score every pixel of the field with an MLAR network (a trained :class:`ql.Model` or its network).
 
     By default the annuli are those of :func:`~qusi_lab.imaging.samples.default_separations` that lie within
-    the separations the model was trained on (``model.data_config["separations_fwhm"]``, in FWHM, +-0.5);
-    a bare network, or a model without that record, scores the whole field. ``separations=`` (pixels)
+    the separations the model was trained on (``model.data_config["separations_fwhm"]``, in FWHM, +-0.5),
+    and no pixel closer to the star than the closest companion it was shown
+    (``data_config["min_separation_fwhm"]``) is scored (NaN): there it only ever saw negatives, and the
+    core's residuals of another instrument are nothing it learnt. A bare network, or a model without those
+    records, scores the whole field. ``separations=`` (pixels)
     outside the trained range gives a warning: the probabilities there are extrapolations.
 
     Examples
@@ -265,7 +267,11 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     levels, size = int(config["levels"]), int(config["patch_size"])
     fwhm = float(sequence.fwhm)
     trained = trained_separations(model)
-    max_variance, ladder = _trained_max_variance(model), _trained_ladder(model)
+    from qusi_lab.imaging.samples import DEFAULT_FIT_REGION, DEFAULT_LADDER, FIT_REGIONS, LADDERS
+
+    max_variance = _trained_max_variance(model)
+    ladder = _trained_setting(model, "ladder", LADDERS, "variance", DEFAULT_LADDER)
+    fit_region = _trained_setting(model, "fit_region", FIT_REGIONS, "band", DEFAULT_FIT_REGION)
     if separations is None:
         radii = default_separations(sequence, size)
         if trained is not None:  # score what the network learnt, not the whole field
@@ -293,7 +299,8 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
     network = network.to(device).eval()
     half = size // 2
     annuli = mlar_stacks(sequence, radii, patch_size=size, n_levels=levels, width=fwhm,
-                         max_variance=max_variance, ladder=ladder)  # one derotation operator for all annuli
+                         max_variance=max_variance, ladder=ladder,
+                         fit_region=fit_region)  # one derotation operator for all annuli
     for index, (separation, annulus) in enumerate(zip(radii, annuli, strict=True)):
         counts[separation] = annulus.counts
         chosen = (nearest == index) & (np.abs(radius - separation) <= fwhm / 2.0 + 1e-9)
@@ -307,4 +314,7 @@ def probability_map(model: Any, sequence: AdiSequence, *, separations: list[floa
             with torch.inference_mode():
                 logits = network(torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32)).to(device))
             out[block[:, 0], block[:, 1]] = torch.sigmoid(logits[:, 0]).double().cpu().numpy()
+    inner = _trained_data(model).get("min_separation_fwhm")
+    if separations is None and inner is not None:
+        out[radius < float(inner) * fwhm] = np.nan
     return ProbabilityMap(out, center, fwhm, float(sequence.pixel_scale), radii, counts, sequence.path, sequence)

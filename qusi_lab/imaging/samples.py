@@ -38,6 +38,11 @@ DEFAULT_LEVELS = 20
 DEFAULT_MAX_VARIANCE = 0.99
 LADDERS = ("variance", "distinct")
 DEFAULT_LADDER = "variance"
+# Where an annulus' principal components are fitted: "ring", the pixels within one ring width of its
+# separation; "band", every pixel its patches reach (before 0.2: near the star that band holds the core,
+# whose Strehl and transparency changes then take the components, and the speckles at the ring stay)
+FIT_REGIONS = ("ring", "band")
+DEFAULT_FIT_REGION = "ring"
 
 
 def patch_size_for(fwhm: float) -> int:
@@ -140,12 +145,15 @@ class MlarAnnulus:
 def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | None = None,
                  width: float | None = None, n_levels: int = DEFAULT_LEVELS,
                  max_variance: float = DEFAULT_MAX_VARIANCE, counts: list[int] | None = None,
-                 opposite: bool = False, engine: str = "numpy", ladder: str = DEFAULT_LADDER) -> MlarAnnulus:
+                 opposite: bool = False, engine: str = "numpy", ladder: str = DEFAULT_LADDER,
+                 fit_region: str = DEFAULT_FIT_REGION) -> MlarAnnulus:
     """The MLAR stack of the annulus at ``separation`` pixels.
 
-    The SVD region is the ring of width ``width`` (default: one FWHM) around ``separation``, widened by
-    half a patch on each side so that every patch centred in the ring is whole and computed from one
-    SVD. ``opposite=True`` derotates with ``-angles`` (the negatives' cube: a real companion smears).
+    The patches are centred in the ring of width ``width`` (default: one FWHM) around ``separation``; the
+    residuals are computed wherever they reach (half a patch further on each side), with one set of
+    principal components: fitted on the pixels within ``width`` of ``separation`` (``fit_region="ring"``,
+    an annular PCA-ADI of two ring widths) or on all the pixels the patches reach (``"band"``, the recipe
+    before 0.2, which near the star fits the core's changes instead of the ring's speckles). ``opposite=True`` derotates with ``-angles`` (the negatives' cube: a real companion smears).
     For several annuli of one cube, :func:`mlar_stacks` is faster (one derotation operator for all).
 
     Examples
@@ -159,13 +167,14 @@ def mlar_annulus(sequence: AdiSequence, separation: float, *, patch_size: int | 
     """
     return mlar_stacks(sequence, [separation], patch_size=patch_size, width=width, n_levels=n_levels,
                        max_variance=max_variance, counts=None if counts is None else [counts], opposite=opposite,
-                       engine=engine, ladder=ladder)[0]
+                       engine=engine, ladder=ladder, fit_region=fit_region)[0]
 
 
 def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: int | None = None,
                 width: float | None = None, n_levels: int = DEFAULT_LEVELS,
                 max_variance: float = DEFAULT_MAX_VARIANCE, counts: list[list[int]] | None = None,
-                opposite: bool = False, engine: str = "numpy", ladder: str = DEFAULT_LADDER) -> list[MlarAnnulus]:
+                opposite: bool = False, engine: str = "numpy", ladder: str = DEFAULT_LADDER,
+                fit_region: str = DEFAULT_FIT_REGION) -> list[MlarAnnulus]:
     """The MLAR stacks of several annuli of one cube (:func:`mlar_annulus` of each, the same values).
 
     One derotation operator serves all the annuli (built once for the union of their pixels, applied
@@ -183,6 +192,8 @@ def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: 
     size = patch_size_for(sequence.fwhm) if patch_size is None else int(patch_size)
     if size % 2 == 0 or size < 3:
         raise ValueError(f"patch_size must be odd and at least 3, got {size}")
+    if fit_region not in FIT_REGIONS:
+        raise ValueError(f"fit_region must be one of {FIT_REGIONS}, got {fit_region!r}")
     if counts is not None and len(counts) != len(separations):
         raise ValueError(f"one list of counts per separation: {len(counts)} lists for {len(separations)}")
     if not len(separations):
@@ -222,9 +233,11 @@ def mlar_stacks(sequence: AdiSequence, separations: list[float], *, patch_size: 
     with threadpool_limits(limits=1, user_api="blas"):
         for index, (separation, (inner, outer, low, high)) in enumerate(zip(separations, bands, strict=True)):
             region = np.flatnonzero((radius >= inner) & (radius <= outer))
-            block = flat[:, region] - flat[:, region].mean(axis=0)
+            # the frame-space components come from the fit pixels and are removed from every pixel
+            fit = region if fit_region == "band" else region[np.abs(radius[region] - separation) <= ring]
+            block = flat[:, fit] - flat[:, fit].mean(axis=0)
             eigenvalues, basis = _frame_basis(block, engine)  # type: ignore[arg-type]
-            levels = (_levels(eigenvalues, len(region), n_levels, max_variance, ladder) if counts is None
+            levels = (_levels(eigenvalues, len(fit), n_levels, max_variance, ladder) if counts is None
                       else list(counts[index]))
             rows = np.flatnonzero(in_output[index][union])
             start, stop = int(rows[0]), int(rows[-1]) + 1
@@ -421,8 +434,9 @@ def _sky_pixel(center: tuple[float, float], separation: float, position_angle: f
 
 def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float] | None = None,
                  n_per_annulus: int = 20, patch_size: int | None = None, n_levels: int = DEFAULT_LEVELS,
-                 max_variance: float = DEFAULT_MAX_VARIANCE, ladder: str = DEFAULT_LADDER, spread: float = 1.0,
-                 min_separation: float = 1.0, seed: int = 0) -> MlarSamples:
+                 max_variance: float = DEFAULT_MAX_VARIANCE, ladder: str = DEFAULT_LADDER,
+                 fit_region: str = DEFAULT_FIT_REGION, spread: float = 1.0, min_separation: float = 1.0,
+                 seed: int = 0) -> MlarSamples:
     """Balanced MLAR samples from one cube: injected companions (positives) and the opposite-angle cube.
 
     Parameters
@@ -485,8 +499,10 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
     center = sequence.star_position
     xs, ys, seps, positions, amounts, counts_of = [], [], [], [], [], {}
     # the cube's own stacks of all annuli at once (one derotation operator per sense of rotation)
-    bases = mlar_stacks(sequence, radii, patch_size=size, n_levels=n_levels, max_variance=max_variance, ladder=ladder)
-    opposites = mlar_stacks(sequence, radii, patch_size=size, counts=[base.counts for base in bases], opposite=True)
+    bases = mlar_stacks(sequence, radii, patch_size=size, n_levels=n_levels, max_variance=max_variance, ladder=ladder,
+                        fit_region=fit_region)
+    opposites = mlar_stacks(sequence, radii, patch_size=size, counts=[base.counts for base in bases], opposite=True,
+                            fit_region=fit_region)
     for radius, base, negatives in zip(radii, bases, opposites, strict=True):
         counts_of[f"{radius:.3f}"] = base.counts
         ring = negatives.positions(step=fwhm)
@@ -524,7 +540,7 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
                                    f"{spread / 2:g} FWHM from it and need fluxes there: {error}; calibrate at "
                                    "separations that cover the bands", path=sequence.path) from error
             injected = inject_companions(sequence, where, angle, flux)
-            annulus = mlar_annulus(injected, radius, patch_size=size, counts=base.counts)
+            annulus = mlar_annulus(injected, radius, patch_size=size, counts=base.counts, fit_region=fit_region)
             xs.append(annulus.patch(py, px, size))
             ys.append(1)
             seps.append(radius)
@@ -532,7 +548,8 @@ def make_samples(sequence: AdiSequence, fluxes: Any, *, separations: list[float]
             amounts.append(flux)
     provenance = {
         "cube": sequence.path, "seed": seed, "n_per_annulus": n_per_annulus, "patch_size": size,
-        "n_levels": n_levels, "max_variance": max_variance, "ladder": ladder, "counts": counts_of, "fwhm": float(sequence.fwhm),
+        "n_levels": n_levels, "max_variance": max_variance, "ladder": ladder, "fit_region": fit_region,
+        "counts": counts_of, "fwhm": float(sequence.fwhm),
         "n_frames": sequence.n_frames, "shape": list(sequence.shape), "collapse": "median",
         "normalisation": "per level: (value - ring median) / ring MAD * 1.4826",
         "negatives": "opposite parallactic angles", "spread_fwhm": spread, "min_separation_fwhm": min_separation,
