@@ -93,8 +93,11 @@ def bin_means(
             raise ValueError(f"bins must be at least 1, got {bins}")
         if span is not None and not stop > start:
             raise ValueError(f"span must be (low, high) with high > low, got {span!r}")
-        width = (stop - start) / bins if stop > start else 1.0
-        index = np.clip(np.floor((x - start) / width), 0, bins - 1).astype(np.int64)
+        span_width = stop - start if stop > start else float(bins)
+        width = span_width / bins
+        # The fraction of the span, not a division by the width: over a span of a few subnormal
+        # numbers the width underflows to 0 and (x - start) / width would be NaN.
+        index = np.clip(np.floor((x - start) / span_width * bins), 0, bins - 1).astype(np.int64)
         count = bins
     else:
         assert width is not None
@@ -104,7 +107,10 @@ def bin_means(
         count = int(index.max()) + 1
     counts = np.bincount(index, minlength=count)
     sums = np.bincount(index, weights=y, minlength=count)
-    centers = start + (np.arange(count) + 0.5) * width
+    if bins is not None:
+        centers = start + span_width * ((np.arange(count) + 0.5) / bins)
+    else:
+        centers = start + (np.arange(count) + 0.5) * width
     error_values = None
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
