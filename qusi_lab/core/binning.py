@@ -107,6 +107,7 @@ def bin_means(
         count = int(index.max()) + 1
     counts = np.bincount(index, minlength=count)
     sums = np.bincount(index, weights=y, minlength=count)
+    centers: np.ndarray
     if bins is not None:
         centers = start + span_width * ((np.arange(count) + 0.5) / bins)
     else:
