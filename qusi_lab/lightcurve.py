@@ -29,7 +29,7 @@ import numpy as np
 
 from qusi_lab.core.binning import bin_means
 from qusi_lab.core.folding import fold_time
-from qusi_lab.core.robust import MAD_TO_SIGMA, robust_scale
+from qusi_lab.core.robust import MAD_TO_SIGMA, fast_median, robust_scale
 from qusi_lab.errors import LightCurveError
 
 NormalizeMethod = Literal["median", "median_mad", "standard", "minmax"]
@@ -93,13 +93,13 @@ def normalization_constants(flux: np.ndarray, method: str = "median") -> tuple[f
     if finite.size == 0:
         raise LightCurveError("cannot normalise: no finite flux values")
     if method == "median":
-        median = float(np.median(finite))
+        median = fast_median(finite, overwrite=True)  # ``finite`` is a copy: it may be reordered
         if median == 0:
             raise LightCurveError("cannot normalise by the median: the median flux is 0")
         return 0.0, median
     if method == "median_mad":
-        offset = float(np.median(finite))
-        scale = robust_scale(finite)
+        offset = fast_median(finite)  # computed once, and reused for the MAD
+        scale = robust_scale(finite, median=offset)
     elif method == "standard":
         offset, scale = float(finite.mean()), float(finite.std())
     else:  # minmax

@@ -4,7 +4,7 @@
 ``binning``            :func:`bin_means`: mean of values in equal-width bins
 ``running_median``     :func:`running_median`, :func:`running_median_over_time`
 ``folding``            :func:`fold_phase` (cycles), :func:`fold_time` (days from epoch)
-``robust``             :data:`MAD_TO_SIGMA`, :func:`robust_scale` (1.4826 x MAD)
+``robust``             :data:`MAD_TO_SIGMA`, :func:`robust_scale` (1.4826 x MAD), :func:`fast_median`
 ``jsonable``           :func:`to_jsonable`, :func:`dumps`: one JSON encoding, one NaN policy
 ``plotting``           :func:`panel_axes`: draw into the caller's ``ax=`` or a new figure
 =====================  ===========================================================
@@ -25,7 +25,7 @@ from qusi_lab.core.binning import Binned, bin_means
 from qusi_lab.core.folding import fold_phase, fold_time
 from qusi_lab.core.jsonable import dumps, to_jsonable
 from qusi_lab.core.plotting import panel_axes
-from qusi_lab.core.robust import MAD_TO_SIGMA, robust_scale
+from qusi_lab.core.robust import MAD_TO_SIGMA, fast_median, robust_scale
 from qusi_lab.core.running_median import running_median, running_median_over_time
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Binned",
     "bin_means",
     "dumps",
+    "fast_median",
     "fold_phase",
     "fold_time",
     "panel_axes",

@@ -52,11 +52,36 @@ def running_median(
     padded = np.empty(count * block)
     padded[: values.size] = values
     padded[values.size :] = values[-1]
-    medians = np.median(padded.reshape(count, block), axis=1)
+    medians = _block_medians(padded.reshape(count, block))
     smooth = median_filter(medians, size=_BLOCKS_PER_WINDOW, mode=mode)
     centres = np.arange(count) * block + (block - 1) / 2.0
     centres[-1] = (count - 1) * block + (values.size - (count - 1) * block - 1) / 2.0
     return np.interp(np.arange(values.size, dtype=np.float64), centres, smooth)
+
+
+def _block_medians(blocks: np.ndarray) -> np.ndarray:
+    """``np.median(blocks, axis=1)`` bit for bit, reordering ``blocks`` (a temporary) in place.
+
+    One partition at the upper middle of each row (``np.median`` partitions at both middles and at the
+    end for its NaN check: twice the time); for an even width the lower middle is the largest value of
+    the lower part, averaged as ``np.median`` does. As with ``np.median``, a row holding a NaN has
+    median NaN (NaN sorts last, so it is looked for in the upper part only).
+
+    >>> _block_medians(np.array([[3.0, 1.0, 2.0, 9.0], [4.0, 4.0, 0.0, 1.0]])).tolist()
+    [2.5, 2.5]
+    """
+    width = blocks.shape[1]
+    middle = width // 2
+    blocks.partition(middle, axis=1)
+    upper = blocks[:, middle]
+    if width % 2:
+        medians = upper.copy()
+    else:
+        medians = (blocks[:, :middle].max(axis=1) + upper) / 2
+    nan_rows = np.isnan(blocks[:, middle:]).any(axis=1)
+    if nan_rows.any():
+        medians[nan_rows] = np.nan
+    return medians
 
 
 def running_median_over_time(time: Any, values: Any, window: float) -> np.ndarray:

@@ -36,6 +36,12 @@ def _as_lightcurve(lc: Any) -> LightCurve:
     raise TypeError(f"expected a qusi_lab LightCurve (or a lightkurve one), got {type(lc).__name__}")
 
 
+def _flux_ignores_errors(step: Transform) -> bool:
+    """Whether ``step``'s output flux never depends on the input's flux errors: declared by the class itself
+    (``flux_ignores_errors = True`` in its own body, not inherited: a subclass may use them)."""
+    return bool(vars(type(step)).get("flux_ignores_errors", False))
+
+
 class Pipeline:
     """Transforms applied in order; behaves like a list of :class:`Transform`.
 
@@ -83,6 +89,10 @@ class Pipeline:
         result has non-finite values or, if the pipeline sets a length
         (:attr:`input_length`), a different length.
         """
+        lc = _as_lightcurve(lc)
+        if lc.flux_err is not None and self._steps and all(_flux_ignores_errors(step) for step in self._steps):
+            # Only the flux is returned: do not bin, scale and stretch errors nobody reads (a third of BinToLength).
+            lc = LightCurve(lc.time, lc.flux, None, lc.meta, validate=False)
         result = self(lc, rng)
         array = result.flux.astype(np.float32)
         if not np.isfinite(array).all():

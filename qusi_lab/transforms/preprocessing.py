@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from qusi_lab.core.robust import fast_median
 from qusi_lab.core.running_median import running_median
 from qusi_lab.defaults import DEFAULT_INPUT_LENGTH
 from qusi_lab.errors import LightCurveError
@@ -125,6 +126,9 @@ class RemoveNonFinite(Transform):
     qusi_lab.errors.LightCurveError: too few valid cadences: 3 (need at least 10 with a finite time and flux)
     """
 
+    #: The output flux does not depend on the flux errors (``Pipeline.to_array`` then drops them).
+    flux_ignores_errors = True
+
     def __init__(self, min_cadences: int = MIN_VALID_CADENCES, allow_constant: bool = False) -> None:
         self.min_cadences = _positive_int(min_cadences, "min_cadences")
         self.allow_constant = bool(allow_constant)
@@ -158,6 +162,25 @@ class RemoveNonFinite(Transform):
         )
 
 
+_BIN_OFFSETS: dict[int, np.ndarray] = {}
+
+
+def _bin_offsets(length: int) -> np.ndarray:
+    """``np.arange(length) + 0.5`` (bin centres in bin widths), read-only, kept per length: every curve
+    of a run is binned to the same length, so it is built once, not per curve.
+
+    >>> _bin_offsets(3).tolist()
+    [0.5, 1.5, 2.5]
+    """
+    offsets = _BIN_OFFSETS.get(length)
+    if offsets is None:
+        offsets = np.arange(length) + 0.5
+        offsets.flags.writeable = False
+        if len(_BIN_OFFSETS) < 16:  # a few lengths at most in one process; never grows without bound
+            _BIN_OFFSETS[length] = offsets
+    return offsets
+
+
 @register_transform
 class BinToLength(Transform):
     """Average the curve into ``length`` equal-width time bins spanning its first to last cadence.
@@ -182,6 +205,9 @@ class BinToLength(Transform):
     >>> BinToLength(length=4)(lc, np.random.default_rng()).flux.tolist()
     [0.5, 2.5, 4.5, 6.5]
     """
+
+    #: The output flux does not depend on the flux errors (``Pipeline.to_array`` then drops them).
+    flux_ignores_errors = True
 
     def __init__(self, length: int = DEFAULT_INPUT_LENGTH, span: float | None = None) -> None:
         self.length = _positive_int(length, "length")
@@ -227,7 +253,7 @@ class BinToLength(Transform):
         if flux_err is not None:
             binned_err = np.sqrt(np.bincount(index, weights=flux_err * flux_err, minlength=length)) / counts
             binned_err[empty] = np.nan
-        centers = start + (np.arange(length) + 0.5) * width
+        centers = start + _bin_offsets(length) * width
         meta = dict(lc.meta)
         meta["cadence"] = width
         return with_flux(lc, binned, time=centers, flux_err=binned_err, meta=meta)
@@ -248,6 +274,9 @@ class Normalize(Transform):
     >>> Normalize(method="median")(lc, np.random.default_rng()).flux.tolist()
     [0.5, 1.0, 1.5]
     """
+
+    #: The output flux does not depend on the flux errors (``Pipeline.to_array`` then drops them).
+    flux_ignores_errors = True
 
     def __init__(self, method: str = "median_mad") -> None:
         self.method = _choice(method, "normalisation method", NORMALIZE_METHODS)
@@ -297,6 +326,9 @@ class Detrend(Transform):
     (0.1, -0.9)
     """
 
+    #: The output flux does not depend on the flux errors (``Pipeline.to_array`` then drops them).
+    flux_ignores_errors = True
+
     def __init__(self, window_days: float = 1.0) -> None:
         self.window_days = _positive_float(window_days, "window_days", "a positive number of days")
 
@@ -312,7 +344,7 @@ class Detrend(Transform):
             filled[~good] = np.interp(positions[~good], positions[good], flux[good])
         finite_time = lc.time[np.isfinite(lc.time)]
         steps = np.diff(finite_time)
-        step = float(np.median(steps)) if steps.size else 0.0
+        step = fast_median(steps, overwrite=True) if steps.size else 0.0
         if not step > 0:
             return lc
         size = int(round(self.window_days / step))
@@ -320,7 +352,7 @@ class Detrend(Transform):
         if size < 3:
             return lc
         trend = running_median(filled, size)
-        level = float(np.median(trend[good]))
+        level = fast_median(trend[good], overwrite=True)
         return with_flux(lc, flux - (trend - level), flux_err=lc.flux_err)
 
 
@@ -347,6 +379,9 @@ class AsinhStretch(Transform):
     >>> AsinhStretch(scale=5.0)(lc, np.random.default_rng()).flux.round(2).tolist()
     [-26.49, -2.84, 0.5]
     """
+
+    #: The output flux does not depend on the flux errors (``Pipeline.to_array`` then drops them).
+    flux_ignores_errors = True
 
     def __init__(self, scale: float = 5.0) -> None:
         self.scale = _positive_float(scale, "scale")
@@ -389,6 +424,9 @@ class CropOrPad(Transform):
     >>> CropOrPad(length=7, mode="start", pad="wrap")(lc, np.random.default_rng()).flux.tolist()
     [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0]
     """
+
+    #: The output flux does not depend on the flux errors (``Pipeline.to_array`` then drops them).
+    flux_ignores_errors = True
 
     def __init__(self, length: int = DEFAULT_INPUT_LENGTH, mode: str = "random", pad: str = "wrap") -> None:
         self.length = _positive_int(length, "length")
@@ -452,6 +490,9 @@ class FillGaps(Transform):
     >>> FillGaps(value=0.0, method="constant")(lc, np.random.default_rng()).flux.tolist()
     [0.0, 1.0, 0.0, 3.0]
     """
+
+    #: The output flux does not depend on the flux errors (``Pipeline.to_array`` then drops them).
+    flux_ignores_errors = True
 
     def __init__(self, value: float = 0.0, method: str = "interpolate") -> None:
         value = float(value)
