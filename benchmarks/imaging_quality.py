@@ -149,6 +149,8 @@ def main() -> None:
     parser.add_argument("--at-ring-centres", action="store_true",
                         help="held-out injections at exactly 1, 2, 3, 4 lambda/D (the protocol before 0.x: flatters "
                              "a network trained on positives at the ring centres)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the training seed (weights, batches, augmentation); the cubes stay the same")
     parser.add_argument("--train-generators", default="adi",
                         help="comma-separated generators of the training and validation cubes: adi, empirical")
     arguments = parser.parse_args()
@@ -177,7 +179,7 @@ def main() -> None:
         return ql.train(network, MlarDataset(samples, augment=augmentation), MlarDataset(checks, augment=False),
                         max_steps=steps,
                         max_time=budget, batch_size=64, validation_every=max(50, steps // 20), balance="equal",
-                        progress=False, seed=0)
+                        progress=False, seed=arguments.seed)
 
     clock = time.perf_counter()
     result = fit(train_set, validation, arguments.steps, arguments.max_time)
@@ -302,7 +304,7 @@ def main() -> None:
     ax.set_title("foreign generator (make_empirical_sequence), injections at ADI-PCA S/N 1-3")
     ax.figure.savefig(RESULTS / f"imaging_quality_foreign_{stamp}.png", dpi=110, bbox_inches="tight")
 
-    print(f"training generators: {', '.join(generators)}")
+    print(f"training generators: {', '.join(generators)}; training seed {arguments.seed}")
     print(f"{arguments.train_cubes} training cubes ({len(train_set)} samples, {levels} levels, {size}-px patches, "
           f"{sample_seconds:.0f} s to make), {len(validation.y)} validation samples; "
           f"{result.model.training_config.get('steps', '?')} steps in {train_seconds:.0f} s; held-out cube: {arguments.sets} sets "
