@@ -116,6 +116,46 @@ _LATENCY_PROBE = """(expected) => {
 VISIBLE_LIGHT_CURVE = ".qv-light-curve-plot:not(.qv-standby)"
 VISIBLE_FOLD = ".qv-fold-plot:not(.qv-standby)"
 
+# True once the light curve a user sees is the expected candidate's: one of the panel's two sets of figures is
+# visible (computed style), not marked standby, has a non-zero size, and holds a BokehJS root that is laid out
+# (non-zero size) with the candidate's name as a part of its title ("Light curve · TIC 1 · TESS · sector 1").
+_LIGHT_CURVE_SHOWN = """(expected) => {
+  const shown = [...document.querySelectorAll('.qv-light-curve-plot')].filter((element) => {
+    const box = element.getBoundingClientRect();
+    return getComputedStyle(element).visibility === 'visible' && box.width > 0 && box.height > 0; });
+  if (shown.length !== 1 || shown[0].classList.contains('qv-standby') || typeof Bokeh === 'undefined') return false;
+  for (const view of Bokeh.index.roots)
+    if (shown[0].contains(view.el)) {
+      const box = view.el.getBoundingClientRect();
+      return box.width > 0 && box.height > 0 && view.model.children[0].title.text.split(' · ').includes(expected); }
+  return false;
+}"""
+
+# Counts, from now on, the DOM states in which no light curve is visible (both sets of figures hidden) after a
+# change of a figure widget's classes: what a user would see as a blank light curve and a collapsed layout if
+# the browser drew then. Kept in window._qvNoLightCurve.
+_NO_LIGHT_CURVE_PROBE = """() => {
+  window._qvNoLightCurve = 0;
+  const plots = () => [...document.querySelectorAll('.qv-light-curve-plot')];
+  new MutationObserver(() => {
+    if (plots().length === 2 && plots().every((element) => getComputedStyle(element).visibility !== 'visible'))
+      window._qvNoLightCurve += 1;
+  }).observe(document.querySelector('.qusi-vetting-panel'), {subtree: true, attributes: true,
+                                                            attributeFilter: ['class']});
+}"""
+
+
+def hover_light_curve(page, candidate: str, timeout: float = 60_000) -> None:
+    """Put the pointer over the light curve on screen (ipyevents listens to keys only then), once it shows
+    ``candidate``'s light curve.
+
+    The wait matters: the panel sends a new candidate's title before it swaps its two sets of figures, and
+    ``Locator.hover`` keeps retrying the element it found first. Found before the swap, that is the set the
+    swap hides, and the hover waited for it to become visible until it timed out (seen in loaded runs).
+    """
+    page.wait_for_function(_LIGHT_CURVE_SHOWN, arg=candidate, timeout=timeout)
+    page.locator(VISIBLE_LIGHT_CURVE).hover()
+
 
 def _records(path: Path) -> list[dict]:
     if not path.exists():
@@ -259,6 +299,7 @@ def test_vetting_in_voila(voila_url, vetting_folder):
             page.locator(".qv-note input").click()
             page.keyboard.type("2 transits, U-shaped")
             page.wait_for_timeout(300)
+            page.evaluate(_NO_LIGHT_CURVE_PROBE)
             page.locator(".qv-verdict-1").click()
             records = _wait_for(lambda: _records(labels), 20, "the clicked verdict in the labels file")
             assert [(r["target_id"], r["verdict"], r["action"], r["note"]) for r in records] == [
@@ -267,7 +308,7 @@ def test_vetting_in_voila(voila_url, vetting_folder):
 
             # 2. Keys, with the pointer over the panel (ipyevents listens only then): over the light curve,
             # whose place does not move when the text below changes length.
-            page.locator(VISIBLE_LIGHT_CURVE).hover()
+            hover_light_curve(page, second)
             page.keyboard.press("2")
             records = _wait_for(lambda: len(_records(labels)) == 2 and _records(labels), 10,
                                 "the verdict given with key 2")
@@ -296,6 +337,9 @@ def test_vetting_in_voila(voila_url, vetting_folder):
             _wait_for(lambda: title.inner_text().startswith(second), 20, "k moving back")
             page.wait_for_timeout(400)
             page.screenshot(path=str(ARTIFACTS / "vetting_panel.png"), full_page=True)
+            # Five candidate changes, most of them swaps of the two sets of figures: never both hidden between
+            # two of a swap's messages.
+            assert page.evaluate("() => window._qvNoLightCurve") == 0
             print(f"\nbrowser: key 'j' -> next title in {latency[0]:.0f} ms, light curve redrawn in {latency[1]:.0f} ms "
                   f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
             assert "1 of 5 vetted" in page.locator(".qv-progress").inner_text()
@@ -363,11 +407,9 @@ def test_vetting_in_jupyterlab(lab_url, vetting_folder):
             title = _run_all_and_give_first_verdict(page, ranked, labels, "2", "eclipsing binary")
             first, second, third = ranked.target_id.iloc[:3]
 
-            # The panel's top at the notebook's top, as a user scrolls to it (once in a loaded run the hover
-            # below waited 30 s for a light curve Playwright did not count as visible).
+            # The panel's top at the notebook's top, as a user scrolls to it.
             page.evaluate("() => document.querySelector('.qusi-vetting-panel').scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(500)
-            page.locator(VISIBLE_LIGHT_CURVE).hover()
+            hover_light_curve(page, second)
             active = _active_cell(page)
             page.keyboard.press("u")
             records = _wait_for(lambda: len(_records(labels)) == 2 and _records(labels), 20, "the undo record")
@@ -424,7 +466,7 @@ def test_vetting_in_jupyter_notebook_7(notebook_url, vetting_folder):
             # Run All only once the kernel is up: on a loaded machine a click before that was lost.
             page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=90_000)
             title = _run_all_and_give_first_verdict(page, ranked, labels, "4", "variable")
-            _, _, third = ranked.target_id.iloc[:3]
+            _, second, third = ranked.target_id.iloc[:3]
 
             # After Run All, Notebook 7 focuses its footer ("Click to add a cell") and scrolls it into view at the
             # next key press: from the end of the notebook, so that the light curve stays under the pointer (the
@@ -432,7 +474,7 @@ def test_vetting_in_jupyter_notebook_7(notebook_url, vetting_folder):
             page.evaluate("() => { for (const outer of document.querySelectorAll('.jp-WindowedPanel-outer')) "
                           "outer.scrollTop = outer.scrollHeight; }")
             page.wait_for_timeout(300)
-            page.locator(VISIBLE_LIGHT_CURVE).hover()
+            hover_light_curve(page, second)
             active = _active_cell(page)
             page.wait_for_timeout(1500)  # time to draw the next candidate ahead
             page.evaluate(_LATENCY_PROBE, third)

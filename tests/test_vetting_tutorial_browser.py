@@ -37,6 +37,7 @@ from test_vetting_browser import (
     _require_browser_tools,
     _server,
     _wait_for,
+    hover_light_curve,
 )
 
 pytestmark = pytest.mark.slow
@@ -124,7 +125,7 @@ def test_vet_20_by_keyboard_close_reopen_and_resume(tmp_path):
                 _wait_for(lambda: title.inner_text().startswith(order[0]), 30, "the best candidate first")
                 assert progress.inner_text().strip() == f"0 of {len(order)} vetted"
                 page.evaluate(_TITLE_PROBE)
-                page.locator(".qv-light-curve-plot:not(.qv-standby)").hover()  # ipyevents listens while the pointer is here
+                hover_light_curve(page, order[0])  # ipyevents listens while the pointer is here
                 round_trips = []
                 for number, key in enumerate(keys):
                     pressed = time.monotonic()

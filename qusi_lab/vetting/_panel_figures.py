@@ -53,6 +53,11 @@ class _FigureSet:
     the user looks at this one. BokehJS draws hidden figures like visible ones, so going to the next
     candidate swaps the two classes, which the browser shows in a frame (~20-35 ms in headless
     Chromium without a GPU, against 250-450 ms to send and draw a 20,000-point light curve).
+
+    Each widget's class change is a message of its own, and the browser may draw between two of them,
+    so a swap shows the hidden set first and then hides the other (never both hidden: no blank frame, no
+    collapsed layout); while both are shown, the later one in the page sits on top of the other
+    (``_panel_layout._CSS``).
     """
 
     def __init__(self) -> None:

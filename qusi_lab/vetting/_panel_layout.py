@@ -74,9 +74,11 @@ _CSS = """
 .qusi-vetting-panel .qv-area-fold { grid-area: fold; min-width: 0; }
 .qusi-vetting-panel .qv-area-card { grid-area: card; min-width: 0; }
 .qusi-vetting-panel .qv-plot-stack { position: relative; width: 100%; }
-.qusi-vetting-panel .qv-plot-stack > * { width: 100%; min-width: 0; }
-.qusi-vetting-panel .qv-plot-stack > .qv-standby { position: absolute !important; top: 0; left: 0; right: 0;
-  visibility: hidden; pointer-events: none; }
+.qusi-vetting-panel .qv-plot-stack > * { width: 100%; min-width: 0; background: #fff; }
+.qusi-vetting-panel .qv-plot-stack > .qv-standby,
+.qusi-vetting-panel .qv-plot-stack > :not(.qv-standby) ~ :not(.qv-standby) { position: absolute !important; top: 0;
+  left: 0; right: 0; }
+.qusi-vetting-panel .qv-plot-stack > .qv-standby { visibility: hidden; pointer-events: none; }
 .qusi-vetting-panel .ipyevents-watched { outline: 1px solid #a5d8ff; outline-offset: 3px; border-radius: 4px; }
 </style>
 """

@@ -417,9 +417,12 @@ class VettingPanel(_LayoutMixin, _FiguresMixin):
         timings["widgets"] = time.perf_counter() - before_widgets
         if swap:
             before_plots = time.perf_counter()
+            # The hidden set is shown before the shown one is hidden: each class change is a message of its own
+            # and the browser may draw between two, so the other order left both hidden in the page between them
+            # (no light curve if a frame was drawn then). CSS keeps the later one on top while both are shown.
+            self._sets[1 - self._front].show(True)
             self._sets[self._front].show(False)
             self._front = 1 - self._front
-            self._sets[self._front].show(True)
             timings["plots"] = time.perf_counter() - before_plots
         elif redraw:
             before_plots = time.perf_counter()
