@@ -121,13 +121,81 @@ def region_mask(sequence: ql.imaging.AdiSequence) -> np.ndarray:
     return (radius >= INNER * fwhm) & (radius <= 4.5 * fwhm)
 
 
-def maps_for(model: ql.Model, sequence: ql.imaging.AdiSequence, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The network's probability map and annular ADI-PCA's S/N map, NaN outside the evaluated region."""
-    probability = probability_map(model, sequence, separations=separations_of(sequence)).probability
+def maps_for(model: ql.Model | None, sequence: ql.imaging.AdiSequence, mask: np.ndarray
+             ) -> tuple[np.ndarray | None, np.ndarray]:
+    """The network's probability map (None without a model) and annular ADI-PCA's S/N map, NaN outside the
+    evaluated region."""
+    probability = (None if model is None
+                   else probability_map(model, sequence, separations=separations_of(sequence)).probability)
     final = pca_adi(sequence, PCA_COMPONENTS, mode="annular")
     snr = snr_map(final, float(sequence.fwhm), center=sequence.center,
                   mask_center=INNER * float(sequence.fwhm))  # the evaluated region's inner edge, for both
-    return np.where(mask, probability, np.nan), np.where(mask, snr, np.nan)
+    return (None if probability is None else np.where(mask, probability, np.nan)), np.where(mask, snr, np.nan)
+
+
+def injection_sets(seed: int, count: int, arguments: argparse.Namespace, generator: str = "adi",
+                   model: ql.Model | None = None) -> tuple[list[np.ndarray], list[np.ndarray], list, float]:
+    """The network's and ADI-PCA's maps of ``count`` injection sets in cube ``seed`` (calibrated on itself),
+    the true positions and the FWHM. Without ``model``, the network's maps are empty."""
+    sequence = cube(seed, arguments, generator)
+    fwhm = float(sequence.fwhm)
+    mask = region_mask(sequence)
+    rng = np.random.default_rng(seed)
+    network_maps, pca_maps, truths = [], [], []
+    for _ in range(count):
+        # one companion in each quarter of 1-4 lambda/D, anywhere in it (a planet is not on a ring centre),
+        # its flux calibrated at its own separation: between calibrated rows the S/N-flux relation is
+        # only interpolated, and near the star it changes tenfold in half a FWHM
+        radii = (separations_of(sequence) if arguments.at_ring_centres
+                 else list(fwhm * rng.uniform(BINS[:-1], BINS[1:])))
+        own = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
+        angles = rng.uniform(0, 360) + 90.0 * np.arange(len(radii)) + rng.uniform(-20, 20, len(radii))
+        fluxes = [float(sample_fluxes(own, r, rng, 1)[0]) for r in radii]
+        injected = inject_companions(sequence, radii, list(angles), fluxes)
+        probability, snr = maps_for(model, injected, mask)
+        if probability is not None:
+            network_maps.append(probability)
+        pca_maps.append(snr)
+        theta = np.deg2rad(angles)
+        truths.append([(sequence.center[0] + r * np.sin(t), sequence.center[1] + r * np.cos(t))
+                       for r, t in zip(radii, theta, strict=True)])
+    return network_maps, pca_maps, truths, fwhm
+
+
+def pca_ceiling(arguments: argparse.Namespace) -> None:
+    """ADI-PCA alone on several held-out cubes: its TPR at <= 1 FP/frame bounds the ratio any detector can
+    reach (a TPR is at most 1, so the ratio is at most 1 / ADI-PCA's TPR)."""
+    seeds = [int(s) for s in arguments.pca_ceiling.split(",")]
+    pca_thresholds = list(np.linspace(0.0, 8.0, 81))
+    for generator in arguments.ceiling_generators.split(","):
+        print(f"\n{generator} cubes ({arguments.sets} injection sets each, injections at ADI-PCA S/N 1-3):\n")
+        print("| held-out cube | ADI-PCA TPR at <= 1 FP/frame | its S/N threshold | "
+              + " | ".join(f"TPR at {a:g}-{b:g} lambda/D" for a, b in zip(BINS[:-1], BINS[1:], strict=True))
+              + " | largest ratio any detector can reach |")
+        print("|---|---:|---:|" + "---:|" * (len(BINS) - 1) + "---:|")
+        pooled_maps: list[np.ndarray] = []
+        pooled_truths: list = []
+        for seed in seeds:
+            try:
+                _, maps, truths, fwhm = injection_sets(seed, arguments.sets, arguments, generator)
+            except ImagingError as error:  # e.g. too little rotation: near the star S/N stops growing with flux
+                print(f"| {seed} | not calibrated: {error} |", flush=True)
+                continue
+            pooled_maps += maps
+            pooled_truths += truths
+            print(ceiling_row(str(seed), maps, truths, fwhm, pca_thresholds), flush=True)
+        print(ceiling_row(f"all {len(seeds)} pooled", pooled_maps, pooled_truths, fwhm, pca_thresholds))
+
+
+def ceiling_row(label: str, maps: list[np.ndarray], truths: list, fwhm: float, thresholds: list[float]) -> str:
+    curve = detection_curve(maps, truths, thresholds, fwhm)
+    allowed = curve[curve["mean_fps"] <= 1.0]
+    threshold = float(allowed.loc[allowed["tpr"].idxmax(), "threshold"]) if len(allowed) else thresholds[-1]
+    tpr = tpr_at(curve, 1.0)
+    bins = [detection_curve(maps, [[truth[i]] for truth in truths], [threshold], fwhm)["tpr"].iloc[0]
+            for i in range(len(BINS) - 1)]
+    return (f"| {label} | {tpr:.2f} | {threshold:.1f} | " + " | ".join(f"{b:.2f}" for b in bins)
+            + f" | {1.0 / tpr if tpr else float('inf'):.2f}x |")
 
 
 def main() -> None:
@@ -151,6 +219,11 @@ def main() -> None:
                              "a network trained on positives at the ring centres)")
     parser.add_argument("--seed", type=int, default=0,
                         help="the training seed (weights, batches, augmentation); the cubes stay the same")
+    parser.add_argument("--pca-ceiling", metavar="SEEDS", default=None,
+                        help="only ADI-PCA, on the held-out cubes of these comma-separated seeds of each generator: "
+                             "its TPR at <= 1 FP/frame and the largest network / ADI-PCA ratio it leaves possible")
+    parser.add_argument("--ceiling-generators", default=",".join(GENERATORS),
+                        help="with --pca-ceiling: the generators whose cubes are measured (default: all)")
     parser.add_argument("--train-generators", default="adi",
                         help="comma-separated generators of the training and validation cubes: adi, empirical")
     arguments = parser.parse_args()
@@ -160,6 +233,9 @@ def main() -> None:
     if arguments.quick:
         arguments.train_cubes, arguments.per_annulus, arguments.steps = 1, 30, 300
         arguments.max_time, arguments.sets = 60.0, 5
+    if arguments.pca_ceiling:
+        pca_ceiling(arguments)
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
@@ -188,36 +264,11 @@ def main() -> None:
 
     thresholds = np.concatenate([np.linspace(0.05, 0.95, 46), 1.0 - np.logspace(-1.4, -6.0, 24)])
 
-    def injection_sets(seed: int, count: int, generator: str = "adi"
-                       ) -> tuple[list[np.ndarray], list[np.ndarray], list, float]:
-        """Maps of ``count`` injection sets in cube ``seed`` (calibrated on itself), and the FWHM."""
-        sequence = cube(seed, arguments, generator)
-        fwhm = float(sequence.fwhm)
-        mask = region_mask(sequence)
-        rng = np.random.default_rng(seed)
-        network_maps, pca_maps, truths = [], [], []
-        for _ in range(count):
-            # one companion in each quarter of 1-4 lambda/D, anywhere in it (a planet is not on a ring centre),
-            # its flux calibrated at its own separation: between calibrated rows the S/N-flux relation is
-            # only interpolated, and near the star it changes tenfold in half a FWHM
-            radii = (separations_of(sequence) if arguments.at_ring_centres
-                     else list(fwhm * rng.uniform(BINS[:-1], BINS[1:])))
-            own = calibrate_flux(sequence, radii, (1.0, 3.0), n_components=PCA_COMPONENTS)
-            angles = rng.uniform(0, 360) + 90.0 * np.arange(len(radii)) + rng.uniform(-20, 20, len(radii))
-            fluxes = [float(sample_fluxes(own, r, rng, 1)[0]) for r in radii]
-            injected = inject_companions(sequence, radii, list(angles), fluxes)
-            probability, snr = maps_for(model, injected, mask)
-            network_maps.append(probability)
-            pca_maps.append(snr)
-            theta = np.deg2rad(angles)
-            truths.append([(sequence.center[0] + r * np.sin(t), sequence.center[1] + r * np.cos(t))
-                           for r, t in zip(radii, theta, strict=True)])
-        return network_maps, pca_maps, truths, float(sequence.fwhm)
-
     # The operating threshold is chosen before the held-out cube is seen: on injection sets in the
     # validation cube, the lowest threshold above which no threshold gives a false positive (a low threshold
     # can merge everything into one segment that happens to hold an injection: not a clean threshold).
-    chosen_maps, _, chosen_truths, chosen_fwhm = injection_sets(2000, max(4, arguments.sets // 2))
+    chosen_maps, _, chosen_truths, chosen_fwhm = injection_sets(2000, max(4, arguments.sets // 2), arguments,
+                                                                       model=model)
     choosing = detection_curve(chosen_maps, chosen_truths, list(thresholds), chosen_fwhm)
     operating = float(thresholds[-1])
     for threshold, false_positives in zip(choosing["threshold"][::-1], choosing["false_positives"][::-1],
@@ -229,7 +280,7 @@ def main() -> None:
     held_out = cube(3000, arguments)
     radii = separations_of(held_out)
     clock = time.perf_counter()
-    network_maps, pca_maps, truths, fwhm = injection_sets(3000, arguments.sets)
+    network_maps, pca_maps, truths, fwhm = injection_sets(3000, arguments.sets, arguments, model=model)
     map_seconds = (time.perf_counter() - clock) / arguments.sets
     network_curve = detection_curve(network_maps, truths, list(thresholds), fwhm,
                                     method="network (mlar_conv3d)")
@@ -241,6 +292,7 @@ def main() -> None:
     # no injections: detections above the operating threshold
     empty = cube(3001, arguments)
     empty_probability, _ = maps_for(model, empty, region_mask(empty))
+    assert empty_probability is not None
     empty_peaks = ql.imaging.find_sources(empty_probability, operating, float(empty.fwhm))
     empty_detections = len(empty_peaks)
 
@@ -249,7 +301,7 @@ def main() -> None:
     foreign_radii = separations_of(foreign_cube)
     clock = time.perf_counter()
     foreign_network_maps, foreign_pca_maps, foreign_truths, foreign_fwhm = injection_sets(
-        3000, arguments.sets, "empirical")
+        3000, arguments.sets, arguments, "empirical", model=model)
     foreign_seconds = time.perf_counter() - clock
     foreign_network_curve = detection_curve(foreign_network_maps, foreign_truths, list(thresholds), foreign_fwhm,
                                             method="network (mlar_conv3d), foreign cube")
@@ -259,6 +311,7 @@ def main() -> None:
     foreign_at_operating = detection_curve(foreign_network_maps, foreign_truths, [operating], foreign_fwhm).iloc[0]
     foreign_empty = cube(3001, arguments, "empirical")
     foreign_empty_probability, _ = maps_for(model, foreign_empty, region_mask(foreign_empty))
+    assert foreign_empty_probability is not None
     foreign_empty_peaks = ql.imaging.find_sources(foreign_empty_probability, operating, float(foreign_empty.fwhm))
     # label-shuffled training falls to chance
     shuffled = MlarSamples(train_set.x, np.random.default_rng(1).permutation(train_set.y), train_set.separation,
