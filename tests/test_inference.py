@@ -281,3 +281,45 @@ def test_all_files_bad_gives_an_empty_table_not_an_error(model, sector, tmp_path
     assert len(table) == 0 and "score" in table and len(table.problems) == 1
     with pytest.raises(TypeError, match="unknown period_search_options"):
         infer(model, [sector["broken"]], period_search_options={"minimum_periods": 1.0}, progress=False)
+
+
+class _PidRecorder(torch.nn.Module):
+    """A tiny network that appends the id of the process running each forward call to a file."""
+
+    def __init__(self, log: Path) -> None:
+        super().__init__()
+        self.log = str(log)
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import os
+
+        with open(self.log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return x.mean(dim=1, keepdim=True) * self.weight
+
+
+def test_loader_workers_run_a_cpu_network_themselves(sector, tmp_path):
+    """With workers, the inputs never travel back: each worker scores its own batches (and this process, which
+    only gathers the scores, runs no forward pass); without workers, this process runs it."""
+    import os
+
+    from qusi_lab.models.scoring import inference_dataset, score_curves
+
+    preprocessing = default_preprocessing(128)
+    dataset = inference_dataset(sector["root"], preprocessing)
+    scored = {}
+    for workers in (0, 2):
+        log = tmp_path / f"pids_{workers}.txt"
+        scored[workers] = score_curves(_PidRecorder(log), dataset, preprocessing, 128, batch_size=8,
+                                       num_workers=workers)
+        pids = {int(line) for line in log.read_text().split()}
+        if workers:
+            assert os.getpid() not in pids and len(pids) == 2
+        else:
+            assert pids == {os.getpid()}
+    # The workers' batches arrive interleaved: the same curves and the same outputs, by position.
+    order = {workers: np.argsort(result.positions, kind="stable") for workers, result in scored.items()}
+    np.testing.assert_array_equal(scored[0].positions[order[0]], scored[2].positions[order[2]])
+    np.testing.assert_array_equal(scored[0].outputs[order[0]], scored[2].outputs[order[2]])
+    assert [problem[0] for problem in scored[2].problems] == [sector["broken"]]
