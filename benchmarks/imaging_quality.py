@@ -175,6 +175,7 @@ def pca_ceiling(arguments: argparse.Namespace) -> None:
         print("|---|---:|---:|" + "---:|" * (len(BINS) - 1) + "---:|")
         pooled_maps: list[np.ndarray] = []
         pooled_truths: list = []
+        used = 0
         for seed in seeds:
             try:
                 _, maps, truths, fwhm = injection_sets(seed, arguments.sets, arguments, generator)
@@ -183,8 +184,10 @@ def pca_ceiling(arguments: argparse.Namespace) -> None:
                 continue
             pooled_maps += maps
             pooled_truths += truths
+            used += 1
             print(ceiling_row(str(seed), maps, truths, fwhm, pca_thresholds), flush=True)
-        print(ceiling_row(f"all {len(seeds)} pooled", pooled_maps, pooled_truths, fwhm, pca_thresholds))
+        if used:
+            print(ceiling_row(f"the {used} calibrated cubes pooled", pooled_maps, pooled_truths, fwhm, pca_thresholds))
 
 
 def ceiling_row(label: str, maps: list[np.ndarray], truths: list, fwhm: float, thresholds: list[float]) -> str:
