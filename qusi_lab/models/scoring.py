@@ -244,43 +244,6 @@ def _collate(items: list[tuple[int, np.ndarray | None, Any]]) -> tuple[list[int]
     return indices, inputs, metas, problems
 
 
-def _as_is(item: Any) -> Any:
-    """The DataLoader's collate for already-made batches (module level: workers may need to pickle it)."""
-    return item
-
-
-class _ScoringStream(_InferenceStream):
-    """:class:`_InferenceStream` that also runs the network: yields ``(indices, outputs | None, metas,
-    problems)`` per batch of ``batch_size`` curves of this worker's shard, ``outputs`` the float32
-    ``(n, n_outputs)`` array. The same batches and the same forward chunks as :func:`forward_stream` on
-    :func:`_collate`'s batches, so the same outputs."""
-
-    def __init__(self, dataset: Any, preprocessing: Any, input_length: int, network: nn.Module,
-                 batch_size: int) -> None:
-        super().__init__(dataset, preprocessing, input_length)
-        self.network = network
-        self.batch_size = batch_size
-
-    def __iter__(self) -> Iterator[tuple[list[int], np.ndarray | None, list[dict[str, Any]], list[Any]]]:  # type: ignore[override]
-        items: list[tuple[int, np.ndarray | None, Any]] = []
-        for item in super().__iter__():
-            items.append(item)
-            if len(items) == self.batch_size:
-                yield self._scored(items)
-                items = []
-        if items:
-            yield self._scored(items)
-
-    def _scored(self, items: list[tuple[int, np.ndarray | None, Any]]
-                ) -> tuple[list[int], np.ndarray | None, list[dict[str, Any]], list[Any]]:
-        indices, inputs, metas, problems = _collate(items)
-        outputs = None
-        if inputs is not None:
-            with torch.inference_mode():
-                outputs = forward_in_chunks(self.network, inputs).numpy()
-        return indices, outputs, metas, problems
-
-
 def worker_count(num_workers: int | None, size: int) -> int:
     """DataLoader workers for ``size`` curves: ``num_workers``, or by default 2 (fewer CPUs: that) from 64 curves."""
     if num_workers is not None:
@@ -308,49 +271,26 @@ def score_curves(network: nn.Module, dataset: Any, preprocessing: Any, input_len
                  description: str = "inference") -> ScoredCurves:
     """Run ``network`` over every curve of ``dataset`` once, preprocessed with ``preprocessing``.
 
-    ``num_workers`` DataLoader workers read and preprocess. A network on the CPU also runs in the
-    workers (:class:`_ScoringStream`), each on its own batches: only the outputs and the meta rows come
-    back to this process, not the inputs, and this process does not compete with the workers for the
-    cores. A network on a GPU runs here (:func:`forward_stream`). A curve that cannot be read or
-    preprocessed is a problem, not an error.
+    ``num_workers`` DataLoader workers read and preprocess while this process runs the network
+    (:func:`forward_stream`). A curve that cannot be read or preprocessed is a problem, not an error.
     """
+    stream = _InferenceStream(dataset, preprocessing, input_length)
+    loader = DataLoader(stream, batch_size=int(batch_size), num_workers=int(num_workers), collate_fn=_collate,
+                        prefetch_factor=2 if num_workers else None)
     positions: list[int] = []
     metas: list[dict[str, Any]] = []
     outputs: list[np.ndarray] = []
     problems: list[tuple[int, tuple[str, str, str]]] = []
     bar = ProgressBar(len(dataset), enabled=progress, description=description, unit="curve", smoothing=0.1)
-    in_workers = int(num_workers) > 0 and device_of(network).type == "cpu"
     try:
-        if in_workers:
-            was_training = network.training
-            network.eval()  # before the workers start: they run this module as it is now
-            stream = _ScoringStream(dataset, preprocessing, input_length, network, int(batch_size))
-            loader = DataLoader(stream, batch_size=None, num_workers=int(num_workers), collate_fn=_as_is,
-                                prefetch_factor=2)
-            iterator = iter(loader)
-            try:
-                for indices, batch_outputs, batch_metas, batch_problems in iterator:
-                    if batch_outputs is not None:
-                        outputs.append(batch_outputs)
-                    positions.extend(indices)
-                    metas.extend(batch_metas)
-                    problems.extend(batch_problems)
-                    bar.update(len(indices) + len(batch_problems))
-            finally:
-                network.train(was_training)
-                getattr(iterator, "_shutdown_workers", lambda: None)()
-        else:
-            plain = _InferenceStream(dataset, preprocessing, input_length)
-            loader = DataLoader(plain, batch_size=int(batch_size), num_workers=int(num_workers),
-                                collate_fn=_collate, prefetch_factor=2 if num_workers else None)
-            for (indices, _, batch_metas, batch_problems), batch_out in forward_stream(
-                    network, loader, inputs_of=lambda batch: batch[1],
-                    count_of=lambda batch: len(batch[0]) + len(batch[3]), progress=bar):
-                if batch_out is not None:
-                    outputs.append(batch_out.numpy())
-                positions.extend(indices)
-                metas.extend(batch_metas)
-                problems.extend(batch_problems)
+        for (indices, _, batch_metas, batch_problems), batch_outputs in forward_stream(
+                network, loader, inputs_of=lambda batch: batch[1],
+                count_of=lambda batch: len(batch[0]) + len(batch[3]), progress=bar):
+            if batch_outputs is not None:
+                outputs.append(batch_outputs.numpy())
+            positions.extend(indices)
+            metas.extend(batch_metas)
+            problems.extend(batch_problems)
     finally:
         bar.close()
     seen = np.bincount(np.asarray(positions + [index for index, _ in problems], dtype=np.int64),
