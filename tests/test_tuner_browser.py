@@ -180,10 +180,17 @@ def test_tuner_in_voila(tuner_folder):
             page.screenshot(path=str(ARTIFACTS / "augmentation_tuner_voila.png"), full_page=True)
             # A narrow window: the plots go under the controls instead of off the side.
             page.set_viewport_size({"width": 820, "height": 1000})
-            page.wait_for_timeout(1000)
-            narrow = page.evaluate(_LAYOUT_PROBE)
-            assert narrow["plots"] and all(plot["rect"]["top"] >= narrow["controls"]["bottom"] - 1
-                                           and plot["rect"]["right"] <= 820 + 1 for plot in narrow["plots"]), narrow
+
+            def reflowed() -> dict | None:  # the page reflows when it can: poll, as a person would look again
+                shown = page.evaluate(_LAYOUT_PROBE)
+                return shown if shown["plots"] and all(
+                    plot["rect"]["top"] >= shown["controls"]["bottom"] - 1 and plot["rect"]["right"] <= 820 + 1
+                    for plot in shown["plots"]) else None
+
+            try:
+                _wait_for(reflowed, 20, "the plots to go under the controls in a narrow window")
+            except AssertionError as error:
+                raise AssertionError(f"{error}: {page.evaluate(_LAYOUT_PROBE)}") from None
             bokeh_errors = [error for error in errors if "bokeh" in error.lower() or "require" in error]
             assert not bokeh_errors, bokeh_errors
             print(f"\ntuner in Voila: page with plots after {loaded:.1f} s; slider dragged to std={value}; page "
