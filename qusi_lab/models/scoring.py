@@ -125,6 +125,11 @@ def _load_any(source: Any) -> Any:
     return source
 
 
+# A path gives read_light_curve's validated curve; a light curve passed in is not trusted (the dataset validates
+# results only for path sources, see LightCurveDataset.light_curve).
+_load_any._returns_validated = True  # type: ignore[attr-defined]
+
+
 def inference_dataset(data: Any, preprocessing: Any = None,
                       problems: list[tuple[str, str, str]] | None = None) -> Any:
     """A :class:`~qusi_lab.data.LightCurveDataset` of ``data`` (returned as is when it already is one).
