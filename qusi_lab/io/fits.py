@@ -304,7 +304,7 @@ def read_fits_light_curve(
                 path,
             )
         good_quality = (columns[quality_name] & bitmask) == 0
-        if not good_quality[keep].any():
+        if not (good_quality & keep).any():  # no compaction just to ask
             raise LightCurveError(
                 f"every cadence has a quality flag in the bitmask ({quality_bitmask!r} = {bitmask}); "
                 "read it with quality_bitmask='none' to keep them",
@@ -312,7 +312,7 @@ def read_fits_light_curve(
             )
         keep &= good_quality
     flux = columns[flux_name]
-    if not np.isfinite(flux[keep]).any():
+    if not (np.isfinite(flux) & keep).any():
         raise LightCurveError(
             f"all fluxes in column {flux_name} are NaN or infinite (after removing cadences with NaN times or bad quality)",
             path,
