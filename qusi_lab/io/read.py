@@ -39,7 +39,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     >>> detect_format("kplr008462852-2011073133259_llc.fits")
     'fits'
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # a Path is not parsed again (per file of a survey)
     name = path.name.lower()
     for suffix, file_format in _SUFFIX_FORMATS:
         if name.endswith(suffix):
@@ -218,7 +218,7 @@ def read_light_curve(
         ):
             raise ValueError(f"{role}_column must be a column name or a 0-based position (>= 0), got {choice!r}")
     unit_kind, unit_name = ("auto", None) if flux_unit is None else flux_unit_kind(flux_unit)
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     size = regular_file_size(path)  # before any open: a named pipe would block the reader forever
     if size == 0:
         raise LightCurveReadError("the file is empty (0 bytes)", path)
