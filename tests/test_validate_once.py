@@ -94,3 +94,16 @@ def test_a_users_loader_is_still_checked(tmp_path):
     dataset = LightCurveDataset([path], load=load)
     with pytest.raises(LightCurveError, match=r"star.txt: times do not increase"):
         dataset.light_curve(0)
+
+
+def test_plain_float64_arrays_are_kept_as_given_and_still_checked():
+    """The constructor's shortcut for plain float64 arrays gives what the general path gave (the same
+    arrays, not copies), still validates, and leaves every other input to the general path."""
+    time, flux, err = np.arange(4.0), np.ones(4), np.full(4, 0.1)
+    lc = LightCurve(time, flux, err, {"target_id": "a"}, sector=3)
+    assert lc.time is time and lc.flux is flux and lc.flux_err is err
+    assert lc.meta == {"target_id": "a", "sector": 3}
+    with pytest.raises(LightCurveError, match="times do not increase"):
+        LightCurve(time[::-1].copy(), flux)
+    single = LightCurve(time.astype(np.float32), [1, 2, 3, 4])  # not float64 arrays: converted as before
+    assert single.time.dtype == np.float64 and single.flux.dtype == np.float64
