@@ -266,6 +266,7 @@ def read_light_curve(
 # (LightCurveDataset.light_curve).
 read_light_curve._returns_validated = True  # type: ignore[attr-defined]
 
+
 def _from_magnitudes(lc: LightCurve, path: Path) -> LightCurve:
     """``lc`` with its magnitudes turned into relative flux (see :func:`read_light_curve`)."""
     if not np.isfinite(lc.flux).any():
