@@ -32,6 +32,11 @@ mixing closes a gap::
 
     .venv/bin/python benchmarks/imaging_quality.py --train-generators adi,empirical
 
+``--held-out 3000,3001,...`` pools several held-out cubes (of each generator; a cube whose calibration fails is
+left out, said so) and adds a table per cube: one cube of 25 sets is itself a noisy measurement. ``--pca-ceiling
+SEEDS`` runs ADI-PCA alone on those cubes and prints the largest network / ADI-PCA ratio any detector could reach
+there (1 / ADI-PCA's TPR).
+
 Prints markdown tables; writes the curves' figure and CSV into ``benchmarks/results/`` (ignored by git).
 """
 
@@ -78,6 +83,8 @@ PCA_COMPONENTS = 5  # the calibration's and the baseline's number of components
 GENERATORS = ("adi", "empirical")
 BINS = np.array([1.0, 1.75, 2.5, 3.25, 4.0])  # lambda/D: one held-out companion per bin and set
 INNER = 1.0  # lambda/D: the evaluated region's inner edge (make_samples' min_separation)
+NETWORK_THRESHOLDS = np.concatenate([np.linspace(0.05, 0.95, 46), 1.0 - np.logspace(-1.4, -6.0, 24)])
+PCA_THRESHOLDS = np.linspace(0.0, 8.0, 81)  # S/N
 
 
 def cube(seed: int, arguments: argparse.Namespace, generator: str = "adi") -> ql.imaging.AdiSequence:
@@ -162,11 +169,46 @@ def injection_sets(seed: int, count: int, arguments: argparse.Namespace, generat
     return network_maps, pca_maps, truths, fwhm
 
 
+def pooled_sets(seeds: list[int], arguments: argparse.Namespace, generator: str, model: ql.Model
+                ) -> tuple[list[np.ndarray], list[np.ndarray], list, float, list[tuple[int, float, float]]]:
+    """:func:`injection_sets` of every held-out cube in ``seeds``, pooled, and per cube ``(seed, network TPR,
+    ADI-PCA TPR)`` at <= 1 FP/frame (a cube whose calibration fails is reported and left out)."""
+    network_maps: list[np.ndarray] = []
+    pca_maps: list[np.ndarray] = []
+    truths: list = []
+    per_cube: list[tuple[int, float, float]] = []
+    fwhm = float("nan")
+    for seed in seeds:
+        try:
+            net, pca, truth, fwhm = injection_sets(seed, arguments.sets, arguments, generator, model=model)
+        except ImagingError as error:
+            print(f"{generator} held-out cube {seed} left out: {error}", flush=True)
+            continue
+        network_maps += net
+        pca_maps += pca
+        truths += truth
+        per_cube.append((seed, tpr_at(detection_curve(net, truth, list(NETWORK_THRESHOLDS), fwhm), 1.0),
+                         tpr_at(detection_curve(pca, truth, list(PCA_THRESHOLDS), fwhm), 1.0)))
+    if not truths:
+        raise ImagingError(f"no {generator} held-out cube could be calibrated (seeds {seeds})")
+    return network_maps, pca_maps, truths, fwhm, per_cube
+
+
+def print_per_cube(title: str, per_cube: list[tuple[int, float, float]]) -> None:
+    if len(per_cube) < 2:
+        return
+    print(f"\n{title}, per held-out cube (TPR at <= 1 FP/frame):\n")
+    print("| cube | network | ADI-PCA | ratio |")
+    print("|---|---:|---:|---:|")
+    for seed, net, pca in per_cube:
+        print(f"| {seed} | {net:.2f} | {pca:.2f} | {net / pca if pca else float('inf'):.2f}x |")
+
+
 def pca_ceiling(arguments: argparse.Namespace) -> None:
     """ADI-PCA alone on several held-out cubes: its TPR at <= 1 FP/frame bounds the ratio any detector can
     reach (a TPR is at most 1, so the ratio is at most 1 / ADI-PCA's TPR)."""
     seeds = [int(s) for s in arguments.pca_ceiling.split(",")]
-    pca_thresholds = list(np.linspace(0.0, 8.0, 81))
+    pca_thresholds = list(PCA_THRESHOLDS)
     for generator in arguments.ceiling_generators.split(","):
         print(f"\n{generator} cubes ({arguments.sets} injection sets each, injections at ADI-PCA S/N 1-3):\n")
         print("| held-out cube | ADI-PCA TPR at <= 1 FP/frame | its S/N threshold | "
@@ -222,6 +264,9 @@ def main() -> None:
                              "a network trained on positives at the ring centres)")
     parser.add_argument("--seed", type=int, default=0,
                         help="the training seed (weights, batches, augmentation); the cubes stay the same")
+    parser.add_argument("--held-out", metavar="SEEDS", default="3000",
+                        help="comma-separated seeds of the held-out cubes (each generator), pooled; per cube too "
+                             "when more than one (default: %(default)s)")
     parser.add_argument("--pca-ceiling", metavar="SEEDS", default=None,
                         help="only ADI-PCA, on the held-out cubes of these comma-separated seeds of each generator: "
                              "its TPR at <= 1 FP/frame and the largest network / ADI-PCA ratio it leaves possible")
@@ -265,7 +310,7 @@ def main() -> None:
     train_seconds = time.perf_counter() - clock
     model = result.model
 
-    thresholds = np.concatenate([np.linspace(0.05, 0.95, 46), 1.0 - np.logspace(-1.4, -6.0, 24)])
+    thresholds = NETWORK_THRESHOLDS
 
     # The operating threshold is chosen before the held-out cube is seen: on injection sets in the
     # validation cube, the lowest threshold above which no threshold gives a false positive (a low threshold
@@ -280,14 +325,15 @@ def main() -> None:
             break
         operating = float(threshold)
 
-    held_out = cube(3000, arguments)
+    held_out_seeds = [int(seed) for seed in arguments.held_out.split(",")]
+    held_out = cube(held_out_seeds[0], arguments)
     radii = separations_of(held_out)
     clock = time.perf_counter()
-    network_maps, pca_maps, truths, fwhm = injection_sets(3000, arguments.sets, arguments, model=model)
-    map_seconds = (time.perf_counter() - clock) / arguments.sets
+    network_maps, pca_maps, truths, fwhm, per_cube = pooled_sets(held_out_seeds, arguments, "adi", model)
+    map_seconds = (time.perf_counter() - clock) / max(len(truths), 1)
     network_curve = detection_curve(network_maps, truths, list(thresholds), fwhm,
                                     method="network (mlar_conv3d)")
-    pca_curve = detection_curve(pca_maps, truths, list(np.linspace(0.0, 8.0, 81)), fwhm,
+    pca_curve = detection_curve(pca_maps, truths, list(PCA_THRESHOLDS), fwhm,
                                 method=f"annular ADI-PCA ({PCA_COMPONENTS} PCs), S/N")
     network_tpr, pca_tpr = tpr_at(network_curve, 1.0), tpr_at(pca_curve, 1.0)
     at_operating = detection_curve(network_maps, truths, [operating], fwhm).iloc[0]
@@ -300,15 +346,15 @@ def main() -> None:
     empty_detections = len(empty_peaks)
 
     # foreign generator: the same evaluation on make_empirical_sequence cubes, the same operating threshold
-    foreign_cube = cube(3000, arguments, "empirical")
+    foreign_cube = cube(held_out_seeds[0], arguments, "empirical")
     foreign_radii = separations_of(foreign_cube)
     clock = time.perf_counter()
-    foreign_network_maps, foreign_pca_maps, foreign_truths, foreign_fwhm = injection_sets(
-        3000, arguments.sets, arguments, "empirical", model=model)
+    foreign_network_maps, foreign_pca_maps, foreign_truths, foreign_fwhm, foreign_per_cube = pooled_sets(
+        held_out_seeds, arguments, "empirical", model)
     foreign_seconds = time.perf_counter() - clock
     foreign_network_curve = detection_curve(foreign_network_maps, foreign_truths, list(thresholds), foreign_fwhm,
                                             method="network (mlar_conv3d), foreign cube")
-    foreign_pca_curve = detection_curve(foreign_pca_maps, foreign_truths, list(np.linspace(0.0, 8.0, 81)),
+    foreign_pca_curve = detection_curve(foreign_pca_maps, foreign_truths, list(PCA_THRESHOLDS),
                                         foreign_fwhm, method=f"annular ADI-PCA ({PCA_COMPONENTS} PCs), foreign cube")
     foreign_network_tpr, foreign_pca_tpr = tpr_at(foreign_network_curve, 1.0), tpr_at(foreign_pca_curve, 1.0)
     foreign_at_operating = detection_curve(foreign_network_maps, foreign_truths, [operating], foreign_fwhm).iloc[0]
@@ -363,7 +409,7 @@ def main() -> None:
     print(f"training generators: {', '.join(generators)}; training seed {arguments.seed}")
     print(f"{arguments.train_cubes} training cubes ({len(train_set)} samples, {levels} levels, {size}-px patches, "
           f"{sample_seconds:.0f} s to make), {len(validation.y)} validation samples; "
-          f"{result.model.training_config.get('steps', '?')} steps in {train_seconds:.0f} s; held-out cube: {arguments.sets} sets "
+          f"{result.model.training_config.get('steps', '?')} steps in {train_seconds:.0f} s; held-out cubes {arguments.held_out} (pooled): {arguments.sets} sets each "
           f"of {len(radii)} companions ({map_seconds:.1f} s per set: both maps); total "
           f"{time.perf_counter() - started:.0f} s\n")
     print("| bar | measured | needed |")
@@ -411,9 +457,10 @@ def main() -> None:
             print(f"| {label} | {net:.2f} | {at_operating:.2f} | {pca:.2f} |")
 
     by_separation(network_curve, pca_curve, network_maps, pca_maps, truths, fwhm)
+    print_per_cube("In domain", per_cube)
 
     foreign_ratio = foreign_network_tpr / foreign_pca_tpr if foreign_pca_tpr > 0 else float("inf")
-    print(f"\nForeign generator (make_empirical_sequence, GPI-H-like; held-out cube seed 3000, {arguments.sets} sets "
+    print(f"\nForeign generator (make_empirical_sequence, GPI-H-like; held-out cubes {arguments.held_out}, {arguments.sets} sets each "
           f"of {len(foreign_radii)} companions, {foreign_seconds:.0f} s with the calibration; trained on: "
           f"{', '.join(generators)}):\n")
     print("| bar | measured | needed |")
@@ -431,6 +478,7 @@ def main() -> None:
             round(value, 4)) for y, x, value, _ in foreign_empty_peaks], "(separation in lambda/D, probability)")
     by_separation(foreign_network_curve, foreign_pca_curve, foreign_network_maps, foreign_pca_maps, foreign_truths,
                   foreign_fwhm)
+    print_per_cube("Foreign generator", foreign_per_cube)
 
 
 if __name__ == "__main__":
