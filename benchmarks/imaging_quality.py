@@ -46,6 +46,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,17 @@ def injection_sets(seed: int, count: int, arguments: argparse.Namespace, generat
     return network_maps, pca_maps, truths, fwhm
 
 
+def calibrated_cubes(seeds: list[int], arguments: argparse.Namespace, generator: str,
+                     model: ql.Model | None = None) -> Iterator[tuple[int, tuple | ImagingError]]:
+    """``(seed, injection_sets(...) of that cube)`` for each seed, or ``(seed, the ImagingError)`` when the
+    cube cannot be calibrated (e.g. too little rotation: near the star S/N stops growing with flux)."""
+    for seed in seeds:
+        try:
+            yield seed, injection_sets(seed, arguments.sets, arguments, generator, model=model)
+        except ImagingError as error:
+            yield seed, error
+
+
 def pooled_sets(seeds: list[int], arguments: argparse.Namespace, generator: str, model: ql.Model
                 ) -> tuple[list[np.ndarray], list[np.ndarray], list, float, list[tuple[int, float, float]]]:
     """:func:`injection_sets` of every held-out cube in ``seeds``, pooled, and per cube ``(seed, network TPR,
@@ -178,12 +190,11 @@ def pooled_sets(seeds: list[int], arguments: argparse.Namespace, generator: str,
     truths: list = []
     per_cube: list[tuple[int, float, float]] = []
     fwhm = float("nan")
-    for seed in seeds:
-        try:
-            net, pca, truth, fwhm = injection_sets(seed, arguments.sets, arguments, generator, model=model)
-        except ImagingError as error:
-            print(f"{generator} held-out cube {seed} left out: {error}", flush=True)
+    for seed, sets in calibrated_cubes(seeds, arguments, generator, model):
+        if isinstance(sets, ImagingError):
+            print(f"{generator} held-out cube {seed} left out: {sets}", flush=True)
             continue
+        net, pca, truth, fwhm = sets
         network_maps += net
         pca_maps += pca
         truths += truth
@@ -218,12 +229,11 @@ def pca_ceiling(arguments: argparse.Namespace) -> None:
         pooled_maps: list[np.ndarray] = []
         pooled_truths: list = []
         used = 0
-        for seed in seeds:
-            try:
-                _, maps, truths, fwhm = injection_sets(seed, arguments.sets, arguments, generator)
-            except ImagingError as error:  # e.g. too little rotation: near the star S/N stops growing with flux
-                print(f"| {seed} | not calibrated: {error} |", flush=True)
+        for seed, sets in calibrated_cubes(seeds, arguments, generator):
+            if isinstance(sets, ImagingError):
+                print(f"| {seed} | not calibrated: {sets} |", flush=True)
                 continue
+            _, maps, truths, fwhm = sets
             pooled_maps += maps
             pooled_truths += truths
             used += 1
@@ -232,10 +242,16 @@ def pca_ceiling(arguments: argparse.Namespace) -> None:
             print(ceiling_row(f"the {used} calibrated cubes pooled", pooled_maps, pooled_truths, fwhm, pca_thresholds))
 
 
+def threshold_at(curve: pd.DataFrame, fallback: float) -> float:
+    """The threshold of :func:`tpr_at`'s point: the highest TPR with <= 1 false positive per frame (``fallback``
+    when no threshold allows so few)."""
+    allowed = curve[curve["mean_fps"] <= 1.0]
+    return float(allowed.loc[allowed["tpr"].idxmax(), "threshold"]) if len(allowed) else fallback
+
+
 def ceiling_row(label: str, maps: list[np.ndarray], truths: list, fwhm: float, thresholds: list[float]) -> str:
     curve = detection_curve(maps, truths, thresholds, fwhm)
-    allowed = curve[curve["mean_fps"] <= 1.0]
-    threshold = float(allowed.loc[allowed["tpr"].idxmax(), "threshold"]) if len(allowed) else thresholds[-1]
+    threshold = threshold_at(curve, thresholds[-1])
     tpr = tpr_at(curve, 1.0)
     bins = [detection_curve(maps, [[truth[i]] for truth in truths], [threshold], fwhm)["tpr"].iloc[0]
             for i in range(len(BINS) - 1)]
@@ -442,11 +458,7 @@ def main() -> None:
         print("| separation (lambda/D) | network TPR | network TPR at the operating threshold | ADI-PCA TPR |")
         print("|---|---:|---:|---:|")
 
-        def best(curve: pd.DataFrame, fallback: float) -> float:
-            allowed = curve[curve["mean_fps"] <= 1.0]
-            return float(allowed.loc[allowed["tpr"].idxmax(), "threshold"]) if len(allowed) else fallback
-
-        net_threshold, pca_threshold = best(net_curve, 1.0), best(snr_curve, 8.0)
+        net_threshold, pca_threshold = threshold_at(net_curve, 1.0), threshold_at(snr_curve, 8.0)
         labels = (["1", "2", "3", "4"] if arguments.at_ring_centres
                   else [f"{a:g}-{b:g}" for a, b in zip(BINS[:-1], BINS[1:], strict=True)])
         for index, label in enumerate(labels):
