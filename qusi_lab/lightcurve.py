@@ -41,6 +41,10 @@ __all__ = ["MAD_TO_SIGMA", "NORMALIZE_METHODS", "LightCurve", "NormalizeMethod",
 def _as_array(values: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
     """Strip astropy Time/Quantity (and masked arrays) to a float ndarray; report what was stripped."""
     extra: dict[str, Any] = {}
+    if type(values) is np.ndarray and values.dtype == np.float64:
+        # A plain float64 array (every step of a pipeline makes one): nothing below applies to it (the exact
+        # type: Quantity and masked arrays are subclasses and go through the checks).
+        return values, extra
     if values is None:
         raise LightCurveError(f"{name} is None")
     # astropy Masked arrays/quantities (lightkurve uses them): masked values become NaN.
@@ -178,29 +182,17 @@ class LightCurve:
     ) -> None:
         merged: dict[str, Any] = dict(meta or {})
         merged.update(meta_items)
-        if (type(time) is np.ndarray and type(flux) is np.ndarray and time.dtype == np.float64
-                and flux.dtype == np.float64
-                and (flux_err is None or (type(flux_err) is np.ndarray and flux_err.dtype == np.float64))):
-            # Plain float64 arrays (every step of a pipeline makes one of these): what the general path below
-            # would give, without its checks for astropy and masked types (exact type: subclasses go below).
-            self.time: np.ndarray = time
-            self.flux: np.ndarray = flux
-            self.flux_err: np.ndarray | None = flux_err
-            self.meta: dict[str, Any] = merged
-            if validate:
-                self.validate()
-            return
         time_array, time_extra = _as_array(time, "time")
         flux_array, flux_extra = _as_array(flux, "flux")
         for key, value in {**time_extra, **flux_extra}.items():
             merged.setdefault(key, value)
-        self.time = time_array.astype(np.float64, copy=False)
-        self.flux = flux_array.astype(np.float64, copy=False)
-        self.flux_err = None
+        self.time: np.ndarray = time_array.astype(np.float64, copy=False)
+        self.flux: np.ndarray = flux_array.astype(np.float64, copy=False)
+        self.flux_err: np.ndarray | None = None
         if flux_err is not None:
             err_array, _ = _as_array(flux_err, "flux_err")
             self.flux_err = err_array.astype(np.float64, copy=False)
-        self.meta = merged
+        self.meta: dict[str, Any] = merged
         if validate:
             self.validate()
 
