@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -217,12 +218,61 @@ def test_a_mistake_is_one_error_line_and_exit_2(name, experiment, tmp_path, monk
 # ----------------------------------------------------------------------------- as a user runs it
 
 
-def _qusi_lab(*argv: str, cwd: Path, debug: bool = False) -> subprocess.CompletedProcess[str]:
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (its DataLoader workers, say), children before grandchildren."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(0), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _qusi_lab(*argv: str, cwd: Path, debug: bool = False, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the command line; a run that hangs fails the test with every process's Python stacks.
+
+    ``PYTHONFAULTHANDLER`` makes each process (workers too) print its threads' tracebacks on SIGABRT, which is
+    sent to the whole tree at the timeout: a hang then says where it hung instead of only that it did.
+    """
     env = {key: value for key, value in os.environ.items() if key != "QUSI_LAB_DEBUG"}
+    env["PYTHONFAULTHANDLER"] = "1"
     if debug:
         env["QUSI_LAB_DEBUG"] = "1"
-    return subprocess.run([sys.executable, "-m", "qusi_lab.cli", *argv], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env=env)
+    command = [sys.executable, "-m", "qusi_lab.cli", *argv]
+    hung = False
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                          env=env) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            hung = True
+            tree = [process.pid, *_descendants(process.pid)] if sys.platform.startswith("linux") else []
+            for pid in tree:
+                try:
+                    os.kill(pid, signal.SIGABRT)
+                except ProcessLookupError:
+                    pass
+            try:
+                stdout, stderr = process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+            for pid in tree[1:]:  # a worker that outlived the dump (orphans are no longer below the process)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    if hung:
+        pytest.fail(f"qusi-lab {' '.join(argv)} did not finish in {timeout} s; stdout:\n{stdout}\n"
+                    f"stderr (the stacks of every process):\n{stderr}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def test_mismatched_class_folders_end_to_end(experiment, tmp_path):
