@@ -176,6 +176,11 @@ def print_floor(model: Any, network: Any, paths: list[Path], folder: Path, round
     """The ``--floor`` tables: 2 processes against one, and the floor interleaved with ``ql.infer``."""
     from qusi_lab.inference import infer
 
+    def infer_ms() -> float:
+        started = time.perf_counter()
+        table = infer(model, folder, num_workers=2, period_search=False, progress=False)
+        return (time.perf_counter() - started) / len(table) * 1e3
+
     print(f"\nThe floor ({load_average()}):\n")
     print("| numpy partition of 4,096 values (copy included) | CPU us per partition |")
     print("|---|---:|")
@@ -184,7 +189,7 @@ def print_floor(model: Any, network: Any, paths: list[Path], folder: Path, round
         print(f"| round {round_ + 1}: one process alone / each of 2 at once (2 processes do "
               f"{2 * alone / together:.2f}x the work of one) | {alone:.1f} / {together:.1f} |")
     runs: dict[str, Callable[[], float]] = {
-        "`ql.infer`, 2 loader workers (period search off)": lambda: _infer_ms(infer, model, folder),
+        "`ql.infer`, 2 loader workers (period search off)": infer_ms,
         "floor: 2 loader workers only copy the tables, the network scores zeros": lambda: floor_with_loader(
             network, paths),
         "floor: 2 processes each copy and score their own half": lambda: floor_split(network, paths),
@@ -198,12 +203,6 @@ def print_floor(model: Any, network: Any, paths: list[Path], folder: Path, round
     for name, values in times.items():
         print(f"| {name} | {', '.join(f'{value:.3f}' for value in values)} |")
     print(f"\n({load_average()} at the end)")
-
-
-def _infer_ms(infer: Callable[..., Any], model: Any, folder: Path) -> float:
-    started = time.perf_counter()
-    table = infer(model, folder, num_workers=2, period_search=False, progress=False)
-    return (time.perf_counter() - started) / len(table) * 1e3
 
 
 def main() -> None:
