@@ -67,6 +67,7 @@ def interrupts_held() -> Iterator[None]:
     Example
     -------
     >>> import os, signal
+    >>> started_with = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's (a background job ignores it)
     >>> try:
     ...     with interrupts_held():
     ...         os.kill(os.getpid(), signal.SIGINT)   # recorded, not raised here ...
@@ -75,6 +76,7 @@ def interrupts_held() -> Iterator[None]:
     ...     print("... and delivered afterwards")
     workers started
     ... and delivered afterwards
+    >>> _ = signal.signal(signal.SIGINT, started_with)
     """
     if threading.current_thread() is not threading.main_thread():
         yield
